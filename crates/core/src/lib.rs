@@ -1,1 +1,18 @@
-pub fn x(){}
+//! Protekt's domain: the rules of projects, users, passwords, sessions and tokens, and the
+//! storage they live in. Nothing here knows about HTTP; the server crate maps these types to the
+//! wire. Services take the project first, so tenancy cannot be forgotten, and read the time from
+//! [`clock::Clock`], so tests can move time instead of sleeping.
+
+pub mod auth;
+pub mod cache;
+pub mod clock;
+pub mod crypto;
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod password;
+pub mod projects;
+pub mod store;
+pub mod tokens;
+
+pub use error::{Error, Result};

@@ -1,0 +1,404 @@
+//! Sign-up, login, logout, token verification, refresh and revocation: the rules of sessions.
+//!
+//! A session is created by every successful sign-in and carries a refresh-token family. Access
+//! tokens are short-lived JWTs naming their session (`sid`); verification checks the signature
+//! and then the session's live state, so logout, revocation and disabling a user take effect on
+//! the next call. Refresh tokens rotate on every use (RFC 9700 §4.14): a rotated token presented
+//! again within the project's grace window gets the same successor (a client retry), after it
+//! the whole session ends (theft).
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, Millis};
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::ids::{new_id, new_refresh_token, secret_hash};
+use crate::password::{self, Hasher, Verified};
+use crate::projects::Project;
+use crate::store::{sessions::NewSession, Store, User};
+use crate::tokens::{AccessClaims, TokenService};
+
+/// Largest accepted user metadata, serialised.
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+/// Shortest access-token lifetime a client may ask for, in seconds.
+pub const MIN_TOKEN_EXPIRY: u64 = 10;
+
+/// Where a request came from, recorded on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SignupInput {
+    pub email: String,
+    pub password: String,
+    pub metadata: Option<serde_json::Value>,
+    pub token_expiry: Option<u64>,
+}
+
+/// A signed-in session's tokens.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+#[derive(Clone)]
+pub struct AuthService {
+    store: Store,
+    hasher: Hasher,
+    tokens: Arc<TokenService>,
+    clock: Arc<Clock>,
+}
+
+impl AuthService {
+    pub fn new(store: Store, hasher: Hasher, tokens: Arc<TokenService>, clock: Arc<Clock>) -> Self {
+        Self {
+            store,
+            hasher,
+            tokens,
+            clock,
+        }
+    }
+
+    pub fn tokens(&self) -> &Arc<TokenService> {
+        &self.tokens
+    }
+
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    pub async fn signup(
+        &self,
+        project: &Project,
+        input: SignupInput,
+        client: &ClientInfo,
+    ) -> Result<(User, Tokens)> {
+        let email = Email::parse(&input.email)?;
+        let metadata = parse_metadata(input.metadata)?;
+        let ttl = token_ttl(project, input.token_expiry)?;
+        password::check_policy(
+            &input.password,
+            project.settings.password_min_length,
+            &[email.as_str(), &project.name],
+        )?;
+        // Hash before touching the database: no connection is held while the pool works.
+        let hash = self.hasher.hash(&input.password).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: new_id("usr"),
+            project_id: project.id.clone(),
+            email: email.as_str().to_owned(),
+            email_verified: false,
+            metadata,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: Some(now),
+        };
+        self.store
+            .insert_user(&user, email.normalized(), Some(&hash))
+            .await?;
+        let tokens = self.start_session(project, &user, client, ttl, now).await?;
+        Ok((user, tokens))
+    }
+
+    /// Password login. An unknown email, a wrong password and (for a wrong password) a disabled
+    /// user give the same answer after the same work: a full argon2 verification (SECURITY L4/L5).
+    pub async fn login(
+        &self,
+        project: &Project,
+        email: &str,
+        password: &str,
+        token_expiry: Option<u64>,
+        client: &ClientInfo,
+    ) -> Result<(User, Tokens)> {
+        let ttl = token_ttl(project, token_expiry)?;
+        // Unparseable emails and oversized passwords cannot match anybody; they still cost a
+        // dummy verification so that the answer's timing says nothing.
+        let found = match Email::parse(email) {
+            Ok(e) if password.len() <= password::MAX_PASSWORD_BYTES => {
+                self.store
+                    .user_by_email(&project.id, e.normalized())
+                    .await?
+            }
+            _ => None,
+        };
+        // Login throttling (SECURITY L1-L3) belongs here, before any hash is computed.
+        let (user, stored_hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, None),
+        };
+        let checked_password = if password.len() <= password::MAX_PASSWORD_BYTES {
+            password
+        } else {
+            ""
+        };
+        let verified = self
+            .hasher
+            .verify(checked_password, stored_hash.as_deref())
+            .await?;
+        let (user, new_hash) = match (user, verified) {
+            (Some(user), Verified::Yes) => (user, None),
+            (Some(user), Verified::YesRehashed(h)) => (user, Some(h)),
+            _ => return Err(Error::InvalidCredentials),
+        };
+        if user.disabled {
+            return Err(Error::UserDisabled);
+        }
+        let now = self.clock.now();
+        self.store
+            .record_login(&project.id, &user.id, now, new_hash.as_deref())
+            .await?;
+        let user = User {
+            last_login_at: Some(now),
+            ..user
+        };
+        let tokens = self.start_session(project, &user, client, ttl, now).await?;
+        Ok((user, tokens))
+    }
+
+    async fn start_session(
+        &self,
+        project: &Project,
+        user: &User,
+        client: &ClientInfo,
+        ttl: u64,
+        now: Millis,
+    ) -> Result<Tokens> {
+        let session_id = new_id("ses");
+        let refresh_token = new_refresh_token();
+        let amr = vec!["pwd".to_owned()];
+        let expires_at = now + (project.settings.session_lifetime as i64) * 1000;
+        self.store
+            .create_session(
+                &NewSession {
+                    id: &session_id,
+                    project_id: &project.id,
+                    user_id: &user.id,
+                    amr: &amr,
+                    aal: "aal1",
+                    ip: client.ip.as_deref(),
+                    user_agent: client.user_agent.as_deref(),
+                    now,
+                    expires_at,
+                },
+                &secret_hash(&refresh_token),
+            )
+            .await?;
+        let access_token = self
+            .sign(project, user, &session_id, &amr, "aal1", ttl, now)
+            .await?;
+        Ok(Tokens {
+            access_token,
+            refresh_token,
+            expires_in: ttl,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn sign(
+        &self,
+        project: &Project,
+        user: &User,
+        session_id: &str,
+        amr: &[String],
+        aal: &str,
+        ttl: u64,
+        now: Millis,
+    ) -> Result<String> {
+        let iat = now.div_euclid(1000);
+        let claims = AccessClaims {
+            iss: self.tokens.issuer(project),
+            sub: user.id.clone(),
+            aud: project.login_id.clone(),
+            exp: iat + ttl as i64,
+            iat,
+            jti: new_id("jti"),
+            sid: session_id.to_owned(),
+            amr: amr.to_vec(),
+            aal: aal.to_owned(),
+            email: user.email.clone(),
+            email_verified: user.email_verified,
+        };
+        self.tokens.issue(project, &claims, now).await
+    }
+
+    /// Verifies an access token: signature and claims, then revocation (session ended or
+    /// expired, this token revoked, user disabled or deleted). Errors fail closed.
+    pub async fn verify(
+        &self,
+        project: &Project,
+        token: &str,
+    ) -> Result<(User, Arc<AccessClaims>)> {
+        let now = self.clock.now();
+        let claims = self.tokens.verify(project, token, now).await?;
+        let view = self
+            .store
+            .session_view(&project.id, &claims.sid)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        if !view.is_live(now)
+            || view.user.id != claims.sub
+            || view.revoked_jtis.contains(&claims.jti)
+        {
+            return Err(Error::InvalidToken);
+        }
+        if view.user.disabled {
+            return Err(Error::UserDisabled);
+        }
+        Ok((view.user.clone(), claims))
+    }
+
+    /// Ends the session of a (valid) access token.
+    pub async fn logout(&self, project: &Project, access_token: &str) -> Result<()> {
+        let (_, claims) = self.verify(project, access_token).await?;
+        self.store
+            .end_session(&project.id, &claims.sid, self.clock.now())
+            .await?;
+        Ok(())
+    }
+
+    /// Rotates a refresh token (see the module docs).
+    pub async fn refresh(
+        &self,
+        project: &Project,
+        refresh_token: &str,
+        token_expiry: Option<u64>,
+    ) -> Result<Tokens> {
+        let ttl = token_ttl(project, token_expiry)?;
+        if refresh_token.is_empty() || refresh_token.len() > 512 {
+            return Err(Error::InvalidToken);
+        }
+        let now = self.clock.now();
+        let row = self
+            .store
+            .refresh_by_hash(&project.id, &secret_hash(refresh_token))
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let view = self
+            .store
+            .session_view(&project.id, &row.session_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        if !view.is_live(now) {
+            return Err(Error::InvalidToken);
+        }
+        if view.user.disabled {
+            return Err(Error::UserDisabled);
+        }
+        if now >= row.expires_at {
+            return Err(Error::TokenExpired);
+        }
+        let successor = self.tokens.refresh_successor(refresh_token);
+        let mut used_at = row.used_at;
+        if used_at.is_none() {
+            let won = self
+                .store
+                .rotate_refresh(&project.id, &row, &secret_hash(&successor), now)
+                .await?;
+            if !won {
+                // A concurrent refresh of the same token won; it committed before we lost.
+                used_at = self
+                    .store
+                    .refresh_by_hash(&project.id, &secret_hash(refresh_token))
+                    .await?
+                    .and_then(|r| r.used_at);
+            }
+        }
+        if let Some(used_at) = used_at {
+            let grace_ms = (project.settings.refresh_grace as i64) * 1000;
+            if now - used_at > grace_ms {
+                // Reuse of a rotated token after the grace window: treat as theft.
+                self.store
+                    .end_session(&project.id, &row.session_id, now)
+                    .await?;
+                tracing::warn!(session_id = %row.session_id, "refresh token reuse detected; session ended");
+                return Err(Error::InvalidToken);
+            }
+        }
+        let access_token = self
+            .sign(
+                project,
+                &view.user,
+                &row.session_id,
+                &view.amr,
+                &view.aal,
+                ttl,
+                now,
+            )
+            .await?;
+        Ok(Tokens {
+            access_token,
+            refresh_token: successor,
+            expires_in: ttl,
+        })
+    }
+
+    /// Revokes an access token (by its `jti`) or a refresh token (ending its session). Unknown
+    /// or already-invalid tokens are accepted silently, as RFC 7009 §2.2 asks.
+    pub async fn revoke(&self, project: &Project, token: &str) -> Result<()> {
+        let now = self.clock.now();
+        if token.len() > 8 * 1024 {
+            return Err(Error::invalid("token", "token is too long"));
+        }
+        if token.split('.').count() == 3 {
+            if let Ok(claims) = self.tokens.verify_ignoring_time(project, token, now).await {
+                if claims.exp * 1000 > now {
+                    self.store
+                        .revoke_access_token(
+                            &project.id,
+                            &claims.sid,
+                            &claims.jti,
+                            claims.exp * 1000,
+                        )
+                        .await?;
+                }
+            }
+            return Ok(());
+        }
+        if let Some(row) = self
+            .store
+            .refresh_by_hash(&project.id, &secret_hash(token))
+            .await?
+        {
+            self.store
+                .end_session(&project.id, &row.session_id, now)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn parse_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Value> {
+    match metadata {
+        None | Some(serde_json::Value::Null) => Ok(serde_json::json!({})),
+        Some(v @ serde_json::Value::Object(_)) => {
+            if v.to_string().len() > MAX_METADATA_BYTES {
+                return Err(Error::invalid(
+                    "metadata",
+                    "metadata must be at most 16 KiB",
+                ));
+            }
+            Ok(v)
+        }
+        Some(_) => Err(Error::invalid("metadata", "metadata must be a JSON object")),
+    }
+}
+
+/// The access-token lifetime for a request: the project's, or shorter if the client asks.
+fn token_ttl(project: &Project, requested: Option<u64>) -> Result<u64> {
+    let max = project.settings.access_token_ttl;
+    match requested {
+        None => Ok(max),
+        Some(t) if t < MIN_TOKEN_EXPIRY => Err(Error::invalid(
+            "tokenExpiry",
+            format!("tokenExpiry must be at least {MIN_TOKEN_EXPIRY} seconds"),
+        )),
+        Some(t) => Ok(t.min(max)),
+    }
+}

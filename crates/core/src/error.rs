@@ -1,0 +1,53 @@
+//! The domain's errors: one variant per failure a caller can act on, plus `Internal` for the
+//! rest. The server maps each to a stable wire code; `Internal` details go to the log only.
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{message}")]
+    InvalidRequest { field: String, message: String },
+    #[error("invalid API key")]
+    InvalidApiKey,
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("this user is disabled")]
+    UserDisabled,
+    #[error("the token is invalid")]
+    InvalidToken,
+    #[error("the token has expired")]
+    TokenExpired,
+    #[error("not found")]
+    NotFound,
+    #[error("the server is busy; retry shortly")]
+    ServerBusy,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Error::InvalidRequest {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        Error::Internal(anyhow::Error::new(e).context("database error"))
+    }
+}
+
+/// True when a database error is a unique-constraint violation (portable across SQLite and
+/// PostgreSQL; SQLite cannot name the constraint, so callers map it at the insert site).
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .map(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation)
+        .unwrap_or(false)
+}

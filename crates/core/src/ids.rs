@@ -1,0 +1,69 @@
+//! Identifiers and one-time secrets. Every id is a prefix naming what it is (`usr_`, `ses_`,
+//! `lp_`, …) followed by 128 random bits from the OS CSPRNG, so a log line says what it names
+//! and nothing is guessable. Secrets (API keys, refresh tokens) carry 256 bits and are stored
+//! only as their SHA-256 ([`secret_hash`]): at that entropy a fast hash is the right tool.
+
+use base64::Engine;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+
+/// `n` bytes from the operating system's CSPRNG.
+pub fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    OsRng.fill_bytes(&mut bytes);
+    bytes
+}
+
+fn base32(bytes: &[u8]) -> String {
+    data_encoding::BASE32_NOPAD
+        .encode(bytes)
+        .to_ascii_lowercase()
+}
+
+/// A new identifier: `prefix_` + 26 base32 characters (128 random bits).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", base32(&random_bytes::<16>()))
+}
+
+/// A new secret: `prefix` + 52 base32 characters (256 random bits).
+pub fn new_secret(prefix: &str) -> String {
+    format!("{prefix}{}", base32(&random_bytes::<32>()))
+}
+
+/// An opaque refresh token: 256 random bits, base64url without padding.
+pub fn new_refresh_token() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// The at-rest form of a high-entropy secret: lowercase hex SHA-256.
+pub fn secret_hash(secret: &str) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(secret.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_their_prefix_and_128_bits() {
+        let id = new_id("usr");
+        assert!(id.starts_with("usr_"));
+        assert_eq!(id.len(), 4 + 26);
+        assert_ne!(new_id("usr"), new_id("usr"));
+    }
+
+    #[test]
+    fn secrets_carry_256_bits() {
+        let key = new_secret("pk_live_");
+        assert_eq!(key.len(), "pk_live_".len() + 52);
+        assert_eq!(new_refresh_token().len(), 43);
+    }
+
+    #[test]
+    fn secret_hash_is_sha256_hex() {
+        assert_eq!(
+            secret_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

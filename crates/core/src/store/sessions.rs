@@ -1,0 +1,272 @@
+//! Sessions, refresh tokens and revoked access tokens.
+
+use sqlx::Row;
+use std::sync::Arc;
+
+use super::users::{user_from_row, USER_COLUMNS};
+use super::Store;
+use crate::cache::Invalidation;
+use crate::clock::Millis;
+use crate::error::Result;
+use crate::store::User;
+
+/// What token verification needs to know about a session: is it live, whose is it, which of
+/// its access tokens were revoked. Cached (see [`crate::cache`]).
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub session_id: String,
+    pub user: User,
+    pub amr: Vec<String>,
+    pub aal: String,
+    pub expires_at: Millis,
+    pub ended_at: Option<Millis>,
+    pub revoked_jtis: Vec<String>,
+}
+
+impl SessionView {
+    pub fn is_live(&self, now: Millis) -> bool {
+        self.ended_at.is_none() && now < self.expires_at
+    }
+}
+
+/// A session about to be created.
+#[derive(Debug, Clone)]
+pub struct NewSession<'a> {
+    pub id: &'a str,
+    pub project_id: &'a str,
+    pub user_id: &'a str,
+    pub amr: &'a [String],
+    pub aal: &'a str,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    pub now: Millis,
+    pub expires_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    pub id: String,
+    pub session_id: String,
+    pub used_at: Option<Millis>,
+    pub expires_at: Millis,
+}
+
+impl Store {
+    /// Creates a session and its first refresh token (stored as `refresh_hash`) atomically.
+    pub async fn create_session(&self, s: &NewSession<'_>, refresh_hash: &str) -> Result<()> {
+        let amr = serde_json::to_string(s.amr).map_err(|e| anyhow::anyhow!("amr: {e}"))?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "insert into session (id, project_id, user_id, amr, aal, ip, user_agent, created_at, \
+             last_active_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(s.id)
+        .bind(s.project_id)
+        .bind(s.user_id)
+        .bind(amr)
+        .bind(s.aal)
+        .bind(s.ip)
+        .bind(s.user_agent)
+        .bind(s.now)
+        .bind(s.now)
+        .bind(s.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(crate::ids::new_id("rt"))
+        .bind(s.project_id)
+        .bind(s.id)
+        .bind(refresh_hash)
+        .bind(s.now)
+        .bind(s.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The session with its user and revoked token ids (cached; `None` if it does not exist in
+    /// this project).
+    pub async fn session_view(
+        &self,
+        project_id: &str,
+        session_id: &str,
+    ) -> Result<Option<Arc<SessionView>>> {
+        if let Some(view) = self.cache.session(session_id) {
+            if view.user.project_id == project_id {
+                return Ok(Some(view));
+            }
+            return Ok(None);
+        }
+        let generation = self.cache.generation();
+        let row = sqlx::query(&format!(
+            "select s.amr as s_amr, s.aal as s_aal, s.expires_at as s_expires_at, s.ended_at as s_ended_at, \
+             {USER_COLUMNS} from session s join app_user u on u.id = s.user_id \
+             where s.project_id = $1 and s.id = $2"
+        ))
+        .bind(project_id)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let jtis =
+            sqlx::query("select jti from revoked_token where project_id = $1 and session_id = $2")
+                .bind(project_id)
+                .bind(session_id)
+                .fetch_all(&self.pool)
+                .await?;
+        let amr: String = row.try_get("s_amr")?;
+        let view = Arc::new(SessionView {
+            session_id: session_id.to_owned(),
+            user: user_from_row(&row)?,
+            amr: serde_json::from_str(&amr).unwrap_or_default(),
+            aal: row.try_get("s_aal")?,
+            expires_at: row.try_get("s_expires_at")?,
+            ended_at: row.try_get("s_ended_at")?,
+            revoked_jtis: jtis
+                .iter()
+                .map(|r| r.try_get::<String, _>("jti"))
+                .collect::<Result<_, _>>()?,
+        });
+        self.cache.put_session(generation, Arc::clone(&view));
+        Ok(Some(view))
+    }
+
+    /// Ends a session (logout, revocation, refresh-token reuse). Returns false if it was not live.
+    pub async fn end_session(
+        &self,
+        project_id: &str,
+        session_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+        let what = Invalidation::Session(session_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn refresh_by_hash(
+        &self,
+        project_id: &str,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRow>> {
+        let row = sqlx::query(
+            "select id, session_id, used_at, expires_at from refresh_token \
+             where project_id = $1 and token_hash = $2",
+        )
+        .bind(project_id)
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(RefreshRow {
+                id: r.try_get("id")?,
+                session_id: r.try_get("session_id")?,
+                used_at: r.try_get("used_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Rotates `parent`: marks it used and inserts its successor, in one transaction (SECURITY
+    /// R7). The conditional update is the lock: of N concurrent rotations of one token exactly
+    /// one sees `used_at is null` and inserts; the others get `false` and nothing changes (R3).
+    pub async fn rotate_refresh(
+        &self,
+        project_id: &str,
+        parent: &RefreshRow,
+        successor_hash: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "update refresh_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(&parent.id)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query(
+            "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(crate::ids::new_id("rt"))
+        .bind(project_id)
+        .bind(&parent.session_id)
+        .bind(successor_hash)
+        .bind(now)
+        .bind(parent.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("update session set last_active_at = $1 where project_id = $2 and id = $3")
+            .bind(now)
+            .bind(project_id)
+            .bind(&parent.session_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Revokes one access token by its `jti` until it would have expired anyway.
+    pub async fn revoke_access_token(
+        &self,
+        project_id: &str,
+        session_id: &str,
+        jti: &str,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "insert into revoked_token (jti, project_id, session_id, expires_at) values ($1, $2, $3, $4)",
+        )
+        .bind(jti)
+        .bind(project_id)
+        .bind(session_id)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await;
+        match result {
+            Ok(_) => {}
+            // Revoked twice: nothing more to do.
+            Err(e) if crate::error::is_unique_violation(&e) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let what = Invalidation::Session(session_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(())
+    }
+
+    /// Counts refresh tokens of a session that have not been rotated (tests: exactly one).
+    pub async fn active_refresh_tokens(&self, project_id: &str, session_id: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "select count(*) as n from refresh_token where project_id = $1 and session_id = $2 and used_at is null",
+        )
+        .bind(project_id)
+        .bind(session_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,382 @@
+//! Access tokens: signing keys, issuing and verifying JWTs.
+//!
+//! Each project has its own keys (ES256 by default; EdDSA and RS256 selectable). Verification
+//! follows RFC 8725: the key is found by `kid` in our own key ring only (never from `jku`,
+//! `jwk`, `x5u` or `x5c` headers), the header's `alg` must equal the key's algorithm (so `none`
+//! and HS256-with-a-public-key cannot pass), `typ` must be `at+jwt` (RFC 9068), and `iss`,
+//! `aud` and `exp` are checked against this project and our clock.
+//!
+//! A signature check costs tens of microseconds; a token is typically verified many times in its
+//! short life. So the result of a successful signature check is cached, keyed by the SHA-256 of
+//! (project, token). Time, revocation and user state are checked on every call, outside the cache.
+
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use quick_cache::sync::Cache;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::clock::Millis;
+use crate::crypto::MasterKey;
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::projects::Project;
+use crate::store::{SigningKeyRow, Store};
+
+const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+/// Tokens longer than this are refused before any parsing.
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// Allowed clock skew for `iat` in the future, in seconds.
+const LEEWAY_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlg {
+    #[serde(rename = "ES256")]
+    Es256,
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+            SigningAlg::Rs256 => "RS256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ES256" => Some(SigningAlg::Es256),
+            "EdDSA" => Some(SigningAlg::EdDsa),
+            "RS256" => Some(SigningAlg::Rs256),
+            _ => None,
+        }
+    }
+
+    fn jwt(self) -> Algorithm {
+        match self {
+            SigningAlg::Es256 => Algorithm::ES256,
+            SigningAlg::EdDsa => Algorithm::EdDSA,
+            SigningAlg::Rs256 => Algorithm::RS256,
+        }
+    }
+}
+
+/// Makes a new key pair (P-256, Ed25519 or RSA-3072) for a project, sealed for storage.
+pub fn generate_signing_key(
+    master: &MasterKey,
+    project_id: &str,
+    alg: SigningAlg,
+    now: Millis,
+) -> Result<SigningKeyRow> {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let kid = new_id("kid");
+    let mut rng = rand_core::OsRng;
+    let err = |e: &dyn std::fmt::Display| Error::Internal(anyhow::anyhow!("key generation: {e}"));
+    let (pem, mut jwk) = match alg {
+        SigningAlg::Es256 => {
+            let secret = p256::SecretKey::random(&mut rng);
+            let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
+            let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+                &secret.public_key(),
+                false,
+            );
+            let (x, y) = (
+                point.x().ok_or_else(|| err(&"no x"))?,
+                point.y().ok_or_else(|| err(&"no y"))?,
+            );
+            let jwk = serde_json::json!({"kty": "EC", "crv": "P-256", "x": B64URL.encode(x), "y": B64URL.encode(y)});
+            (pem.to_string(), jwk)
+        }
+        SigningAlg::EdDsa => {
+            let secret = ed25519_dalek::SigningKey::generate(&mut rng);
+            let pem = secret.to_pkcs8_pem(LineEnding::LF).map_err(|e| err(&e))?;
+            let jwk = serde_json::json!({"kty": "OKP", "crv": "Ed25519",
+                "x": B64URL.encode(secret.verifying_key().to_bytes())});
+            (pem.to_string(), jwk)
+        }
+        SigningAlg::Rs256 => {
+            use rsa::traits::PublicKeyParts;
+            let secret = rsa::RsaPrivateKey::new(&mut rng, 3072).map_err(|e| err(&e))?;
+            let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, LineEnding::LF)
+                .map_err(|e| err(&e))?;
+            let jwk = serde_json::json!({"kty": "RSA",
+                "n": B64URL.encode(secret.n().to_bytes_be()), "e": B64URL.encode(secret.e().to_bytes_be())});
+            (pem.to_string(), jwk)
+        }
+    };
+    jwk["kid"] = kid.clone().into();
+    jwk["alg"] = alg.as_str().into();
+    jwk["use"] = "sig".into();
+    Ok(SigningKeyRow {
+        private_key: master.seal(pem.as_bytes(), &format!("signing_key:{kid}")),
+        id: kid,
+        project_id: project_id.to_owned(),
+        alg: alg.as_str().to_owned(),
+        public_jwk: jwk.to_string(),
+        created_at: now,
+        retired_at: None,
+    })
+}
+
+/// Claims of a Protekt access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub sid: String,
+    pub amr: Vec<String>,
+    pub aal: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+struct VerifyingKey {
+    alg: SigningAlg,
+    key: DecodingKey,
+}
+
+/// A project's keys in memory: the current signing key and every key that may verify.
+struct ProjectKeys {
+    current_kid: String,
+    signing: EncodingKey,
+    current_alg: SigningAlg,
+    verifying: HashMap<String, VerifyingKey>,
+    jwks: Vec<serde_json::Value>,
+    loaded_generation: u64,
+    loaded_at: Millis,
+}
+
+/// How often a project's keys are re-read even without a notification (covers `protekt keys
+/// rotate` run as a separate process against the same SQLite file).
+const KEY_RELOAD_MS: i64 = 30_000;
+
+pub struct TokenService {
+    store: Store,
+    master: MasterKey,
+    public_url: String,
+    keys: RwLock<HashMap<String, Arc<ProjectKeys>>>,
+    verified: Cache<[u8; 32], Arc<AccessClaims>>,
+    verified_generation: std::sync::atomic::AtomicU64,
+}
+
+impl TokenService {
+    pub fn new(store: Store, master: MasterKey, public_url: &str) -> Self {
+        Self {
+            store,
+            master,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            keys: RwLock::new(HashMap::new()),
+            verified: Cache::new(100_000),
+            verified_generation: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// The issuer URL of a project: `<public-url>/p/<login-id>`.
+    pub fn issuer(&self, project: &Project) -> String {
+        format!("{}/p/{}", self.public_url, project.login_id)
+    }
+
+    async fn project_keys(
+        &self,
+        project: &Project,
+        now: Millis,
+        force: bool,
+    ) -> Result<Arc<ProjectKeys>> {
+        let generation = self.store.cache().keys_generation();
+        if !force {
+            let cached = self
+                .keys
+                .read()
+                .ok()
+                .and_then(|m| m.get(&project.id).cloned());
+            if let Some(k) = cached {
+                if k.loaded_generation == generation && now - k.loaded_at < KEY_RELOAD_MS {
+                    return Ok(k);
+                }
+            }
+        }
+        let rows = self.store.signing_keys(&project.id, now).await?;
+        let loaded = Arc::new(self.load(rows, generation, now)?);
+        if let Ok(mut map) = self.keys.write() {
+            map.insert(project.id.clone(), Arc::clone(&loaded));
+        }
+        self.sync_verified_cache(generation);
+        Ok(loaded)
+    }
+
+    /// Drops cached signature results when keys changed anywhere (a key may have been revoked).
+    fn sync_verified_cache(&self, generation: u64) {
+        use std::sync::atomic::Ordering;
+        if self.verified_generation.swap(generation, Ordering::SeqCst) != generation {
+            self.verified.clear();
+        }
+    }
+
+    fn load(&self, rows: Vec<SigningKeyRow>, generation: u64, now: Millis) -> Result<ProjectKeys> {
+        let bad = |m: String| Error::Internal(anyhow::anyhow!(m));
+        let current = rows
+            .iter()
+            .find(|r| r.retired_at.is_none())
+            .ok_or_else(|| bad("project has no current signing key".into()))?;
+        let current_alg = SigningAlg::parse(&current.alg)
+            .ok_or_else(|| bad(format!("unknown alg {}", current.alg)))?;
+        let pem = self
+            .master
+            .open(&current.private_key, &format!("signing_key:{}", current.id))
+            .ok_or_else(|| bad("cannot open signing key: wrong master key?".into()))?;
+        let signing = match current_alg {
+            SigningAlg::Es256 => EncodingKey::from_ec_pem(&pem),
+            SigningAlg::EdDsa => EncodingKey::from_ed_pem(&pem),
+            SigningAlg::Rs256 => EncodingKey::from_rsa_pem(&pem),
+        }
+        .map_err(|e| bad(format!("signing key: {e}")))?;
+        let mut verifying = HashMap::new();
+        let mut jwks = Vec::new();
+        for row in &rows {
+            let Some(alg) = SigningAlg::parse(&row.alg) else {
+                continue;
+            };
+            let jwk: serde_json::Value =
+                serde_json::from_str(&row.public_jwk).map_err(|e| bad(format!("jwk: {e}")))?;
+            let s = |k: &str| jwk[k].as_str().unwrap_or_default().to_owned();
+            let key = match alg {
+                SigningAlg::Es256 => DecodingKey::from_ec_components(&s("x"), &s("y")),
+                SigningAlg::EdDsa => DecodingKey::from_ed_components(&s("x")),
+                SigningAlg::Rs256 => DecodingKey::from_rsa_components(&s("n"), &s("e")),
+            }
+            .map_err(|e| bad(format!("verifying key: {e}")))?;
+            verifying.insert(row.id.clone(), VerifyingKey { alg, key });
+            jwks.push(jwk);
+        }
+        Ok(ProjectKeys {
+            current_kid: current.id.clone(),
+            signing,
+            current_alg,
+            verifying,
+            jwks,
+            loaded_generation: generation,
+            loaded_at: now,
+        })
+    }
+
+    /// The project's public keys as JWKS entries (current first).
+    pub async fn jwks(&self, project: &Project, now: Millis) -> Result<Vec<serde_json::Value>> {
+        Ok(self.project_keys(project, now, false).await?.jwks.clone())
+    }
+
+    /// Signs an access token for a session.
+    pub async fn issue(
+        &self,
+        project: &Project,
+        claims: &AccessClaims,
+        now: Millis,
+    ) -> Result<String> {
+        let keys = self.project_keys(project, now, false).await?;
+        let mut header = Header::new(keys.current_alg.jwt());
+        header.kid = Some(keys.current_kid.clone());
+        header.typ = Some("at+jwt".to_owned());
+        jsonwebtoken::encode(&header, claims, &keys.signing)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("signing: {e}")))
+    }
+
+    /// Checks signature, algorithm, type, issuer, audience and time. Revocation is the caller's
+    /// next step (see `auth::verify`).
+    pub async fn verify(
+        &self,
+        project: &Project,
+        token: &str,
+        now: Millis,
+    ) -> Result<Arc<AccessClaims>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::InvalidToken);
+        }
+        let mut digest = Sha256::new();
+        digest.update(project.id.as_bytes());
+        digest.update([0u8]);
+        digest.update(token.as_bytes());
+        let cache_key: [u8; 32] = digest.finalize().into();
+        self.sync_verified_cache(self.store.cache().keys_generation());
+        let claims = match self.verified.get(&cache_key) {
+            Some(c) => c,
+            None => {
+                let claims = Arc::new(self.verify_signature(project, token, now).await?);
+                self.verified.insert(cache_key, Arc::clone(&claims));
+                claims
+            }
+        };
+        let now_secs = now.div_euclid(1000);
+        if claims.exp <= now_secs {
+            return Err(Error::TokenExpired);
+        }
+        if claims.iat > now_secs + LEEWAY_SECS {
+            return Err(Error::InvalidToken);
+        }
+        Ok(claims)
+    }
+
+    async fn verify_signature(
+        &self,
+        project: &Project,
+        token: &str,
+        now: Millis,
+    ) -> Result<AccessClaims> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
+        if header.typ.as_deref() != Some("at+jwt") {
+            return Err(Error::InvalidToken);
+        }
+        let kid = header.kid.ok_or(Error::InvalidToken)?;
+        let mut keys = self.project_keys(project, now, false).await?;
+        if !keys.verifying.contains_key(&kid) && now - keys.loaded_at > 1_000 {
+            // Perhaps rotated by another process a moment ago; re-read at most once a second.
+            keys = self.project_keys(project, now, true).await?;
+        }
+        let key = keys.verifying.get(&kid).ok_or(Error::InvalidToken)?;
+        if header.alg != key.alg.jwt() {
+            return Err(Error::InvalidToken);
+        }
+        let mut validation = Validation::new(key.alg.jwt());
+        // Time is checked against our clock by the caller, on every call.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.set_audience(&[&project.login_id]);
+        validation.set_issuer(&[self.issuer(project)]);
+        jsonwebtoken::decode::<AccessClaims>(token, &key.key, &validation)
+            .map(|d| d.claims)
+            .map_err(|_| Error::InvalidToken)
+    }
+
+    /// Reads the claims of a token whose signature is valid for this project, whatever its age
+    /// (revocation of an expired token is a no-op, not an error).
+    pub async fn verify_ignoring_time(
+        &self,
+        project: &Project,
+        token: &str,
+        now: Millis,
+    ) -> Result<AccessClaims> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::InvalidToken);
+        }
+        self.verify_signature(project, token, now).await
+    }
+
+    /// The refresh token that succeeds `token`: HMAC of it under a key derived from the master
+    /// key. Deterministic, so a retry of a just-rotated token inside the grace window gets the
+    /// same successor back without the server ever storing a refresh token in clear.
+    pub fn refresh_successor(&self, token: &str) -> String {
+        let key = self.master.derive("protekt/refresh-successor/v1");
+        B64URL.encode(crate::crypto::hmac_sha256(&key, token.as_bytes()))
+    }
+}

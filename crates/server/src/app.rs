@@ -1,0 +1,183 @@
+//! Builds the application: storage, keys, services, router. The same path serves production
+//! (`protekt serve`) and the integration tests, which build an [`App`] on port 0.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use protekt_core::auth::AuthService;
+use protekt_core::clock::Clock;
+use protekt_core::crypto::MasterKey;
+use protekt_core::password::{HashParams, Hasher};
+use protekt_core::projects::{self, CreatedProject, ProjectSettings};
+use protekt_core::store::Store;
+use protekt_core::tokens::TokenService;
+use tokio::net::TcpListener;
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database_url: Option<String>,
+    pub public_url: Option<String>,
+    /// Create and print a development project when the database has none.
+    pub bootstrap: bool,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub auth: AuthService,
+    pub master: MasterKey,
+    pub clock: Arc<Clock>,
+}
+
+/// The database URL: the flag or `DATABASE_URL`, else an SQLite file in the data dir.
+pub fn database_url(data_dir: &Path, configured: Option<&str>) -> anyhow::Result<String> {
+    match configured {
+        Some(url) if !url.is_empty() => Ok(url.to_owned()),
+        _ => {
+            std::fs::create_dir_all(data_dir)?;
+            Ok(format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("protekt.db").display()
+            ))
+        }
+    }
+}
+
+/// The master key: `PROTEKT_MASTER_KEY`, else `<data-dir>/master.key` (created on first start).
+pub fn master_key(data_dir: &Path) -> anyhow::Result<MasterKey> {
+    match std::env::var("PROTEKT_MASTER_KEY") {
+        Ok(text) if !text.is_empty() => Ok(MasterKey::parse(&text)?),
+        _ => Ok(MasterKey::load_or_create(data_dir)?),
+    }
+}
+
+/// Opens the store for CLI commands and `serve`, applying migrations.
+pub async fn open_store(data_dir: &Path, configured_url: Option<&str>) -> anyhow::Result<Store> {
+    let url = database_url(data_dir, configured_url)?;
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+pub struct App {
+    listener: TcpListener,
+    state: AppState,
+    /// The development project made on first start, if this start made one.
+    pub bootstrapped: Option<CreatedProject>,
+    pub public_url: String,
+}
+
+impl App {
+    pub async fn build(config: &ServeConfig) -> anyhow::Result<Self> {
+        let store = open_store(&config.data_dir, config.database_url.as_deref()).await?;
+        let master = master_key(&config.data_dir)?;
+        Self::with_store(config, store, master, Arc::new(Clock::new())).await
+    }
+
+    /// Builds on an open store (tests bring their own database and clock).
+    pub async fn with_store(
+        config: &ServeConfig,
+        store: Store,
+        master: MasterKey,
+        clock: Arc<Clock>,
+    ) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&config.listen).await?;
+        let addr = listener.local_addr()?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        store.spawn_invalidation_listener();
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        let hasher = Hasher::start(HashParams::default(), threads, 1024)?;
+        let tokens = Arc::new(TokenService::new(
+            store.clone(),
+            master.clone(),
+            &public_url,
+        ));
+        let auth = AuthService::new(store.clone(), hasher, tokens, Arc::clone(&clock));
+        let bootstrapped = if config.bootstrap && store.list_projects().await?.is_empty() {
+            Some(
+                projects::create(
+                    &store,
+                    &master,
+                    "Development",
+                    ProjectSettings::default(),
+                    clock.now(),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            listener,
+            state: AppState {
+                store,
+                auth,
+                master,
+                clock,
+            },
+            bootstrapped,
+            public_url,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; in-flight requests then finish before this returns.
+    pub async fn run_until(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = crate::http::router(self.state.clone());
+        axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        self.state.store.close().await;
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,195 @@
+//! The command line. Every command takes the same `--data-dir` and `--database-url`, so
+//! `protekt project create` works on the database a running `protekt serve` uses.
+//! Precedence: flags, then environment variables.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+use protekt_core::projects::{self, ProjectSettings};
+use protekt_core::tokens::SigningAlg;
+
+use crate::app::{self, App, ServeConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "protekt", version, about = "Protekt authentication server")]
+pub struct Cli {
+    /// Where the SQLite database, the master key and the dev outbox live.
+    #[arg(
+        long,
+        global = true,
+        env = "PROTEKT_DATA_DIR",
+        default_value = "./protekt-data"
+    )]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: an SQLite file in the data dir.
+    #[arg(long, global = true, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "PROTEKT_LISTEN", default_value = "127.0.0.1:8787")]
+        listen: String,
+        /// Public base URL (issuer URLs and links are built from it, never from request headers).
+        #[arg(long, env = "PROTEKT_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage projects.
+    Project {
+        #[command(subcommand)]
+        command: ProjectCommand,
+    },
+    /// Manage signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project and print its Login ID and API key (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Signing algorithm for access tokens: ES256, EdDSA or RS256.
+        #[arg(long, default_value = "ES256")]
+        alg: String,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List projects.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing with a new key; the previous one stays in the JWKS.
+    Rotate {
+        /// The project's Login ID (`lp_…`).
+        #[arg(long)]
+        project: String,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROTEKT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let json = std::env::var("PROTEKT_LOG_FORMAT")
+        .map(|f| f == "json")
+        .unwrap_or(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let db = cli.database_url.as_deref();
+    match cli.command {
+        Command::Serve { listen, public_url } => {
+            init_logging();
+            let config = ServeConfig {
+                listen,
+                data_dir: cli.data_dir.clone(),
+                database_url: cli.database_url.clone(),
+                public_url,
+                bootstrap: true,
+            };
+            let app = App::build(&config).await?;
+            if let Some(created) = &app.bootstrapped {
+                println!("Protekt created a development project. Keep the API key: it is shown only once.");
+                println!("  Base URL:  {}", app.public_url);
+                println!("  Login ID:  {}", created.project.login_id);
+                println!("  API key:   {}", created.api_key);
+            }
+            tracing::info!(addr = %app.local_addr(), public_url = %app.public_url, "protekt listening");
+            app.run_until(app::shutdown_signal()).await
+        }
+        Command::Migrate => {
+            app::open_store(&cli.data_dir, db).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Project { command } => {
+            let store = app::open_store(&cli.data_dir, db).await?;
+            let master = app::master_key(&cli.data_dir)?;
+            let now = protekt_core::clock::Clock::new().now();
+            match command {
+                ProjectCommand::Create { name, alg, json } => {
+                    let signing_alg = SigningAlg::parse(&alg)
+                        .ok_or_else(|| anyhow::anyhow!("--alg must be ES256, EdDSA or RS256"))?;
+                    let settings = ProjectSettings {
+                        signing_alg,
+                        ..ProjectSettings::default()
+                    };
+                    let created = projects::create(&store, &master, &name, settings, now).await?;
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({
+                                "id": created.project.id,
+                                "loginId": created.project.login_id,
+                                "name": created.project.name,
+                                "apiKey": created.api_key,
+                            })
+                        );
+                    } else {
+                        println!(
+                            "Project {} created. The API key is shown only once.",
+                            created.project.name
+                        );
+                        println!("  Login ID:  {}", created.project.login_id);
+                        println!("  API key:   {}", created.api_key);
+                    }
+                }
+                ProjectCommand::List { json } => {
+                    let list = store.list_projects().await?;
+                    if json {
+                        let items: Vec<_> = list
+                            .iter()
+                            .map(|p| serde_json::json!({"id": p.id, "loginId": p.login_id, "name": p.name}))
+                            .collect();
+                        println!("{}", serde_json::Value::Array(items));
+                    } else {
+                        for p in list {
+                            println!("{}  {}  {}", p.login_id, p.id, p.name);
+                        }
+                    }
+                }
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate { project },
+        } => {
+            let store = app::open_store(&cli.data_dir, db).await?;
+            let master = app::master_key(&cli.data_dir)?;
+            let found = store
+                .project_by_login_id(&project)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no project with Login ID {project}"))?;
+            let now = protekt_core::clock::Clock::new().now();
+            let kid = projects::rotate_keys(&store, &master, &found, now).await?;
+            println!("new signing key {kid}; the previous key stays in the JWKS");
+            store.close().await;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The HTTP layer: routes per capability, merged here, with the layers every request passes:
+//! a body limit, panic catching (a panic answers a generic 500 JSON, never a dropped
+//! connection), request tracing (method and path only: query strings and bodies can carry
+//! secrets) and JSON answers for unknown routes and methods.
+
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use protekt_api_types::ErrorCode;
+use protekt_core::clock::rfc3339;
+use protekt_core::store::User;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use error::ApiError;
+
+/// Largest accepted request body. Metadata may be 16 KiB; nothing needs more than this.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::auth::router())
+        .merge(routes::system::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            ApiError::new(ErrorCode::InternalError, "an internal error occurred").into_response()
+        }))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+        }))
+        .with_state(state)
+}
+
+async fn not_found() -> Response {
+    ApiError::new(ErrorCode::NotFound, "no such route").into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        "this route does not accept that method",
+    )
+    .into_response()
+}
+
+/// The wire form of a user.
+pub fn user_json(user: &User) -> protekt_api_types::User {
+    protekt_api_types::User {
+        id: user.id.clone(),
+        email: user.email.clone(),
+        email_verified: user.email_verified,
+        metadata: user.metadata.clone(),
+        disabled: user.disabled,
+        created_at: rfc3339(user.created_at),
+        updated_at: rfc3339(user.updated_at),
+        last_login_at: user.last_login_at.map(rfc3339),
+    }
+}

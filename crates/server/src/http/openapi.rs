@@ -1,0 +1,45 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
+
+use protekt_api_types as api;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::routes::{auth, system};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Protekt API", description = "Self-hosted authentication server. Every /v1 call needs the project's API key in X-Api-Key."),
+    paths(
+        auth::auth_signup, auth::auth_login, auth::auth_logout, auth::auth_verify,
+        auth::auth_refresh, auth::auth_revoke,
+        system::health_get, system::ready_get, system::jwks_get, system::openapi_get,
+    ),
+    components(schemas(api::ErrorCode, api::ErrorBody, api::ErrorDetail)),
+    modifiers(&Security),
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}

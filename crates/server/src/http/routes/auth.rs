@@ -1,0 +1,183 @@
+//! `/v1/auth/*`: sign-up, login, logout, verify, refresh, revoke. Handlers only translate; the
+//! rules are in `protekt_core::auth`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use protekt_api_types as api;
+use protekt_core::auth::SignupInput;
+
+use crate::app::AppState;
+use crate::http::error::ApiResult;
+use crate::http::extract::{ApiJson, ApiProject, Bearer, Client};
+use crate::http::user_json;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/signup", post(auth_signup))
+        .route("/v1/auth/login", post(auth_login))
+        .route("/v1/auth/logout", post(auth_logout))
+        .route("/v1/auth/verify", post(auth_verify))
+        .route("/v1/auth/refresh", post(auth_refresh))
+        .route("/v1/auth/revoke", post(auth_revoke))
+}
+
+/// Create a user with email and password and sign them in.
+#[utoipa::path(post, path = "/v1/auth/signup", tag = "auth", request_body = api::SignupRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 201, body = api::AuthResponse),
+        (status = 400, body = api::ErrorBody, description = "invalid_request, weak_password"),
+        (status = 401, body = api::ErrorBody, description = "invalid_api_key"),
+        (status = 409, body = api::ErrorBody, description = "email_taken"),
+        (status = 413, body = api::ErrorBody, description = "payload_too_large"),
+        (status = 415, body = api::ErrorBody, description = "unsupported_media_type"),
+        (status = 503, body = api::ErrorBody, description = "server_busy"),
+    ))]
+pub async fn auth_signup(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    Client(client): Client,
+    ApiJson(body): ApiJson<api::SignupRequest>,
+) -> ApiResult<(StatusCode, Json<api::AuthResponse>)> {
+    let input = SignupInput {
+        email: body.email,
+        password: body.password,
+        metadata: body.metadata,
+        token_expiry: body.token_expiry,
+    };
+    let (user, tokens) = state.auth.signup(&project, input, &client).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(api::AuthResponse {
+            user: user_json(&user),
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            expires_in: tokens.expires_in,
+        }),
+    ))
+}
+
+/// Sign in with email and password. Unknown email and wrong password answer alike.
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = api::LoginRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, body = api::AuthResponse),
+        (status = 400, body = api::ErrorBody, description = "invalid_request"),
+        (status = 401, body = api::ErrorBody, description = "invalid_credentials, invalid_api_key"),
+        (status = 403, body = api::ErrorBody, description = "user_disabled"),
+        (status = 503, body = api::ErrorBody, description = "server_busy"),
+    ))]
+pub async fn auth_login(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    Client(client): Client,
+    ApiJson(body): ApiJson<api::LoginRequest>,
+) -> ApiResult<Json<api::AuthResponse>> {
+    let (user, tokens) = state
+        .auth
+        .login(
+            &project,
+            &body.email,
+            &body.password,
+            body.token_expiry,
+            &client,
+        )
+        .await?;
+    Ok(Json(api::AuthResponse {
+        user: user_json(&user),
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_in: tokens.expires_in,
+    }))
+}
+
+/// End the session of the access token in `Authorization: Bearer`.
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    security(("apiKey" = [], "bearer" = [])),
+    responses(
+        (status = 200, body = api::OkResponse),
+        (status = 401, body = api::ErrorBody, description = "invalid_token, token_expired, invalid_api_key"),
+    ))]
+pub async fn auth_logout(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    Bearer(token): Bearer,
+) -> ApiResult<Json<api::OkResponse>> {
+    state.auth.logout(&project, &token).await?;
+    Ok(Json(api::OkResponse { ok: true }))
+}
+
+/// Verify an access token: signature, claims and revocation. Returns the user and the claims.
+#[utoipa::path(post, path = "/v1/auth/verify", tag = "auth", request_body = api::TokenRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, body = api::VerifyResponse),
+        (status = 401, body = api::ErrorBody, description = "invalid_token, token_expired, invalid_api_key"),
+        (status = 403, body = api::ErrorBody, description = "user_disabled"),
+    ))]
+pub async fn auth_verify(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    ApiJson(body): ApiJson<api::TokenRequest>,
+) -> ApiResult<Json<api::VerifyResponse>> {
+    let (user, claims) = state.auth.verify(&project, &body.token).await?;
+    Ok(Json(api::VerifyResponse {
+        user: user_json(&user),
+        claims: api::Claims {
+            iss: claims.iss.clone(),
+            sub: claims.sub.clone(),
+            aud: claims.aud.clone(),
+            exp: claims.exp,
+            iat: claims.iat,
+            jti: claims.jti.clone(),
+            sid: claims.sid.clone(),
+            amr: claims.amr.clone(),
+            aal: claims.aal.clone(),
+            email: claims.email.clone(),
+            email_verified: claims.email_verified,
+        },
+    }))
+}
+
+/// Exchange a refresh token for a new pair. The refresh token rotates on every use.
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = api::RefreshRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, body = api::RefreshResponse),
+        (status = 401, body = api::ErrorBody, description = "invalid_token (unknown, ended or reused), token_expired"),
+        (status = 403, body = api::ErrorBody, description = "user_disabled"),
+    ))]
+pub async fn auth_refresh(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    ApiJson(body): ApiJson<api::RefreshRequest>,
+) -> ApiResult<Json<api::RefreshResponse>> {
+    let tokens = state
+        .auth
+        .refresh(&project, &body.refresh_token, body.token_expiry)
+        .await?;
+    Ok(Json(api::RefreshResponse {
+        access_token: tokens.access_token,
+        refresh_token: tokens.refresh_token,
+        expires_in: tokens.expires_in,
+    }))
+}
+
+/// Revoke an access token (it stops verifying at once) or a refresh token (its session ends).
+/// Unknown tokens are accepted silently (RFC 7009).
+#[utoipa::path(post, path = "/v1/auth/revoke", tag = "auth", request_body = api::TokenRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, body = api::OkResponse),
+        (status = 401, body = api::ErrorBody, description = "invalid_api_key"),
+    ))]
+pub async fn auth_revoke(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    ApiJson(body): ApiJson<api::TokenRequest>,
+) -> ApiResult<Json<api::OkResponse>> {
+    state.auth.revoke(&project, &body.token).await?;
+    Ok(Json(api::OkResponse { ok: true }))
+}

@@ -1,0 +1,4 @@
+//! One module per capability; each owns its routes.
+
+pub mod auth;
+pub mod system;
