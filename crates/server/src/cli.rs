@@ -104,6 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { listen, public_url } => {
             init_logging();
+            let shutdown = app::shutdown_signal()?;
             let config = ServeConfig {
                 listen,
                 data_dir: cli.data_dir.clone(),
@@ -119,7 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  API key:   {}", created.api_key);
             }
             tracing::info!(addr = %app.local_addr(), public_url = %app.public_url, "protekt listening");
-            app.run_until(app::shutdown_signal()).await
+            app.run_until(shutdown).await
         }
         Command::Migrate => {
             app::open_store(&cli.data_dir, db).await?;

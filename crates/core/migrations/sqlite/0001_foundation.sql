@@ -65,7 +65,7 @@ create table session (
     expires_at     integer not null,
     ended_at       integer
 );
-create index session_user on session(project_id, user_id);
+create index session_by_user on session(project_id, user_id);
 
 -- Refresh tokens: only SHA-256 of the token is stored. used_at is set when the token is rotated.
 create table refresh_token (

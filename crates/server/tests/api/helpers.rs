@@ -1,0 +1,328 @@
+//! `TestApp`: the real server on a random port over a fresh database (a temp SQLite file, or a
+//! new PostgreSQL database per test), with typed request helpers. PostgreSQL is reached at
+//! `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+use protekt_core::clock::Clock;
+use protekt_core::crypto::MasterKey;
+use protekt_core::projects::{self, Project, ProjectSettings};
+use protekt_core::store::Store;
+use protekt_server::{App, ServeConfig};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub store: Store,
+    pub clock: Arc<Clock>,
+    pub master: MasterKey,
+    pub project: Project,
+    pub api_key: String,
+    pub db: Db,
+    pg_database: Option<String>,
+    data_dir: std::path::PathBuf,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn unique(prefix: &str) -> String {
+    protekt_core::ids::new_id(prefix)
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> Self {
+        Self::spawn_with(db, ProjectSettings::default()).await
+    }
+
+    pub async fn spawn_with(db: Db, settings: ProjectSettings) -> Self {
+        let data_dir = std::env::temp_dir().join(unique("protekt_test"));
+        std::fs::create_dir_all(&data_dir).expect("temp dir");
+        let (url, pg_database) = match db {
+            Db::Sqlite => (
+                format!(
+                    "sqlite://{}?mode=rwc",
+                    data_dir.join("protekt.db").display()
+                ),
+                None,
+            ),
+            Db::Postgres => {
+                let name = unique("protekt_test");
+                let admin = postgres_admin_url();
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                    .await
+                    .expect("PostgreSQL must run at TEST_POSTGRES_URL or 127.0.0.1:5432");
+                sqlx::Executor::execute(&mut conn, format!("create database \"{name}\"").as_str())
+                    .await
+                    .expect("create test database");
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                (format!("{base}/{name}"), Some(name))
+            }
+        };
+        let store = Store::connect(&url).await.expect("connect");
+        store.migrate().await.expect("migrate");
+        let master = MasterKey::generate();
+        let clock = Arc::new(Clock::new());
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: data_dir.clone(),
+            database_url: Some(url),
+            public_url: None,
+            bootstrap: false,
+        };
+        let app = App::with_store(&config, store.clone(), master.clone(), Arc::clone(&clock))
+            .await
+            .expect("build app");
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        let created = projects::create(&store, &master, "Test Project", settings, clock.now())
+            .await
+            .expect("create project");
+        let me = Self {
+            base,
+            http: reqwest::Client::new(),
+            store,
+            clock,
+            master,
+            project: created.project,
+            api_key: created.api_key,
+            db,
+            pg_database,
+            data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        };
+        if db == Db::Postgres {
+            me.wait_for_cache_listener().await;
+        }
+        me
+    }
+
+    /// On PostgreSQL the read cache turns on once the invalidation listener is connected; wait
+    /// for it so tests exercise the cached path, as production does.
+    async fn wait_for_cache_listener(&self) {
+        for _ in 0..100 {
+            if self.cache_is_on().await {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn cache_is_on(&self) -> bool {
+        // A lookup of the test key fills the cache when it is on.
+        let hash = protekt_core::ids::secret_hash(&self.api_key);
+        let _ = self.store.project_by_api_key(&hash).await;
+        self.store.cache().api_key(&hash).is_some()
+    }
+
+    /// Another project on the same server.
+    pub async fn other_project(&self) -> (Project, String) {
+        let created = projects::create(
+            &self.store,
+            &self.master,
+            "Other Project",
+            ProjectSettings::default(),
+            self.clock.now(),
+        )
+        .await
+        .expect("create project");
+        (created.project, created.api_key)
+    }
+
+    pub async fn post_with_key(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.post_with_key(&self.api_key, path, body).await
+    }
+
+    pub async fn post_bearer(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-api-key", &self.api_key)
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let resp = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn signup(&self, email: &str, password: &str) -> Value {
+        let (status, body) = self
+            .post(
+                "/v1/auth/signup",
+                json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "signup failed: {body}");
+        body
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
+        self.post(
+            "/v1/auth/login",
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn verify(&self, token: &str) -> (StatusCode, Value) {
+        self.post("/v1/auth/verify", json!({"token": token})).await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> (StatusCode, Value) {
+        self.post("/v1/auth/refresh", json!({"refreshToken": refresh_token}))
+            .await
+    }
+
+    /// Raw SQL against the test database (for at-rest checks).
+    pub async fn dump_table(&self, table: &str) -> String {
+        let url = match &self.pg_database {
+            Some(name) => {
+                let admin = postgres_admin_url();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                format!("{base}/{name}")
+            }
+            None => format!("sqlite://{}", self.data_dir.join("protekt.db").display()),
+        };
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        let column_text = match self.db {
+            Db::Sqlite => format!("select * from {table}"),
+            Db::Postgres => format!("select row_to_json(t)::text as j from {table} t"),
+        };
+        let rows = sqlx::query(&column_text)
+            .fetch_all(&mut conn)
+            .await
+            .expect("dump");
+        let mut out = String::new();
+        for row in rows {
+            use sqlx::{Column, Row};
+            for (i, col) in row.columns().iter().enumerate() {
+                let text: Option<String> = row.try_get(i).ok();
+                let num: Option<i64> = row.try_get(i).ok();
+                out.push_str(&format!("{}={:?}{:?} ", col.name(), text, num));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Stops the server and drops the PostgreSQL database.
+    pub async fn finish(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.store.close().await;
+        if let Some(name) = &self.pg_database {
+            if let Ok(mut conn) =
+                <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+            {
+                let _ = sqlx::Executor::execute(
+                    &mut conn,
+                    format!("drop database if exists \"{name}\" with (force)").as_str(),
+                )
+                .await;
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// Declares one test per database: `both_dbs!(name, |app| async move { … })` makes
+/// `name::sqlite` and `name::postgres`, each with a fresh app that is cleaned up afterwards.
+#[macro_export]
+macro_rules! both_dbs {
+    ($name:ident, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await;
+                let app = $body.await;
+                app.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await;
+                let app = $body.await;
+                app.finish().await;
+            }
+        }
+    };
+}
+
+/// The claims part of a JWT, decoded without verification (tests only).
+pub fn jwt_claims(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').nth(1).unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+pub fn jwt_header(token: &str) -> Value {
+    use base64::Engine;
+    let part = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+}
+
+pub const PASSWORD: &str = "correct-horse-battery-staple";

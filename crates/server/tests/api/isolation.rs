@@ -1,0 +1,96 @@
+//! Tenancy: one project's API key reaches nothing of another's (SECURITY AZ2, AZ3).
+
+use crate::both_dbs;
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::json;
+
+both_dbs!(
+    project_b_cannot_see_or_log_in_project_a_users_az2,
+    |app| async move {
+        let a = app.signup("shared@example.com", PASSWORD).await;
+        let (_, b_key) = app.other_project().await;
+        let access = a["accessToken"].as_str().unwrap();
+        let refresh = a["refreshToken"].as_str().unwrap();
+
+        let (status, body) = app
+            .post_with_key(
+                &b_key,
+                "/v1/auth/login",
+                json!({"email": "shared@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_credentials"))
+        );
+        let (status, _) = app
+            .post_with_key(&b_key, "/v1/auth/verify", json!({"token": access}))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, _) = app
+            .post_with_key(&b_key, "/v1/auth/refresh", json!({"refreshToken": refresh}))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // B revoking A's tokens has no effect on A.
+        app.post_with_key(&b_key, "/v1/auth/revoke", json!({"token": refresh}))
+            .await;
+        app.post_with_key(&b_key, "/v1/auth/revoke", json!({"token": access}))
+            .await;
+        assert_eq!(app.verify(access).await.0, StatusCode::OK);
+        // The same email can exist in both projects, separately.
+        let (status, _) = app
+            .post_with_key(
+                &b_key,
+                "/v1/auth/signup",
+                json!({"email": "shared@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        app
+    }
+);
+
+both_dbs!(every_v1_route_needs_a_valid_api_key, |app| async move {
+    for path in [
+        "/v1/auth/signup",
+        "/v1/auth/login",
+        "/v1/auth/verify",
+        "/v1/auth/refresh",
+        "/v1/auth/revoke",
+        "/v1/auth/logout",
+    ] {
+        let resp = app
+            .http
+            .post(format!("{}{path}", app.base))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_api_key", "{path}");
+        let (status, body) = app.post_with_key("pk_live_wrong", path, json!({})).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_api_key")),
+            "{path}"
+        );
+    }
+    // A revoked key stops working at once.
+    app.store
+        .revoke_api_keys(&app.project.id, app.clock.now())
+        .await
+        .unwrap();
+    let (status, body) = app
+        .post(
+            "/v1/auth/login",
+            json!({"email": "a@example.com", "password": "x"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_api_key"))
+    );
+    app
+});

@@ -1,0 +1,12 @@
+//! One integration-test binary (each file in tests/ would be its own binary and link time
+//! dominates). Every test that touches storage runs on SQLite and on PostgreSQL via `both_dbs!`.
+//! Tests name the SECURITY.md item they cover.
+
+mod helpers;
+
+mod auth;
+mod cli;
+mod input;
+mod isolation;
+mod refresh;
+mod tokens;

@@ -1,0 +1,122 @@
+//! Refresh-token rotation, reuse detection and races (SECURITY R1-R6).
+
+use crate::both_dbs;
+use crate::helpers::*;
+use reqwest::StatusCode;
+use std::time::Duration;
+
+both_dbs!(refresh_rotates_on_every_use_r1, |app| async move {
+    let body = app.signup("r1@example.com", PASSWORD).await;
+    let rt0 = body["refreshToken"].as_str().unwrap().to_owned();
+    let (status, next) = app.refresh(&rt0).await;
+    assert_eq!(status, StatusCode::OK);
+    let rt1 = next["refreshToken"].as_str().unwrap().to_owned();
+    assert_ne!(rt0, rt1);
+    assert_eq!(rt1.len(), 43, "256-bit opaque token (R6)");
+    assert_eq!(next["expiresIn"], 900);
+    let (status, again) = app.refresh(&rt1).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(again["refreshToken"], rt1.as_str());
+    app
+});
+
+both_dbs!(
+    a_retry_inside_the_grace_window_gets_the_same_successor_r4,
+    |app| async move {
+        let body = app.signup("r4@example.com", PASSWORD).await;
+        let rt0 = body["refreshToken"].as_str().unwrap().to_owned();
+        let (_, first) = app.refresh(&rt0).await;
+        // The client lost the answer and retries a few seconds later.
+        app.clock.advance(Duration::from_secs(5));
+        let (status, retry) = app.refresh(&rt0).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(retry["refreshToken"], first["refreshToken"]);
+        // The session is intact: the successor works.
+        let (status, _) = app.refresh(first["refreshToken"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::OK);
+        app
+    }
+);
+
+both_dbs!(
+    reuse_after_the_grace_window_ends_the_whole_session_r2_r5,
+    |app| async move {
+        let body = app.signup("r2@example.com", PASSWORD).await;
+        let rt0 = body["refreshToken"].as_str().unwrap().to_owned();
+        // R5: three rotations inside one second are still told apart.
+        let (_, a) = app.refresh(&rt0).await;
+        let rt1 = a["refreshToken"].as_str().unwrap().to_owned();
+        let (_, b) = app.refresh(&rt1).await;
+        let rt2 = b["refreshToken"].as_str().unwrap().to_owned();
+        let access2 = b["accessToken"].as_str().unwrap().to_owned();
+        assert_eq!(app.verify(&access2).await.0, StatusCode::OK);
+        app.clock.advance(Duration::from_secs(11));
+        let (status, body) = app.refresh(&rt0).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "invalid_token");
+        // The newest token of the family and the session's access tokens are dead too.
+        assert_eq!(app.refresh(&rt2).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.verify(&access2).await.0, StatusCode::UNAUTHORIZED);
+        app
+    }
+);
+
+both_dbs!(
+    concurrent_refreshes_produce_exactly_one_successor_r3,
+    |app| async move {
+        let body = app.signup("r3@example.com", PASSWORD).await;
+        let rt0 = body["refreshToken"].as_str().unwrap().to_owned();
+        let sid = jwt_claims(body["accessToken"].as_str().unwrap())["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let results = futures::future::join_all((0..20).map(|_| app.refresh(&rt0))).await;
+        let successes: Vec<_> = results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .collect();
+        assert!(!successes.is_empty());
+        for (status, body) in &results {
+            assert!(
+                *status == StatusCode::OK,
+                "every request inside the grace window succeeds: {body}"
+            );
+            assert_eq!(
+                body["refreshToken"], successes[0].1["refreshToken"],
+                "one successor for all"
+            );
+        }
+        assert_eq!(
+            app.store
+                .active_refresh_tokens(&app.project.id, &sid)
+                .await
+                .unwrap(),
+            1,
+            "the family never forks"
+        );
+        app
+    }
+);
+
+both_dbs!(
+    refresh_fails_past_the_absolute_session_lifetime_r6,
+    |app| async move {
+        let body = app.signup("r6@example.com", PASSWORD).await;
+        let rt0 = body["refreshToken"].as_str().unwrap().to_owned();
+        let (_, next) = app.refresh(&rt0).await;
+        let rt1 = next["refreshToken"].as_str().unwrap().to_owned();
+        app.clock.advance(Duration::from_secs(30 * 24 * 3600 + 1));
+        let (status, body) = app.refresh(&rt1).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        app
+    }
+);
+
+both_dbs!(unknown_refresh_tokens_are_invalid, |app| async move {
+    for junk in ["", "nope", &"x".repeat(600)] {
+        let (status, body) = app.refresh(junk).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["error"]["code"], "invalid_token");
+    }
+    app
+});

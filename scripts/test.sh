@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of the repository: Rust unit and integration tests (SQLite and PostgreSQL),
+# then the Node SDK's tests against the real `protekt` binary.
+# Needs PostgreSQL at 127.0.0.1:5432 (trust auth) or TEST_POSTGRES_URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+cargo build --bin protekt
+if [ -f sdk/node/package.json ]; then
+  (cd sdk/node && npm ci --no-audit --no-fund && PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test)
+fi
