@@ -1,0 +1,192 @@
+#!/usr/bin/env python3
+"""Protekt benchmark: builds the release binary, starts it on SQLite, and measures with wrk
+login, signup, verify and refresh at concurrency 2, 16 and 64 (req/s, p50, p99), /healthz as the
+trivial-route ceiling, the raw argon2id hash rate with the server's parameters on the same cores,
+and the server's RSS idle and under load. Writes BENCHMARKS.md and bench/results/latest.json.
+
+Usage: python3 bench/run.py [--seconds 10] [--no-build]
+Needs wrk (Debian: apt-get install wrk).
+"""
+import argparse, datetime, json, os, platform, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release", "protekt")
+WRK_DIR = os.path.join(ROOT, "bench", "wrk")
+CONCURRENCY = [2, 16, 64]
+PASSWORD = "correct-horse-battery-staple"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def post(base, key, path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json", "X-Api-Key": key})
+    with urllib.request.urlopen(req) as resp:
+        return json.loads(resp.read())
+
+
+def to_ms(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    value, unit = float(m.group(1)), m.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def wrk(base, path, script, concurrency, seconds, env):
+    threads = min(2, concurrency)
+    cmd = ["wrk", f"-t{threads}", f"-c{concurrency}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script:
+        cmd += ["-s", os.path.join(WRK_DIR, script)]
+    cmd.append(base + path)
+    out = subprocess.run(cmd, env={**os.environ, **env, "PROTEKT_WRK_DIR": WRK_DIR,
+                                   "PROTEKT_BENCH_THREADS": str(threads)},
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = to_ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+    p99 = to_ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    return {"rps": round(rps, 1), "p50_ms": round(p50, 3), "p99_ms": round(p99, 3),
+            "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else None}
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid):
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.running = pid, 0.0, True
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak = max(self.peak, rss_mb(self.pid))
+            except OSError:
+                return
+            time.sleep(0.2)
+
+
+def machine():
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_gb = int(f.readline().split()[1]) / 1024 / 1024
+    return f"{os.cpu_count()} cores ({cpu}), {mem_gb:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--no-build", action="store_true")
+    args = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    if not args.no_build:
+        subprocess.run(["cargo", "build", "--release", "--bin", "protekt"], cwd=ROOT, check=True)
+
+    hash_rate = json.loads(subprocess.run([BIN, "bench", "hash", "--seconds", str(args.seconds)],
+                                          capture_output=True, text=True, check=True).stdout)
+
+    data = tempfile.mkdtemp(prefix="protekt-bench-")
+    created = json.loads(subprocess.run([BIN, "--data-dir", data, "project", "create", "--name", "Bench", "--json"],
+                                        capture_output=True, text=True, check=True).stdout)
+    key = created["apiKey"]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([BIN, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PROTEKT_LOG": "warn"})
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(base + "/healthz")
+                break
+            except OSError:
+                time.sleep(0.1)
+        time.sleep(2)
+        idle_rss = rss_mb(server.pid)
+        sampler = RssSampler(server.pid)
+        sampler.start()
+
+        user = post(base, key, "/v1/auth/signup", {"email": "bench@example.com", "password": PASSWORD})
+        env = {"PROTEKT_API_KEY": key, "PROTEKT_BENCH_EMAIL": "bench@example.com",
+               "PROTEKT_BENCH_PASSWORD": PASSWORD, "PROTEKT_BENCH_TOKEN": user["accessToken"]}
+        results = {}
+        for c in CONCURRENCY:
+            results.setdefault("healthz", {})[c] = wrk(base, "/healthz", None, c, args.seconds, env)
+            results.setdefault("verify", {})[c] = wrk(base, "/v1/auth/verify", "verify.lua", c, args.seconds, env)
+            results.setdefault("login", {})[c] = wrk(base, "/v1/auth/login", "login.lua", c, args.seconds, env)
+            results.setdefault("signup", {})[c] = wrk(base, "/v1/auth/signup", "signup.lua", c, args.seconds,
+                                                      {**env, "PROTEKT_BENCH_RUN": str(c)})
+            # Refresh chains: a pool of live sessions, each rotated by one connection at a time.
+            tokens = os.path.join(data, f"refresh-{c}.txt")
+            with open(tokens, "w") as f:
+                for _ in range(c * 2):
+                    f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
+            results.setdefault("refresh", {})[c] = wrk(base, "/v1/auth/refresh", "refresh.lua", c, args.seconds,
+                                                       {**env, "PROTEKT_BENCH_TOKENS": tokens})
+        sampler.running = False
+        load_rss = sampler.peak
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        shutil.rmtree(data, ignore_errors=True)
+
+    report = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(), "seconds_per_run": args.seconds, "hash": hash_rate,
+        "idle_rss_mb": round(idle_rss, 1), "peak_rss_mb": round(load_rss, 1), "results": results,
+    }
+    os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
+    with open(os.path.join(ROOT, "bench", "results", "latest.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    write_markdown(report)
+    print(json.dumps(report, indent=2))
+
+
+def write_markdown(r):
+    hr = r["hash"]["hashesPerSecond"]
+    lines = [
+        "# Benchmarks", "",
+        "Produced by `python3 bench/run.py` (release build, SQLite, wrk on the same machine as the",
+        "server, so the load generator competes with the server for the cores). Not a test: numbers,",
+        "not assertions.", "",
+        f"- Date: {r['date']}",
+        f"- Machine: {r['machine']}",
+        f"- Each run: {r['seconds_per_run']} s; wrk with 2 threads (1 at concurrency 2 is still 2 connections on 2 threads)",
+        f"- Raw argon2id (m=19456 KiB, t=2, p=1) on {r['hash']['threads']} threads: **{hr:.1f} hashes/s**",
+        f"- Server RSS: **{r['idle_rss_mb']} MB idle**, {r['peak_rss_mb']} MB peak under load", "",
+        "| route | concurrency | req/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---|---|---|---|---|",
+    ]
+    for route in ["healthz", "verify", "login", "signup", "refresh"]:
+        for c, m in r["results"][route].items():
+            lines.append(f"| {route} | {c} | {m['rps']} | {m['p50_ms']} | {m['p99_ms']} | {m['non_2xx']} |")
+    lines += ["", "## Targets", "",
+              "| target | concurrency | ratio |", "|---|---|---|"]
+    for c in r["results"]["login"]:
+        lines.append(f"| login ≥ 85% of the raw hash rate | {c} | {100 * r['results']['login'][c]['rps'] / hr:.0f}% |")
+    for c in r["results"]["verify"]:
+        ratio = r["results"]["verify"][c]["rps"] / r["results"]["healthz"][c]["rps"]
+        lines.append(f"| verify ≥ 50% of /healthz | {c} | {100 * ratio:.0f}% |")
+    lines.append(f"| idle RSS ≤ 30 MB | - | {r['idle_rss_mb']} MB |")
+    lines.append("")
+    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
+        f.write("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,400 @@
+// protekt.auth against a real Protekt server: every method's success and documented errors.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { ERROR_CODES, Protekt, ProtektError } from '@protekt/node';
+import { GOOD_PASSWORD, startServer, uniqueEmail } from './harness.mjs';
+
+let server;
+let protekt;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Signs up a fresh user and returns the sign-up result plus its email. */
+async function newUser(client = protekt) {
+  const email = uniqueEmail();
+  const result = await client.auth.signUp({ email, password: GOOD_PASSWORD });
+  assert.equal(result.error, null, `sign-up failed: ${JSON.stringify(result.error)}`);
+  return { email, ...result };
+}
+
+function assertApiError(error, code, status) {
+  assert.ok(error, `expected an error with code ${code}, got none`);
+  assert.equal(error.code, code, `expected ${code}, got ${JSON.stringify(error)}`);
+  assert.equal(error.status, status);
+  assert.equal(typeof error.message, 'string');
+  assert.ok(error.message.length > 0);
+}
+
+function decodeJwtPayload(jwt) {
+  const [, payload] = jwt.split('.');
+  return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+}
+
+// An access token that expires 10 s (the shortest lifetime the server issues) after the start:
+// made first, checked last, so the suite does not sit idle waiting for it.
+let shortLived;
+
+before(async () => {
+  server = await startServer();
+  protekt = new Protekt({ loginId: server.loginId, apiKey: server.apiKey, baseUrl: server.baseUrl });
+  const shortClient = new Protekt({
+    loginId: server.loginId,
+    apiKey: server.apiKey,
+    baseUrl: server.baseUrl,
+    tokenExpiry: 10,
+  });
+  shortLived = await newUser(shortClient);
+});
+
+after(async () => {
+  await server?.stop();
+});
+
+describe('signUp', () => {
+  test('creates a user and returns { user, accessToken, refreshToken, error: null }', async () => {
+    const email = uniqueEmail('signup');
+    const result = await protekt.auth.signUp({
+      email,
+      password: GOOD_PASSWORD,
+      metadata: { plan: 'free', seats: 3 },
+    });
+    assert.deepEqual(Object.keys(result).sort(), ['accessToken', 'error', 'refreshToken', 'user']);
+    assert.equal(result.error, null);
+    const { user } = result;
+    assert.match(user.id, /^usr_/);
+    assert.equal(user.email, email);
+    assert.equal(user.emailVerified, false);
+    assert.deepEqual(user.metadata, { plan: 'free', seats: 3 });
+    assert.equal(user.disabled, false);
+    for (const field of ['createdAt', 'updatedAt']) {
+      assert.ok(!Number.isNaN(Date.parse(user[field])), `${field} is a date`);
+    }
+    assert.ok('lastLoginAt' in user);
+    assert.equal(result.accessToken.split('.').length, 3, 'the access token is a JWT');
+    assert.equal(typeof result.refreshToken, 'string');
+    assert.ok(result.refreshToken.length >= 20);
+    const claims = decodeJwtPayload(result.accessToken);
+    assert.equal(claims.sub, user.id);
+    assert.equal(claims.aud, server.loginId);
+  });
+
+  test('accepts sendVerification', async () => {
+    const result = await protekt.auth.signUp({
+      email: uniqueEmail('verify-mail'),
+      password: GOOD_PASSWORD,
+      sendVerification: true,
+    });
+    assert.equal(result.error, null);
+    assert.equal(result.user.emailVerified, false);
+  });
+
+  test('sends only the documented fields (the API refuses unknown ones)', async () => {
+    const result = await protekt.auth.signUp({
+      email: uniqueEmail('extra'),
+      password: GOOD_PASSWORD,
+      name: 'not a sign-up field',
+    });
+    assert.equal(result.error, null);
+  });
+
+  test('email_taken: the same email twice', async () => {
+    const { email } = await newUser();
+    const result = await protekt.auth.signUp({ email, password: GOOD_PASSWORD });
+    assertApiError(result.error, 'email_taken', 409);
+    assert.equal(result.user, null);
+    assert.equal(result.accessToken, null);
+    assert.equal(result.refreshToken, null);
+  });
+
+  test('weak_password names the password field', async () => {
+    const result = await protekt.auth.signUp({ email: uniqueEmail('weak'), password: 'password' });
+    assertApiError(result.error, 'weak_password', 400);
+    assert.equal(result.error.field, 'password');
+    assert.deepEqual(
+      { user: result.user, accessToken: result.accessToken, refreshToken: result.refreshToken },
+      { user: null, accessToken: null, refreshToken: null },
+    );
+  });
+
+  test('invalid_request names the field at fault', async () => {
+    const result = await protekt.auth.signUp({ email: 'not-an-email', password: GOOD_PASSWORD });
+    assertApiError(result.error, 'invalid_request', 400);
+    assert.equal(result.error.field, 'email');
+    assert.equal(result.user, null);
+  });
+});
+
+describe('login', () => {
+  test('signs in and returns { user, accessToken, refreshToken, error: null }', async () => {
+    const { email, user: created } = await newUser();
+    const result = await protekt.auth.login({ email, password: GOOD_PASSWORD });
+    assert.deepEqual(Object.keys(result).sort(), ['accessToken', 'error', 'refreshToken', 'user']);
+    assert.equal(result.error, null);
+    assert.equal(result.user.id, created.id);
+    assert.equal(result.user.email, email);
+    assert.ok(result.user.lastLoginAt);
+    assert.equal(result.accessToken.split('.').length, 3);
+    assert.equal(typeof result.refreshToken, 'string');
+  });
+
+  test('invalid_credentials: wrong password and unknown email give identical errors', async () => {
+    const { email } = await newUser();
+    const wrongPassword = await protekt.auth.login({ email, password: 'not the password 123' });
+    const unknownEmail = await protekt.auth.login({
+      email: uniqueEmail('nobody'),
+      password: 'not the password 123',
+    });
+    assertApiError(wrongPassword.error, 'invalid_credentials', 401);
+    assert.deepEqual(unknownEmail, wrongPassword);
+    assert.deepEqual(wrongPassword, {
+      user: null,
+      accessToken: null,
+      refreshToken: null,
+      error: wrongPassword.error,
+    });
+  });
+});
+
+describe('verifyToken', () => {
+  test('returns the user and the claims of a valid token', async () => {
+    const { user, accessToken } = await newUser();
+    const result = await protekt.auth.verifyToken(accessToken);
+    assert.equal(result.error, null);
+    assert.equal(result.user.id, user.id);
+    assert.equal(result.user.email, user.email);
+    assert.equal(result.claims.sub, user.id);
+    assert.equal(result.claims.aud, server.loginId);
+    assert.equal(result.claims.email, user.email);
+    assert.ok(result.claims.exp > result.claims.iat);
+  });
+
+  test('invalid_token for garbage, a tampered token and an empty string', async () => {
+    const { accessToken } = await newUser();
+    const [header, payload, signature] = accessToken.split('.');
+    const tampered = `${header}.${payload}.${signature.startsWith('A') ? 'B' : 'A'}${signature.slice(1)}`;
+    for (const token of ['not-a-token', tampered, '']) {
+      const result = await protekt.auth.verifyToken(token);
+      assertApiError(result.error, 'invalid_token', 401);
+      assert.equal(result.user, null);
+      assert.equal(result.claims, null);
+    }
+  });
+});
+
+describe('logout', () => {
+  test('ends the session: the access token then fails verification', async () => {
+    const { accessToken, refreshToken } = await newUser();
+    assert.deepEqual(await protekt.auth.logout(accessToken), { error: null });
+    const verified = await protekt.auth.verifyToken(accessToken);
+    assertApiError(verified.error, 'invalid_token', 401);
+    const refreshed = await protekt.auth.refreshToken(refreshToken);
+    assertApiError(refreshed.error, 'invalid_token', 401);
+  });
+
+  test('leaves the user\'s other sessions alone', async () => {
+    const { email, accessToken } = await newUser();
+    const second = await protekt.auth.login({ email, password: GOOD_PASSWORD });
+    assert.equal((await protekt.auth.logout(accessToken)).error, null);
+    assert.equal((await protekt.auth.verifyToken(second.accessToken)).error, null);
+  });
+
+  test('invalid_token for a bad, an empty or a missing token', async () => {
+    for (const token of ['not-a-token', '', undefined, 'has a space']) {
+      const result = await protekt.auth.logout(token);
+      assert.deepEqual(Object.keys(result), ['error']);
+      assertApiError(result.error, 'invalid_token', 401);
+    }
+  });
+});
+
+describe('refreshToken', () => {
+  test('rotates: a new pair, the new access token verifies', async () => {
+    const { user, accessToken, refreshToken } = await newUser();
+    const result = await protekt.auth.refreshToken(refreshToken);
+    assert.deepEqual(Object.keys(result).sort(), ['accessToken', 'error', 'refreshToken']);
+    assert.equal(result.error, null);
+    assert.notEqual(result.refreshToken, refreshToken);
+    assert.notEqual(result.accessToken, accessToken);
+    const verified = await protekt.auth.verifyToken(result.accessToken);
+    assert.equal(verified.error, null);
+    assert.equal(verified.user.id, user.id);
+    // The chain goes on with the new refresh token.
+    const again = await protekt.auth.refreshToken(result.refreshToken);
+    assert.equal(again.error, null);
+    assert.notEqual(again.refreshToken, result.refreshToken);
+  });
+
+  test('invalid_token for an unknown refresh token', async () => {
+    const result = await protekt.auth.refreshToken('no-such-refresh-token');
+    assertApiError(result.error, 'invalid_token', 401);
+    assert.deepEqual(result, { accessToken: null, refreshToken: null, error: result.error });
+  });
+
+  test('invalid_request when the refresh token is missing', async () => {
+    const result = await protekt.auth.refreshToken(undefined);
+    assertApiError(result.error, 'invalid_request', 400);
+    assert.equal(result.error.field, 'refreshToken');
+  });
+});
+
+describe('revokeToken', () => {
+  test('a revoked access token fails verification at once', async () => {
+    const { accessToken } = await newUser();
+    assert.deepEqual(await protekt.auth.revokeToken(accessToken), { error: null });
+    const result = await protekt.auth.verifyToken(accessToken);
+    assertApiError(result.error, 'invalid_token', 401);
+  });
+
+  test('revoking a refresh token ends its session', async () => {
+    const { accessToken, refreshToken } = await newUser();
+    assert.deepEqual(await protekt.auth.revokeToken(refreshToken), { error: null });
+    assertApiError((await protekt.auth.refreshToken(refreshToken)).error, 'invalid_token', 401);
+    assertApiError((await protekt.auth.verifyToken(accessToken)).error, 'invalid_token', 401);
+  });
+
+  test('unknown tokens are accepted silently', async () => {
+    assert.deepEqual(await protekt.auth.revokeToken('no-such-token'), { error: null });
+  });
+});
+
+describe('configuration against the server', () => {
+  test('invalid_api_key with a wrong API key, on every method', async () => {
+    const wrong = new Protekt({
+      loginId: server.loginId,
+      apiKey: 'pk_live_wrongwrongwrongwrongwrong',
+      baseUrl: server.baseUrl,
+    });
+    const { accessToken, refreshToken } = await newUser();
+    const results = [
+      await wrong.auth.signUp({ email: uniqueEmail(), password: GOOD_PASSWORD }),
+      await wrong.auth.login({ email: uniqueEmail(), password: GOOD_PASSWORD }),
+      await wrong.auth.logout(accessToken),
+      await wrong.auth.verifyToken(accessToken),
+      await wrong.auth.refreshToken(refreshToken),
+      await wrong.auth.revokeToken(accessToken),
+    ];
+    for (const result of results) {
+      assertApiError(result.error, 'invalid_api_key', 401);
+      for (const [key, value] of Object.entries(result)) {
+        if (key !== 'error') assert.equal(value, null, `${key} is null on error`);
+      }
+    }
+    // Nothing was revoked by the refused calls.
+    assert.equal((await protekt.auth.verifyToken(accessToken)).error, null);
+  });
+
+  test('tokenExpiry is sent with login, sign-up and refresh', async () => {
+    const client = new Protekt({
+      loginId: server.loginId,
+      apiKey: server.apiKey,
+      baseUrl: server.baseUrl,
+      tokenExpiry: 60,
+    });
+    const signedUp = await newUser(client);
+    const lifetime = (jwt) => {
+      const claims = decodeJwtPayload(jwt);
+      return claims.exp - claims.iat;
+    };
+    assert.equal(lifetime(signedUp.accessToken), 60);
+    const loggedIn = await client.auth.login({ email: signedUp.email, password: GOOD_PASSWORD });
+    assert.equal(lifetime(loggedIn.accessToken), 60);
+    const refreshed = await client.auth.refreshToken(loggedIn.refreshToken);
+    assert.equal(lifetime(refreshed.accessToken), 60);
+    // Without tokenExpiry the project's (longer) lifetime applies.
+    const plain = await protekt.auth.login({ email: signedUp.email, password: GOOD_PASSWORD });
+    assert.ok(lifetime(plain.accessToken) > 60);
+  });
+
+  test('a tokenExpiry the server refuses comes back as an API error, not a throw', async () => {
+    const client = new Protekt({
+      loginId: server.loginId,
+      apiKey: server.apiKey,
+      baseUrl: server.baseUrl,
+      tokenExpiry: 5,
+    });
+    const result = await client.auth.login({ email: uniqueEmail(), password: GOOD_PASSWORD });
+    assertApiError(result.error, 'invalid_request', 400);
+    assert.equal(result.error.field, 'tokenExpiry');
+  });
+
+  test('baseUrl defaults to PROTEKT_URL', async () => {
+    const saved = process.env.PROTEKT_URL;
+    process.env.PROTEKT_URL = server.baseUrl;
+    try {
+      const client = new Protekt({ loginId: server.loginId, apiKey: server.apiKey });
+      const { accessToken } = await newUser(client);
+      assert.equal((await client.auth.verifyToken(accessToken)).error, null);
+    } finally {
+      if (saved === undefined) delete process.env.PROTEKT_URL;
+      else process.env.PROTEKT_URL = saved;
+    }
+  });
+
+  test('a baseUrl with a trailing slash works', async () => {
+    const client = new Protekt({
+      loginId: server.loginId,
+      apiKey: server.apiKey,
+      baseUrl: `${server.baseUrl}/`,
+    });
+    await newUser(client);
+  });
+
+  test('a baseUrl that is not a Protekt server gives not_found, not a crash', async () => {
+    const client = new Protekt({
+      loginId: server.loginId,
+      apiKey: server.apiKey,
+      baseUrl: `${server.baseUrl}/wrong-prefix`,
+    });
+    const result = await client.auth.verifyToken('x');
+    assertApiError(result.error, 'not_found', 404);
+  });
+
+  test('ERROR_CODES equals the server\'s ErrorCode enum in /openapi.json', async () => {
+    const res = await fetch(`${server.baseUrl}/openapi.json`);
+    assert.equal(res.status, 200);
+    const spec = await res.json();
+    const serverCodes = spec.components?.schemas?.ErrorCode?.enum;
+    assert.ok(Array.isArray(serverCodes), 'components.schemas.ErrorCode.enum is in /openapi.json');
+    assert.deepEqual([...ERROR_CODES], serverCodes);
+    assert.ok(Object.isFrozen(ERROR_CODES));
+  });
+
+  test('the client only has the auth methods the server offers', () => {
+    assert.deepEqual(Object.keys(protekt), ['auth']);
+    const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(protekt.auth))
+      .filter((name) => name !== 'constructor')
+      .sort();
+    assert.deepEqual(methods, [
+      'login',
+      'logout',
+      'refreshToken',
+      'revokeToken',
+      'signUp',
+      'verifyToken',
+    ]);
+  });
+});
+
+test('token_expired once an access token outlives its lifetime', async () => {
+  const { exp } = decodeJwtPayload(shortLived.accessToken);
+  const wait = exp * 1000 - Date.now() + 1_100;
+  if (wait > 0) await sleep(wait);
+  const verified = await protekt.auth.verifyToken(shortLived.accessToken);
+  assertApiError(verified.error, 'token_expired', 401);
+  assert.equal(verified.user, null);
+  const loggedOut = await protekt.auth.logout(shortLived.accessToken);
+  assertApiError(loggedOut.error, 'token_expired', 401);
+  // The session lives on: its refresh token still gives a fresh access token.
+  const refreshed = await protekt.auth.refreshToken(shortLived.refreshToken);
+  assert.equal(refreshed.error, null);
+  assert.equal((await protekt.auth.verifyToken(refreshed.accessToken)).error, null);
+});
+
+test('API errors are never thrown as ProtektError', async () => {
+  const result = await protekt.auth.login({ email: 'x', password: 'y' });
+  assert.ok(result.error);
+  assert.ok(!(result.error instanceof ProtektError));
+  assert.ok(!(result.error instanceof Error));
+});

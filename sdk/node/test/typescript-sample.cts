@@ -1,0 +1,13 @@
+// The CommonJS side of the package's types: `require` resolves to dist/cjs/index.d.ts.
+import { Protekt, ProtektError, type AuthTokenResponse } from '@protekt/node';
+
+const protekt = new Protekt({ loginId: 'lp_x', apiKey: 'pk_live_x' });
+
+export async function login(): Promise<AuthTokenResponse> {
+  try {
+    return await protekt.auth.login({ email: 'user@example.com', password: 'secret' });
+  } catch (err) {
+    if (err instanceof ProtektError) console.error(err.code);
+    throw err;
+  }
+}
