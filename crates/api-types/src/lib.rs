@@ -32,6 +32,8 @@ pub enum ErrorCode {
     WeakPassword,
     /// The user is disabled and cannot sign in.
     UserDisabled,
+    /// The project requires a verified email before sign-in, and this one is not verified.
+    EmailNotVerified,
     /// The token is malformed, has a bad signature, the wrong audience, or was revoked.
     InvalidToken,
     /// The token was valid but has expired.
@@ -59,6 +61,7 @@ impl ErrorCode {
         ErrorCode::EmailTaken,
         ErrorCode::WeakPassword,
         ErrorCode::UserDisabled,
+        ErrorCode::EmailNotVerified,
         ErrorCode::InvalidToken,
         ErrorCode::TokenExpired,
         ErrorCode::Forbidden,
@@ -80,6 +83,7 @@ impl ErrorCode {
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::WeakPassword => "weak_password",
             ErrorCode::UserDisabled => "user_disabled",
+            ErrorCode::EmailNotVerified => "email_not_verified",
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::Forbidden => "forbidden",
@@ -97,7 +101,7 @@ impl ErrorCode {
             | ErrorCode::InvalidCredentials
             | ErrorCode::InvalidToken
             | ErrorCode::TokenExpired => 401,
-            ErrorCode::UserDisabled | ErrorCode::Forbidden => 403,
+            ErrorCode::UserDisabled | ErrorCode::EmailNotVerified | ErrorCode::Forbidden => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::EmailTaken => 409,
@@ -156,7 +160,7 @@ pub struct SignupRequest {
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<serde_json::Value>,
-    /// Accepted now; sending the verification email arrives with email delivery.
+    /// Email a verification link to the new user.
     #[serde(default)]
     pub send_verification: Option<bool>,
     /// Ask for a shorter access-token lifetime (seconds); never longer than the project's.
@@ -248,6 +252,152 @@ pub struct Health {
 pub struct Jwks {
     #[schema(value_type = Vec<Object>)]
     pub keys: Vec<serde_json::Value>,
+}
+
+/// A page of users.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserList {
+    pub users: Vec<User>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct UserResponse {
+    pub user: User,
+}
+
+/// A partial update of a user. `metadata` is merged into the stored object at top level; a key
+/// set to `null` is removed. A new `email` must be unused and becomes unverified.
+/// `disabled: true` ends every session of the user at once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UserUpdateRequest {
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// `ses_…`
+    pub id: String,
+    pub created_at: String,
+    pub last_active_at: String,
+    pub expires_at: String,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// True for the session of the access token that asked.
+    pub current: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SessionList {
+    pub sessions: Vec<Session>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RevokeAllRequest {
+    /// Keep the session of the access token that asks (default false).
+    #[serde(default)]
+    pub keep_current: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokeAllResponse {
+    pub revoked_count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EmailLinkRequest {
+    pub email: String,
+    /// Where the hosted page sends the browser afterwards; must be one of the project's
+    /// allowed redirect URLs (exact match).
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PasswordResetConfirmRequest {
+    pub reset_token: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A project as the projects API shows it. Secrets in `settings` (the SMTP password) are never
+/// returned.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    /// `prj_…`
+    pub id: String,
+    /// `lp_…`, public.
+    pub login_id: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProjectList {
+    pub projects: Vec<Project>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectCreateRequest {
+    pub name: String,
+    /// Settings to start with (the rest take their defaults); see `Project.settings`.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProjectUpdateRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Merged into the current settings at top level; validated as a whole.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+}
+
+/// A project just created, with its first API key (shown only this once).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectCreated {
+    pub project: Project,
+    pub api_key: String,
+}
+
+/// A new API key (shown only this once).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApiKeyCreated {
+    /// `key_…`, to revoke it later.
+    pub id: String,
+    pub api_key: String,
 }
 
 #[cfg(test)]

@@ -9,13 +9,15 @@
 
 use std::sync::Arc;
 
+use crate::audit;
 use crate::clock::{Clock, Millis};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::password::{self, Hasher, Verified};
 use crate::projects::Project;
-use crate::store::{sessions::NewSession, Store, User};
+use crate::store::sessions::{NewSession, SessionInfo};
+use crate::store::{Store, User};
 use crate::tokens::{AccessClaims, TokenService};
 
 /// Largest accepted user metadata, serialised.
@@ -104,6 +106,10 @@ impl AuthService {
             .insert_user(&user, email.normalized(), Some(&hash))
             .await?;
         let tokens = self.start_session(project, &user, client, ttl, now).await?;
+        let mut event = audit::event(&project.id, "signup", true, Some(&user.id));
+        event.ip = client.ip.clone();
+        event.user_agent = client.user_agent.clone();
+        audit::record(&self.store, event, now).await;
         Ok((user, tokens))
     }
 
@@ -142,13 +148,24 @@ impl AuthService {
             .hasher
             .verify(checked_password, stored_hash.as_deref())
             .await?;
+        let failed_user = user.as_ref().map(|u| u.id.clone());
         let (user, new_hash) = match (user, verified) {
             (Some(user), Verified::Yes) => (user, None),
             (Some(user), Verified::YesRehashed(h)) => (user, Some(h)),
-            _ => return Err(Error::InvalidCredentials),
+            _ => {
+                let mut event = audit::event(&project.id, "login", false, failed_user.as_deref());
+                event.ip = client.ip.clone();
+                event.user_agent = client.user_agent.clone();
+                event.detail = serde_json::json!({"reason": "invalid_credentials"});
+                audit::record(&self.store, event, self.clock.now()).await;
+                return Err(Error::InvalidCredentials);
+            }
         };
         if user.disabled {
             return Err(Error::UserDisabled);
+        }
+        if project.settings.require_email_verification && !user.email_verified {
+            return Err(Error::EmailNotVerified);
         }
         let now = self.clock.now();
         self.store
@@ -159,6 +176,10 @@ impl AuthService {
             ..user
         };
         let tokens = self.start_session(project, &user, client, ttl, now).await?;
+        let mut event = audit::event(&project.id, "login", true, Some(&user.id));
+        event.ip = client.ip.clone();
+        event.user_agent = client.user_agent.clone();
+        audit::record(&self.store, event, now).await;
         Ok((user, tokens))
     }
 
@@ -242,7 +263,7 @@ impl AuthService {
             .session_view(&project.id, &claims.sid)
             .await?
             .ok_or(Error::InvalidToken)?;
-        if !view.is_live(now)
+        if !view.is_live(now, idle_ms(project))
             || view.user.id != claims.sub
             || view.revoked_jtis.contains(&claims.jti)
         {
@@ -256,11 +277,96 @@ impl AuthService {
 
     /// Ends the session of a (valid) access token.
     pub async fn logout(&self, project: &Project, access_token: &str) -> Result<()> {
-        let (_, claims) = self.verify(project, access_token).await?;
-        self.store
-            .end_session(&project.id, &claims.sid, self.clock.now())
+        let now = self.clock.now();
+        let claims = self
+            .tokens
+            .verify_ignoring_time(project, access_token, now)
             .await?;
+        let view = self
+            .store
+            .session_view(&project.id, &claims.sid)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        if !view.is_live(now, idle_ms(project))
+            || view.user.id != claims.sub
+            || view.revoked_jtis.contains(&claims.jti)
+        {
+            return Err(Error::InvalidToken);
+        }
+        self.store
+            .end_session(&project.id, &claims.sid, now)
+            .await?;
+        audit::record(
+            &self.store,
+            audit::event(&project.id, "logout", true, Some(&claims.sub)),
+            now,
+        )
+        .await;
         Ok(())
+    }
+
+    /// The live sessions of the access token's user, and which one is the caller's.
+    pub async fn list_sessions(
+        &self,
+        project: &Project,
+        access_token: &str,
+    ) -> Result<(String, Vec<SessionInfo>)> {
+        let (user, claims) = self.verify(project, access_token).await?;
+        let now = self.clock.now();
+        let sessions = self
+            .store
+            .list_sessions(&project.id, &user.id, now, now - idle_ms(project))
+            .await?;
+        Ok((claims.sid.clone(), sessions))
+    }
+
+    /// Ends one of the caller's own sessions; another user's session id is `NotFound`.
+    pub async fn revoke_session(
+        &self,
+        project: &Project,
+        access_token: &str,
+        session_id: &str,
+    ) -> Result<()> {
+        let (user, _) = self.verify(project, access_token).await?;
+        let now = self.clock.now();
+        if !self
+            .store
+            .end_user_session(&project.id, &user.id, session_id, now)
+            .await?
+        {
+            return Err(Error::NotFound);
+        }
+        audit::record(
+            &self.store,
+            audit::event(&project.id, "session.revoke", true, Some(&user.id)),
+            now,
+        )
+        .await;
+        Ok(())
+    }
+
+    /// Ends all the caller's sessions, or all but the current one.
+    pub async fn revoke_all_sessions(
+        &self,
+        project: &Project,
+        access_token: &str,
+        keep_current: bool,
+    ) -> Result<u64> {
+        let (user, claims) = self.verify(project, access_token).await?;
+        let now = self.clock.now();
+        let keep = if keep_current {
+            Some(claims.sid.as_str())
+        } else {
+            None
+        };
+        let count = self
+            .store
+            .end_user_sessions(&project.id, &user.id, keep, now)
+            .await?;
+        let mut event = audit::event(&project.id, "session.revoke_all", true, Some(&user.id));
+        event.detail = serde_json::json!({"revoked": count, "keepCurrent": keep_current});
+        audit::record(&self.store, event, now).await;
+        Ok(count)
     }
 
     /// Rotates a refresh token (see the module docs).
@@ -285,7 +391,7 @@ impl AuthService {
             .session_view(&project.id, &row.session_id)
             .await?
             .ok_or(Error::InvalidToken)?;
-        if !view.is_live(now) {
+        if !view.is_live(now, idle_ms(project)) {
             return Err(Error::InvalidToken);
         }
         if view.user.disabled {
@@ -317,6 +423,14 @@ impl AuthService {
                 self.store
                     .end_session(&project.id, &row.session_id, now)
                     .await?;
+                let mut event = audit::event(
+                    &project.id,
+                    "refresh.reuse_detected",
+                    false,
+                    Some(&view.user.id),
+                );
+                event.detail = serde_json::json!({"sessionId": row.session_id});
+                audit::record(&self.store, event, now).await;
                 tracing::warn!(session_id = %row.session_id, "refresh token reuse detected; session ended");
                 return Err(Error::InvalidToken);
             }
@@ -372,6 +486,10 @@ impl AuthService {
         }
         Ok(())
     }
+}
+
+fn idle_ms(project: &Project) -> Millis {
+    (project.settings.session_idle_timeout as i64) * 1000
 }
 
 fn parse_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Value> {

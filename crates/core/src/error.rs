@@ -17,6 +17,12 @@ pub enum Error {
     WeakPassword(String),
     #[error("this user is disabled")]
     UserDisabled,
+    #[error("the email address must be verified before signing in")]
+    EmailNotVerified,
+    #[error("too many requests; retry later")]
+    RateLimited { retry_after: u64 },
+    #[error("not allowed")]
+    Forbidden,
     #[error("the token is invalid")]
     InvalidToken,
     #[error("the token has expired")]

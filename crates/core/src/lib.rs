@@ -3,6 +3,8 @@
 //! wire. Services take the project first, so tenancy cannot be forgotten, and read the time from
 //! [`clock::Clock`], so tests can move time instead of sleeping.
 
+pub mod account;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod clock;
@@ -10,9 +12,11 @@ pub mod crypto;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod mail;
 pub mod password;
 pub mod projects;
 pub mod store;
 pub mod tokens;
+pub mod users;
 
 pub use error::{Error, Result};

@@ -22,7 +22,7 @@ pub struct Project {
 }
 
 /// Per-project settings, stored as JSON. Unknown or missing fields take their defaults, so
-/// adding a setting needs no migration.
+/// adding a setting needs no migration. [`ProjectSettings::validate`] names the field at fault.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", default)]
 pub struct ProjectSettings {
@@ -30,6 +30,8 @@ pub struct ProjectSettings {
     pub access_token_ttl: u64,
     /// Absolute session (and refresh-token) lifetime in seconds (default 30 days).
     pub session_lifetime: u64,
+    /// A session with no refresh for this long ends (seconds; default 7 days).
+    pub session_idle_timeout: u64,
     /// How long a rotated refresh token may be presented again and get the same successor
     /// (client retries), in seconds. After it, reuse ends the session (RFC 9700 §4.14).
     pub refresh_grace: u64,
@@ -37,6 +39,21 @@ pub struct ProjectSettings {
     pub password_min_length: usize,
     /// Algorithm for new signing keys: ES256 (default), EdDSA or RS256.
     pub signing_alg: SigningAlg,
+    /// Refuse password login (`email_not_verified`) until the email is verified.
+    pub require_email_verification: bool,
+    /// Where emailed links may send the browser afterwards; exact match only.
+    pub allowed_redirect_urls: Vec<String>,
+    /// Lifetime of password-reset links, seconds (default 1 hour).
+    pub reset_token_ttl: u64,
+    /// Lifetime of email-verification links, seconds (default 1 hour).
+    pub verification_token_ttl: u64,
+    /// Sender address of this project's emails (default: the server's).
+    pub email_from: Option<String>,
+    /// This project's own SMTP server (default: the server's, else the dev outbox).
+    pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Per-kind overrides of the email templates (`verify_email`, `password_reset`,
+    /// `password_changed`), each with optional `subject`, `text` and `html` (minijinja).
+    pub email_templates: std::collections::BTreeMap<String, crate::mail::TemplateOverride>,
 }
 
 impl Default for ProjectSettings {
@@ -44,10 +61,99 @@ impl Default for ProjectSettings {
         Self {
             access_token_ttl: 900,
             session_lifetime: 30 * 24 * 3600,
+            session_idle_timeout: 7 * 24 * 3600,
             refresh_grace: 10,
             password_min_length: 8,
             signing_alg: SigningAlg::Es256,
+            require_email_verification: false,
+            allowed_redirect_urls: Vec::new(),
+            reset_token_ttl: 3600,
+            verification_token_ttl: 3600,
+            email_from: None,
+            smtp: None,
+            email_templates: Default::default(),
         }
+    }
+}
+
+impl ProjectSettings {
+    pub fn validate(&self) -> Result<()> {
+        let range = |field: &str, v: u64, lo: u64, hi: u64| {
+            if v < lo || v > hi {
+                Err(Error::invalid(
+                    field,
+                    format!("{field} must be between {lo} and {hi}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        range("settings.accessTokenTtl", self.access_token_ttl, 60, 86_400)?;
+        range(
+            "settings.sessionLifetime",
+            self.session_lifetime,
+            300,
+            400 * 86_400,
+        )?;
+        range(
+            "settings.sessionIdleTimeout",
+            self.session_idle_timeout,
+            60,
+            self.session_lifetime,
+        )?;
+        range("settings.refreshGrace", self.refresh_grace, 0, 60)?;
+        range(
+            "settings.passwordMinLength",
+            self.password_min_length as u64,
+            8,
+            128,
+        )?;
+        range("settings.resetTokenTtl", self.reset_token_ttl, 60, 3600)?;
+        range(
+            "settings.verificationTokenTtl",
+            self.verification_token_ttl,
+            60,
+            24 * 3600,
+        )?;
+        if self.allowed_redirect_urls.len() > 100 {
+            return Err(Error::invalid(
+                "settings.allowedRedirectUrls",
+                "at most 100 redirect URLs",
+            ));
+        }
+        for u in &self.allowed_redirect_urls {
+            let ok = url::Url::parse(u)
+                .map(|p| {
+                    (p.scheme() == "https" || p.scheme() == "http")
+                        && p.host().is_some()
+                        && p.username().is_empty()
+                        && p.password().is_none()
+                })
+                .unwrap_or(false);
+            if !ok || u.len() > 2048 {
+                return Err(Error::invalid(
+                    "settings.allowedRedirectUrls",
+                    format!("not an absolute http(s) URL: {u}"),
+                ));
+            }
+        }
+        if let Some(from) = &self.email_from {
+            crate::mail::parse_mailbox(from)
+                .map_err(|_| Error::invalid("settings.emailFrom", "not a valid sender address"))?;
+        }
+        if let Some(smtp) = &self.smtp {
+            smtp.validate("settings.smtp")?;
+        }
+        for (kind, t) in &self.email_templates {
+            crate::mail::validate_override(kind, t)
+                .map_err(|m| Error::invalid(&format!("settings.emailTemplates.{kind}"), m))?;
+        }
+        Ok(())
+    }
+
+    /// Whether `url` is exactly one of the allowed redirect URLs.
+    pub fn redirect_allowed(&self, url: &str) -> bool {
+        self.allowed_redirect_urls.iter().any(|a| a == url)
     }
 }
 
@@ -70,6 +176,7 @@ pub async fn create(
     if name.is_empty() || name.len() > 100 {
         return Err(Error::invalid("name", "name must be 1 to 100 characters"));
     }
+    settings.validate()?;
     let project = Project {
         id: new_id("prj"),
         login_id: new_id("lp"),
@@ -115,4 +222,118 @@ pub async fn rotate_keys(
     let kid = key.id.clone();
     store.rotate_signing_key(&project.id, &key, now).await?;
     Ok(kid)
+}
+
+/// Creates a management token (`mt_…`) for the projects API; shown once, stored as SHA-256.
+pub async fn create_management_token(store: &Store, name: &str, now: Millis) -> Result<String> {
+    let token = new_secret("mt_");
+    store
+        .insert_management_token(&new_id("mgt"), name, &secret_hash(&token), now)
+        .await?;
+    Ok(token)
+}
+
+/// Checks a management token; `Forbidden`-free: a bad token is simply not authorized.
+pub async fn authenticate_management(store: &Store, token: Option<&str>) -> Result<()> {
+    let token = token
+        .filter(|t| t.starts_with("mt_") && t.len() <= 200)
+        .ok_or(Error::InvalidToken)?;
+    if store.management_token_exists(&secret_hash(token)).await? {
+        Ok(())
+    } else {
+        Err(Error::InvalidToken)
+    }
+}
+
+/// Applies a partial update to a project: `name`, and `settings` merged at top level (a
+/// field given replaces the stored one). The result is validated as a whole; an SMTP password
+/// is sealed with the master key before it is stored and never returned.
+pub async fn update(
+    store: &Store,
+    master: &MasterKey,
+    project_id: &str,
+    name: Option<&str>,
+    settings_patch: Option<&serde_json::Value>,
+    now: Millis,
+) -> Result<Project> {
+    let mut project = store
+        .project_by_id(project_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    if let Some(name) = name {
+        let name = name.trim();
+        if name.is_empty() || name.len() > 100 {
+            return Err(Error::invalid("name", "name must be 1 to 100 characters"));
+        }
+        project.name = name.to_owned();
+    }
+    if let Some(patch) = settings_patch {
+        let patch = patch
+            .as_object()
+            .ok_or_else(|| Error::invalid("settings", "settings must be an object"))?;
+        let mut merged = serde_json::to_value(&project.settings)
+            .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+        let previous_smtp = project.settings.smtp.clone();
+        for (k, v) in patch {
+            if k == "signingAlg" {
+                return Err(Error::invalid(
+                    "settings.signingAlg",
+                    "the signing algorithm is chosen when the project is created",
+                ));
+            }
+            if merged.get(k).is_none() {
+                return Err(Error::invalid(
+                    &format!("settings.{k}"),
+                    format!("unknown setting {k}"),
+                ));
+            }
+            merged[k] = v.clone();
+        }
+        let mut settings: ProjectSettings = serde_json::from_value(merged).map_err(|e| {
+            let text = e.to_string();
+            Error::invalid(
+                "settings",
+                format!(
+                    "settings: {}",
+                    text.split(" at line ").next().unwrap_or(&text)
+                ),
+            )
+        })?;
+        if let Some(smtp) = settings.smtp.as_mut() {
+            match smtp.password.take() {
+                Some(p) => {
+                    smtp.password_sealed =
+                        Some(master.seal(p.as_bytes(), &format!("smtp:{}", project.id)))
+                }
+                None => {
+                    smtp.password_sealed = previous_smtp
+                        .and_then(|s| s.password_sealed)
+                        .filter(|_| smtp.password_sealed.is_none())
+                }
+            }
+        }
+        settings.validate()?;
+        project.settings = settings;
+    }
+    project.updated_at = now.max(project.updated_at + 1);
+    store.update_project(&project).await?;
+    Ok(project)
+}
+
+/// Adds an API key to a project; returns (key id, the key), the key shown once.
+pub async fn create_api_key(
+    store: &Store,
+    project_id: &str,
+    now: Millis,
+) -> Result<(String, String)> {
+    store
+        .project_by_id(project_id)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let key = new_secret("pk_live_");
+    let id = new_id("key");
+    store
+        .insert_api_key(project_id, &id, &secret_hash(&key), &key[..12], now)
+        .await?;
+    Ok((id, key))
 }

@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use protekt_core::account::AccountService;
 use protekt_core::auth::AuthService;
 use protekt_core::clock::Clock;
 use protekt_core::crypto::MasterKey;
+use protekt_core::mail::{MailConfig, Mailer, SmtpSettings};
 use protekt_core::password::{HashParams, Hasher};
 use protekt_core::projects::{self, CreatedProject, ProjectSettings};
 use protekt_core::store::Store;
@@ -23,6 +25,10 @@ pub struct ServeConfig {
     pub public_url: Option<String>,
     /// Create and print a development project when the database has none.
     pub bootstrap: bool,
+    /// Default sender of emails.
+    pub email_from: String,
+    /// The server's SMTP relay; none means the dev outbox in `<data-dir>/outbox`.
+    pub smtp: Option<SmtpSettings>,
 }
 
 /// Shared by every handler.
@@ -30,6 +36,7 @@ pub struct ServeConfig {
 pub struct AppState {
     pub store: Store,
     pub auth: AuthService,
+    pub account: AccountService,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
 }
@@ -69,6 +76,8 @@ pub struct App {
     state: AppState,
     /// The development project made on first start, if this start made one.
     pub bootstrapped: Option<CreatedProject>,
+    /// The first management token, made on first start.
+    pub bootstrapped_management_token: Option<String>,
     pub public_url: String,
 }
 
@@ -104,7 +113,23 @@ impl App {
             master.clone(),
             &public_url,
         ));
-        let auth = AuthService::new(store.clone(), hasher, tokens, Arc::clone(&clock));
+        let auth = AuthService::new(store.clone(), hasher.clone(), tokens, Arc::clone(&clock));
+        let mail = MailConfig {
+            from: config.email_from.clone(),
+            smtp: config.smtp.clone(),
+            outbox_dir: config.data_dir.join("outbox"),
+        };
+        let mailer = Mailer::new(store.clone(), master.clone(), mail, Arc::clone(&clock));
+        mailer.spawn_worker();
+        let account = AccountService::new(
+            store.clone(),
+            hasher,
+            auth.clone(),
+            mailer,
+            Arc::clone(&clock),
+            &public_url,
+        );
+        spawn_cleanup(store.clone(), Arc::clone(&clock));
         let bootstrapped = if config.bootstrap && store.list_projects().await?.is_empty() {
             Some(
                 projects::create(
@@ -119,15 +144,23 @@ impl App {
         } else {
             None
         };
+        let bootstrapped_management_token =
+            if config.bootstrap && store.count_management_tokens().await? == 0 {
+                Some(projects::create_management_token(&store, "first start", clock.now()).await?)
+            } else {
+                None
+            };
         Ok(Self {
             listener,
             state: AppState {
                 store,
                 auth,
+                account,
                 master,
                 clock,
             },
             bootstrapped,
+            bootstrapped_management_token,
             public_url,
         })
     }
@@ -157,6 +190,29 @@ impl App {
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// How often expired sessions, tokens and codes are deleted.
+const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs the cleanup job (SECURITY D4) on whichever node holds its lease.
+fn spawn_cleanup(store: Store, clock: Arc<Clock>) {
+    let holder = protekt_core::ids::new_id("node");
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(CLEANUP_EVERY).await;
+            let now = clock.now();
+            let lease_until = now + CLEANUP_EVERY.as_millis() as i64;
+            match store.take_lease("cleanup", &holder, lease_until, now).await {
+                Ok(true) => match store.cleanup(now).await {
+                    Ok(done) => tracing::info!(?done, "cleanup finished"),
+                    Err(e) => tracing::warn!(error = ?e, "cleanup failed"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = ?e, "cannot take the cleanup lease"),
+            }
+        }
+    });
 }
 
 /// Installs the SIGINT/SIGTERM handlers now (so a signal that arrives while the server is still

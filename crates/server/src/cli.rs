@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use protekt_core::mail::{SmtpSettings, TlsMode};
 use protekt_core::projects::{self, ProjectSettings};
 use protekt_core::tokens::SigningAlg;
 
@@ -38,6 +39,13 @@ pub enum Command {
         /// Public base URL (issuer URLs and links are built from it, never from request headers).
         #[arg(long, env = "PROTEKT_PUBLIC_URL")]
         public_url: Option<String>,
+        #[command(flatten)]
+        mail: MailArgs,
+    },
+    /// Create a management token (`mt_…`) for the projects API; shown once.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
     },
     /// Apply database migrations and exit.
     Migrate,
@@ -50,6 +58,81 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// Measurements for `bench/` (not needed to run a server).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// The raw argon2id hash rate with the server's parameters: the ceiling for login and
+    /// sign-up throughput on this machine. Prints one JSON object.
+    Hash {
+        /// Hashing threads (default: one per core, like the server's pool).
+        #[arg(long)]
+        threads: Option<usize>,
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
+}
+
+/// Email delivery. Without `--smtp-host`, emails go to `<data-dir>/outbox` (and the log).
+#[derive(Debug, clap::Args)]
+pub struct MailArgs {
+    /// Sender of emails, e.g. `Acme <no-reply@acme.test>`.
+    #[arg(
+        long,
+        env = "PROTEKT_EMAIL_FROM",
+        default_value = "Protekt <no-reply@localhost>"
+    )]
+    pub email_from: String,
+    /// SMTP server host.
+    #[arg(long, env = "PROTEKT_SMTP_HOST")]
+    pub smtp_host: Option<String>,
+    #[arg(long, env = "PROTEKT_SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+    #[arg(long, env = "PROTEKT_SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+    #[arg(long, env = "PROTEKT_SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+    /// `starttls` (default), `tls` (SMTPS) or `none`.
+    #[arg(long, env = "PROTEKT_SMTP_TLS", default_value = "starttls")]
+    pub smtp_tls: String,
+}
+
+impl MailArgs {
+    fn smtp(&self) -> anyhow::Result<Option<SmtpSettings>> {
+        let Some(host) = &self.smtp_host else {
+            return Ok(None);
+        };
+        let tls = match self.smtp_tls.as_str() {
+            "starttls" => TlsMode::Starttls,
+            "tls" => TlsMode::Tls,
+            "none" => TlsMode::None,
+            other => anyhow::bail!("--smtp-tls must be starttls, tls or none, not {other}"),
+        };
+        let smtp = SmtpSettings {
+            host: host.clone(),
+            port: self.smtp_port,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            password_sealed: None,
+            tls,
+        };
+        smtp.validate("smtp").map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(smtp))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a management token and print it (shown once).
+    Create {
+        #[arg(long, default_value = "cli")]
+        name: String,
     },
 }
 
@@ -102,7 +185,11 @@ fn init_logging() {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let db = cli.database_url.as_deref();
     match cli.command {
-        Command::Serve { listen, public_url } => {
+        Command::Serve {
+            listen,
+            public_url,
+            mail,
+        } => {
             init_logging();
             let shutdown = app::shutdown_signal()?;
             let config = ServeConfig {
@@ -111,7 +198,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 database_url: cli.database_url.clone(),
                 public_url,
                 bootstrap: true,
+                email_from: mail.email_from.clone(),
+                smtp: mail.smtp()?,
             };
+            protekt_core::mail::parse_mailbox(&config.email_from)
+                .map_err(|e| anyhow::anyhow!("--email-from: {e}"))?;
             let app = App::build(&config).await?;
             if let Some(created) = &app.bootstrapped {
                 println!("Protekt created a development project. Keep the API key: it is shown only once.");
@@ -119,8 +210,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  Login ID:  {}", created.project.login_id);
                 println!("  API key:   {}", created.api_key);
             }
+            if let Some(token) = &app.bootstrapped_management_token {
+                println!("  Management token (projects API, shown once): {token}");
+            }
             tracing::info!(addr = %app.local_addr(), public_url = %app.public_url, "protekt listening");
             app.run_until(shutdown).await
+        }
+        Command::Token {
+            command: TokenCommand::Create { name },
+        } => {
+            let store = app::open_store(&cli.data_dir, db).await?;
+            let now = protekt_core::clock::Clock::new().now();
+            let token = projects::create_management_token(&store, &name, now).await?;
+            println!("{token}");
+            store.close().await;
+            Ok(())
         }
         Command::Migrate => {
             app::open_store(&cli.data_dir, db).await?;
@@ -175,6 +279,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             store.close().await;
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Hash { threads, seconds },
+        } => {
+            let threads = threads.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            });
+            let params = protekt_core::password::HashParams::default();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    std::thread::spawn(move || {
+                        let mut n = 0u64;
+                        while std::time::Instant::now() < deadline {
+                            let _ = protekt_core::password::hash_blocking(
+                                params,
+                                "benchmark-password-42",
+                            );
+                            n += 1;
+                        }
+                        n
+                    })
+                })
+                .collect();
+            let total: u64 = workers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
+            println!(
+                "{}",
+                serde_json::json!({"threads": threads, "seconds": seconds, "hashes": total,
+                    "hashesPerSecond": total as f64 / seconds as f64})
+            );
             Ok(())
         }
         Command::Keys {

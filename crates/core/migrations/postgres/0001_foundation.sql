@@ -36,12 +36,13 @@ create table signing_key (
 create index signing_key_project on signing_key(project_id);
 
 -- `user` is reserved in PostgreSQL, hence app_user. email_normalized is the lowercased email,
--- filled in Rust, and carries the per-project uniqueness.
+-- filled in Rust, and carries the per-project uniqueness. (PostgreSQL: byte-wise "C" collation,
+-- so that prefix searches are plain index range scans.)
 create table app_user (
     id               text primary key,
     project_id       text not null references project(id) on delete cascade,
     email            text not null,
-    email_normalized text not null,
+    email_normalized text collate "C" not null,
     email_verified   bigint not null default 0,
     password_hash    text,
     metadata         text not null,

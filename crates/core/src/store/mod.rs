@@ -4,9 +4,11 @@
 //! user data takes the project id and filters by it, so another project's rows cannot be reached.
 
 mod keys;
+pub mod ops;
 mod projects;
 pub mod sessions;
-mod users;
+pub mod tokens;
+pub mod users;
 
 pub use keys::SigningKeyRow;
 pub use sessions::{RefreshRow, SessionView};

@@ -142,3 +142,109 @@ impl Store {
         Ok(done.rows_affected())
     }
 }
+
+/// An API key as lists show it (the key itself is never stored).
+#[derive(Debug, Clone)]
+pub struct ApiKeyInfo {
+    pub id: String,
+    pub prefix: String,
+    pub created_at: i64,
+}
+
+impl Store {
+    pub async fn project_by_id(&self, project_id: &str) -> Result<Option<Project>> {
+        let row = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS} from project p where p.id = $1"
+        ))
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
+    /// Saves name and settings; announced so cached copies (behind API keys) are refreshed.
+    pub async fn update_project(&self, project: &Project) -> Result<bool> {
+        let settings = serde_json::to_string(&project.settings)
+            .map_err(|e| anyhow::anyhow!("serialising settings: {e}"))?;
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update project set name = $1, settings = $2, updated_at = $3 where id = $4",
+        )
+        .bind(&project.name)
+        .bind(settings)
+        .bind(project.updated_at)
+        .bind(&project.id)
+        .execute(&mut *tx)
+        .await?;
+        let what = Invalidation::Project(project.id.clone());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deletes a project and everything in it.
+    pub async fn delete_project(&self, project_id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("delete from project where id = $1")
+            .bind(project_id)
+            .execute(&mut *tx)
+            .await?;
+        let what = Invalidation::Project(project_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        project_id: &str,
+        id: &str,
+        key_hash: &str,
+        prefix: &str,
+        now: i64,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        self.insert_api_key_in(&mut tx, project_id, id, key_hash, prefix, now)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn list_api_keys(&self, project_id: &str) -> Result<Vec<ApiKeyInfo>> {
+        let rows = sqlx::query(
+            "select id, prefix, created_at from api_key where project_id = $1 and revoked_at is null order by created_at, id",
+        )
+        .bind(project_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiKeyInfo {
+                    id: r.try_get("id")?,
+                    prefix: r.try_get("prefix")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes one API key; it stops working at once on every node.
+    pub async fn revoke_api_key(&self, project_id: &str, key_id: &str, now: i64) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update api_key set revoked_at = $1 where project_id = $2 and id = $3 and revoked_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(key_id)
+        .execute(&mut *tx)
+        .await?;
+        let what = Invalidation::Project(project_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -19,13 +19,17 @@ pub struct SessionView {
     pub amr: Vec<String>,
     pub aal: String,
     pub expires_at: Millis,
+    pub last_active_at: Millis,
     pub ended_at: Option<Millis>,
     pub revoked_jtis: Vec<String>,
 }
 
 impl SessionView {
-    pub fn is_live(&self, now: Millis) -> bool {
-        self.ended_at.is_none() && now < self.expires_at
+    /// Not ended, not past its absolute expiry, and active within the idle timeout.
+    pub fn is_live(&self, now: Millis, idle_timeout_ms: Millis) -> bool {
+        self.ended_at.is_none()
+            && now < self.expires_at
+            && now - self.last_active_at < idle_timeout_ms
     }
 }
 
@@ -104,6 +108,7 @@ impl Store {
         let generation = self.cache.generation();
         let row = sqlx::query(&format!(
             "select s.amr as s_amr, s.aal as s_aal, s.expires_at as s_expires_at, s.ended_at as s_ended_at, \
+             s.last_active_at as s_last_active_at, \
              {USER_COLUMNS} from session s join app_user u on u.id = s.user_id \
              where s.project_id = $1 and s.id = $2"
         ))
@@ -125,6 +130,7 @@ impl Store {
             amr: serde_json::from_str(&amr).unwrap_or_default(),
             aal: row.try_get("s_aal")?,
             expires_at: row.try_get("s_expires_at")?,
+            last_active_at: row.try_get("s_last_active_at")?,
             ended_at: row.try_get("s_ended_at")?,
             revoked_jtis: jtis
                 .iter()
@@ -223,7 +229,11 @@ impl Store {
             .bind(&parent.session_id)
             .execute(&mut *tx)
             .await?;
+        // The cached view holds last_active_at, which decides the idle timeout.
+        let what = Invalidation::Session(parent.session_id.clone());
+        self.announce(&mut tx, &what).await?;
         tx.commit().await?;
+        self.evicted(what);
         Ok(true)
     }
 
@@ -268,5 +278,104 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(row.try_get("n")?)
+    }
+}
+
+/// A session as its owner sees it in the sessions list.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: Millis,
+    pub last_active_at: Millis,
+    pub expires_at: Millis,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Store {
+    /// The user's sessions that are neither ended nor past their absolute expiry or idle
+    /// timeout (`active_since`: the oldest last-activity that still counts as live), newest first.
+    pub async fn list_sessions(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        now: Millis,
+        active_since: Millis,
+    ) -> Result<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "select id, created_at, last_active_at, expires_at, ip, user_agent from session \
+             where project_id = $1 and user_id = $2 and ended_at is null and expires_at > $3 \
+             and last_active_at > $4 order by created_at desc, id limit 1000",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(now)
+        .bind(active_since)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id: r.try_get("id")?,
+                    created_at: r.try_get("created_at")?,
+                    last_active_at: r.try_get("last_active_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Ends one session of `user_id` (ownership is part of the query). False if there is no
+    /// such live session of that user.
+    pub async fn end_user_session(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        session_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update session set ended_at = $1 where project_id = $2 and user_id = $3 and id = $4 and ended_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+        let what = Invalidation::Session(session_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Ends every live session of a user except `keep`; returns how many ended.
+    pub async fn end_user_sessions(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        keep: Option<&str>,
+        now: Millis,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null \
+             and expires_at > $1 and id <> $4",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?;
+        let what = Invalidation::User(user_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected())
     }
 }

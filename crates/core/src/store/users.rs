@@ -191,3 +191,217 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 }
+
+/// Where a page of users starts and in which order it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserSeek {
+    /// All users by (created_at, id), after the given position.
+    Created { after: Option<(Millis, String)> },
+    /// Users whose normalised email starts with `prefix`, by email, after `after`.
+    EmailPrefix {
+        prefix: String,
+        after: Option<String>,
+    },
+    /// Users whose id starts with `prefix`, by id, after `after`.
+    IdPrefix {
+        prefix: String,
+        after: Option<String>,
+    },
+}
+
+/// Everything a user update may change (already validated).
+#[derive(Debug, Clone, Default)]
+pub struct UserChanges {
+    /// (address, normalised)
+    pub email: Option<(String, String)>,
+    pub metadata: Option<serde_json::Value>,
+    pub disabled: Option<bool>,
+    pub email_verified: Option<bool>,
+}
+
+/// The end of a prefix range: every string starting with `prefix` sorts below it byte-wise.
+fn prefix_end(prefix: &str) -> String {
+    format!("{prefix}\u{10FFFF}")
+}
+
+impl Store {
+    /// One page of users, `limit` at most. Every variant is an index range scan that stops after
+    /// `limit` rows, so the cost does not grow with the number of users (see migration 0002).
+    pub async fn list_users(
+        &self,
+        project_id: &str,
+        seek: &UserSeek,
+        limit: i64,
+    ) -> Result<Vec<User>> {
+        let rows = match seek {
+            UserSeek::Created { after } => {
+                let (t, id) = after.clone().unwrap_or((i64::MIN, String::new()));
+                sqlx::query(&format!(
+                    "select {USER_COLUMNS} from app_user u where u.project_id = $1 \
+                     and (u.created_at, u.id) > ($2, $3) order by u.created_at, u.id limit $4"
+                ))
+                .bind(project_id)
+                .bind(t)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            UserSeek::EmailPrefix { prefix, after } => {
+                let from = after.clone().unwrap_or_default();
+                sqlx::query(&format!(
+                    "select {USER_COLUMNS} from app_user u where u.project_id = $1 \
+                     and u.email_normalized >= $2 and u.email_normalized < $3 and u.email_normalized > $4 \
+                     order by u.email_normalized limit $5"
+                ))
+                .bind(project_id)
+                .bind(prefix)
+                .bind(prefix_end(prefix))
+                .bind(from)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            UserSeek::IdPrefix { prefix, after } => {
+                let from = after.clone().unwrap_or_default();
+                sqlx::query(&format!(
+                    "select {USER_COLUMNS} from app_user u where u.project_id = $1 \
+                     and u.id >= $2 and u.id < $3 and u.id > $4 order by u.id limit $5"
+                ))
+                .bind(project_id)
+                .bind(prefix)
+                .bind(prefix_end(prefix))
+                .bind(from)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Applies `changes` if the user is still at `expected_updated_at` (optimistic concurrency:
+    /// a concurrent update makes this return `Ok(false)` and the caller re-reads). A new email
+    /// voids the user's outstanding one-time tokens; disabling ends every session. Both are
+    /// announced so cached session views are dropped on every node.
+    pub async fn update_user(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        expected_updated_at: Millis,
+        changes: &UserChanges,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let (email, normalized) = match &changes.email {
+            Some((e, n)) => (Some(e.as_str()), Some(n.as_str())),
+            None => (None, None),
+        };
+        let result = sqlx::query(
+            "update app_user set email = coalesce($1, email), email_normalized = coalesce($2, email_normalized), \
+             metadata = coalesce($3, metadata), disabled = coalesce($4, disabled), \
+             email_verified = coalesce($5, email_verified), updated_at = $6 \
+             where project_id = $7 and id = $8 and updated_at = $9",
+        )
+        .bind(email)
+        .bind(normalized)
+        .bind(changes.metadata.as_ref().map(|m| m.to_string()))
+        .bind(changes.disabled.map(i64::from))
+        .bind(changes.email_verified.map(i64::from))
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(expected_updated_at)
+        .execute(&mut *tx)
+        .await;
+        let done = match result {
+            Ok(done) => done,
+            Err(e) if is_unique_violation(&e) => return Err(Error::EmailTaken),
+            Err(e) => return Err(e.into()),
+        };
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if changes.email.is_some() {
+            sqlx::query("delete from one_time_token where project_id = $1 and user_id = $2")
+                .bind(project_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if changes.disabled == Some(true) {
+            sqlx::query("update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null")
+                .bind(now)
+                .bind(project_id)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let what = Invalidation::User(user_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(true)
+    }
+
+    /// Deletes a user with everything that hangs off them (sessions, refresh tokens, revoked
+    /// token ids and one-time tokens go by `on delete cascade`).
+    pub async fn delete_user(&self, project_id: &str, user_id: &str) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query("delete from app_user where project_id = $1 and id = $2")
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let what = Invalidation::User(user_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Sets a new password hash, ends the user's sessions except `keep`, and voids outstanding
+    /// password-reset tokens, in one transaction. Returns how many sessions ended.
+    pub async fn replace_password(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        hash: &str,
+        keep_session: Option<&str>,
+        now: Millis,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("update app_user set password_hash = $1, updated_at = $2 where project_id = $3 and id = $4")
+            .bind(hash)
+            .bind(now)
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        let ended = sqlx::query(
+            "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null \
+             and id <> $4",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(keep_session.unwrap_or(""))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "update one_time_token set used_at = $1 where project_id = $2 and user_id = $3 \
+             and purpose = 'password_reset' and used_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        let what = Invalidation::User(user_id.to_owned());
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(ended.rows_affected())
+    }
+}

@@ -47,6 +47,12 @@ impl From<Error> for ApiError {
                 ..ApiError::new(ErrorCode::WeakPassword, m)
             },
             Error::UserDisabled => ApiError::new(ErrorCode::UserDisabled, message),
+            Error::EmailNotVerified => ApiError::new(ErrorCode::EmailNotVerified, message),
+            Error::Forbidden => ApiError::new(ErrorCode::Forbidden, message),
+            Error::RateLimited { retry_after } => ApiError {
+                retry_after: Some(retry_after),
+                ..ApiError::new(ErrorCode::RateLimited, message)
+            },
             Error::InvalidToken => ApiError::new(ErrorCode::InvalidToken, message),
             Error::TokenExpired => ApiError::new(ErrorCode::TokenExpired, message),
             Error::NotFound => ApiError::new(ErrorCode::NotFound, message),

@@ -91,7 +91,17 @@ impl FromRequestParts<AppState> for ApiProject {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok());
-        Ok(ApiProject(projects::authenticate(&state.store, key).await?))
+        let project = projects::authenticate(&state.store, key).await?;
+        // Clients that know their Login ID (the SDK) send it; a key of another project is refused.
+        if let Some(login_id) = parts.headers.get("x-login-id") {
+            if login_id.as_bytes() != project.login_id.as_bytes() {
+                return Err(ApiError::new(
+                    ErrorCode::InvalidApiKey,
+                    "the API key does not belong to this Login ID",
+                ));
+            }
+        }
+        Ok(ApiProject(project))
     }
 }
 
@@ -118,6 +128,32 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
                     "an access token is required (Authorization: Bearer …)",
                 )
             })
+    }
+}
+
+/// A management token (`Authorization: Bearer mt_…`), checked.
+pub struct Management;
+
+impl FromRequestParts<AppState> for Management {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = Bearer::from_request_parts(parts, state)
+            .await
+            .ok()
+            .map(|b| b.0);
+        projects::authenticate_management(&state.store, token.as_deref())
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    ErrorCode::InvalidToken,
+                    "a valid management token (mt_…) is required",
+                )
+            })?;
+        Ok(Management)
     }
 }
 

@@ -27,6 +27,11 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes::auth::router())
+        .merge(routes::account::router())
+        .merge(routes::users::router())
+        .merge(routes::sessions::router())
+        .merge(routes::projects::router())
+        .merge(routes::pages::router())
         .merge(routes::system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -4,14 +4,20 @@ use protekt_api_types as api;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{auth, system};
+use super::routes::{account, auth, projects, sessions, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Protekt API", description = "Self-hosted authentication server. Every /v1 call needs the project's API key in X-Api-Key."),
+    info(title = "Protekt API", description = "Self-hosted authentication server. Every /v1 call except /v1/projects needs the project's API key in X-Api-Key; /v1/projects needs a management token (Authorization: Bearer mt_…)."),
     paths(
         auth::auth_signup, auth::auth_login, auth::auth_logout, auth::auth_verify,
         auth::auth_refresh, auth::auth_revoke,
+        account::password_reset_request, account::password_reset_confirm, account::password_change,
+        account::email_verify, account::email_verification_send,
+        users::users_list, users::user_get, users::user_update, users::user_delete,
+        sessions::sessions_list, sessions::session_revoke, sessions::sessions_revoke_all,
+        projects::projects_list, projects::project_create, projects::project_get, projects::project_update,
+        projects::project_delete, projects::api_key_create, projects::api_key_delete,
         system::health_get, system::ready_get, system::jwks_get, system::openapi_get,
     ),
     components(schemas(api::ErrorCode, api::ErrorBody, api::ErrorDetail)),

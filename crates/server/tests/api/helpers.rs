@@ -83,6 +83,8 @@ impl TestApp {
             database_url: Some(url),
             public_url: None,
             bootstrap: false,
+            email_from: "Protekt Test <no-reply@protekt.test>".into(),
+            smtp: None,
         };
         let app = App::with_store(&config, store.clone(), master.clone(), Arc::clone(&clock))
             .await

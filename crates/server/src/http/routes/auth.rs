@@ -42,12 +42,23 @@ pub async fn auth_signup(
     ApiJson(body): ApiJson<api::SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<api::AuthResponse>)> {
     let input = SignupInput {
-        email: body.email,
+        email: body.email.clone(),
         password: body.password,
         metadata: body.metadata,
         token_expiry: body.token_expiry,
     };
+    let send_verification = body.send_verification.unwrap_or(false);
     let (user, tokens) = state.auth.signup(&project, input, &client).await?;
+    if send_verification {
+        // The account exists now; a failed send is logged, not turned into a failed sign-up.
+        if let Err(e) = state
+            .account
+            .send_verification_to(&project, &user, &client)
+            .await
+        {
+            tracing::warn!(error = ?e, "verification email not sent at sign-up");
+        }
+    }
     Ok((
         StatusCode::CREATED,
         Json(api::AuthResponse {

@@ -1,4 +1,9 @@
 //! One module per capability; each owns its routes.
 
+pub mod account;
 pub mod auth;
+pub mod pages;
+pub mod projects;
+pub mod sessions;
 pub mod system;
+pub mod users;

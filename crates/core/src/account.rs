@@ -1,0 +1,446 @@
+//! Recovering and maintaining an account: email verification, password reset, password change.
+//!
+//! Emailed links point at the hosted pages under the configured public URL only, never at a
+//! host taken from the request (SECURITY F1). Their tokens are 256-bit, stored as SHA-256,
+//! single-use, bound to their purpose and to the address they were sent to, and expire
+//! (SECURITY O1, O5, F2). Asking for a reset or a verification email answers the same whatever
+//! the account's state, and the lookup and sending happen after the answer, in the background,
+//! so timing says nothing either (SECURITY L4, L5, F6). Senders are held to per-recipient and
+//! per-IP quotas (SECURITY L7).
+
+use std::sync::Arc;
+
+use crate::audit;
+use crate::auth::{AuthService, ClientInfo};
+use crate::clock::Clock;
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::ids::{new_refresh_token, secret_hash};
+use crate::mail::Mailer;
+use crate::password::{self, Hasher, Verified};
+use crate::projects::Project;
+use crate::store::tokens::Purpose;
+use crate::store::users::UserChanges;
+use crate::store::{Store, User};
+
+/// Emails of one kind to one address per hour.
+pub const PER_RECIPIENT_PER_HOUR: i64 = 5;
+/// Emails asked for from one IP address per hour.
+pub const PER_IP_PER_HOUR: i64 = 30;
+const HOUR_MS: i64 = 3600 * 1000;
+
+#[derive(Clone)]
+pub struct AccountService {
+    store: Store,
+    hasher: Hasher,
+    auth: AuthService,
+    mailer: Arc<Mailer>,
+    clock: Arc<Clock>,
+    public_url: String,
+}
+
+impl AccountService {
+    pub fn new(
+        store: Store,
+        hasher: Hasher,
+        auth: AuthService,
+        mailer: Arc<Mailer>,
+        clock: Arc<Clock>,
+        public_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            auth,
+            mailer,
+            clock,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+        }
+    }
+
+    fn check_redirect(project: &Project, redirect_url: Option<&str>) -> Result<()> {
+        match redirect_url {
+            Some(u) if !project.settings.redirect_allowed(u) => Err(Error::invalid(
+                "redirectUrl",
+                "redirectUrl is not one of the project's allowed redirect URLs",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Counts a send against the recipient's and the caller's quotas.
+    async fn check_quota(&self, kind: &str, recipient: &str, client: &ClientInfo) -> Result<()> {
+        let now = self.clock.now();
+        let retry_after = ((HOUR_MS - now.rem_euclid(HOUR_MS)) / 1000).max(1) as u64;
+        let per_recipient = self
+            .store
+            .hit_counter(&format!("send:{kind}:to:{recipient}"), HOUR_MS, now)
+            .await?;
+        if per_recipient > PER_RECIPIENT_PER_HOUR {
+            return Err(Error::RateLimited { retry_after });
+        }
+        if let Some(ip) = &client.ip {
+            let per_ip = self
+                .store
+                .hit_counter(&format!("send:ip:{ip}"), HOUR_MS, now)
+                .await?;
+            if per_ip > PER_IP_PER_HOUR {
+                return Err(Error::RateLimited { retry_after });
+            }
+        }
+        Ok(())
+    }
+
+    /// Issues a one-time token for `user` and queues the email carrying its link.
+    async fn send_link(
+        &self,
+        project: &Project,
+        user: &User,
+        purpose: Purpose,
+        redirect_url: Option<&str>,
+    ) -> Result<()> {
+        let now = self.clock.now();
+        let token = new_refresh_token();
+        let (page, kind, ttl) = match purpose {
+            Purpose::VerifyEmail => (
+                "verify-email",
+                "verify_email",
+                project.settings.verification_token_ttl,
+            ),
+            Purpose::PasswordReset => (
+                "reset-password",
+                "password_reset",
+                project.settings.reset_token_ttl,
+            ),
+        };
+        let link = format!(
+            "{}/p/{}/{page}?token={token}",
+            self.public_url, project.login_id
+        );
+        let message = self
+            .mailer
+            .compose(project, kind, &user.email, Some(&link), ttl / 60)?;
+        self.store
+            .issue_one_time_token(
+                &project.id,
+                &user.id,
+                purpose,
+                &secret_hash(&token),
+                &user.email,
+                redirect_url,
+                now + (ttl as i64) * 1000,
+                &message,
+                now,
+            )
+            .await?;
+        self.mailer.wake();
+        Ok(())
+    }
+
+    /// Sends a verification email to a user just created (sign-up with `sendVerification`).
+    pub async fn send_verification_to(
+        &self,
+        project: &Project,
+        user: &User,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        self.check_quota("verify_email", &user.email.to_lowercase(), client)
+            .await?;
+        self.send_link(project, user, Purpose::VerifyEmail, None)
+            .await
+    }
+
+    /// Resends a verification email. Same answer whether the address exists or not.
+    pub async fn request_verification(
+        &self,
+        project: &Project,
+        email: &str,
+        redirect_url: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let email = Email::parse(email)?;
+        Self::check_redirect(project, redirect_url)?;
+        self.check_quota("verify_email", email.normalized(), client)
+            .await?;
+        let me = self.clone();
+        let project = project.clone();
+        let redirect = redirect_url.map(str::to_owned);
+        tokio::spawn(async move {
+            let result = async {
+                if let Some((user, _)) = me
+                    .store
+                    .user_by_email(&project.id, email.normalized())
+                    .await?
+                {
+                    if !user.email_verified && !user.disabled {
+                        me.send_link(&project, &user, Purpose::VerifyEmail, redirect.as_deref())
+                            .await?;
+                    }
+                }
+                Ok::<_, Error>(())
+            };
+            if let Err(e) = result.await {
+                tracing::error!(error = ?e, "cannot send a verification email");
+            }
+        });
+        Ok(())
+    }
+
+    /// Consumes a verification token; the address it was sent to becomes verified. Returns the
+    /// user and where the browser may go next.
+    pub async fn verify_email(
+        &self,
+        project: &Project,
+        token: &str,
+    ) -> Result<(User, Option<String>)> {
+        let now = self.clock.now();
+        let found = self
+            .store
+            .find_one_time_token(&project.id, Purpose::VerifyEmail, &secret_hash(token), now)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        if !self
+            .store
+            .consume_one_time_token(&project.id, &found.id, now)
+            .await?
+        {
+            return Err(Error::InvalidToken);
+        }
+        let user = self
+            .store
+            .user_by_id(&project.id, &found.user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        if user.email != found.email {
+            return Err(Error::InvalidToken);
+        }
+        let changes = UserChanges {
+            email_verified: Some(true),
+            ..Default::default()
+        };
+        self.store
+            .update_user(
+                &project.id,
+                &user.id,
+                user.updated_at,
+                &changes,
+                now.max(user.updated_at + 1),
+            )
+            .await?;
+        audit::record(
+            &self.store,
+            audit::event(&project.id, "email.verified", true, Some(&user.id)),
+            now,
+        )
+        .await;
+        let user = self
+            .store
+            .user_by_id(&project.id, &user.id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        Ok((user, found.redirect_url))
+    }
+
+    /// Starts a password reset. Same answer for every address (SECURITY L4, F6); the reset link
+    /// goes only to the account's stored address, never to one taken from the request (F3).
+    pub async fn request_password_reset(
+        &self,
+        project: &Project,
+        email: &str,
+        redirect_url: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let email = Email::parse(email)?;
+        Self::check_redirect(project, redirect_url)?;
+        self.check_quota("password_reset", email.normalized(), client)
+            .await?;
+        let me = self.clone();
+        let project = project.clone();
+        let redirect = redirect_url.map(str::to_owned);
+        let client = client.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let found = me
+                    .store
+                    .user_by_email(&project.id, email.normalized())
+                    .await?;
+                let now = me.clock.now();
+                let mut event = audit::event(
+                    &project.id,
+                    "password.reset_requested",
+                    found.is_some(),
+                    None,
+                );
+                event.ip = client.ip.clone();
+                if let Some((user, _)) = found {
+                    event.subject = Some(user.id.clone());
+                    if !user.disabled {
+                        me.send_link(&project, &user, Purpose::PasswordReset, redirect.as_deref())
+                            .await?;
+                    }
+                }
+                audit::record(&me.store, event, now).await;
+                Ok::<_, Error>(())
+            };
+            if let Err(e) = result.await {
+                tracing::error!(error = ?e, "cannot send a password reset email");
+            }
+        });
+        Ok(())
+    }
+
+    /// Where the browser may go after the reset of this (still unused) token, for the hosted page.
+    pub async fn reset_redirect(&self, project: &Project, token: &str) -> Result<Option<String>> {
+        let found = self
+            .store
+            .find_one_time_token(
+                &project.id,
+                Purpose::PasswordReset,
+                &secret_hash(token),
+                self.clock.now(),
+            )
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        Ok(found.redirect_url)
+    }
+
+    /// Completes a reset: the new password must meet the policy (a weak one does not use up the
+    /// token), every session ends, and the user is told by email (SECURITY F2, S5, P5). The
+    /// reset proves control of the mailbox, so the address counts as verified afterwards.
+    pub async fn confirm_password_reset(
+        &self,
+        project: &Project,
+        token: &str,
+        new_password: &str,
+    ) -> Result<Option<String>> {
+        let now = self.clock.now();
+        let found = self
+            .store
+            .find_one_time_token(
+                &project.id,
+                Purpose::PasswordReset,
+                &secret_hash(token),
+                now,
+            )
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let user = self
+            .store
+            .user_by_id(&project.id, &found.user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        if user.email != found.email {
+            return Err(Error::InvalidToken);
+        }
+        password::check_policy(
+            new_password,
+            project.settings.password_min_length,
+            &[&user.email, &project.name],
+        )?;
+        let hash = self.hasher.hash(new_password).await?;
+        let now = self.clock.now();
+        if !self
+            .store
+            .consume_one_time_token(&project.id, &found.id, now)
+            .await?
+        {
+            return Err(Error::InvalidToken);
+        }
+        self.store
+            .replace_password(&project.id, &user.id, &hash, None, now)
+            .await?;
+        if !user.email_verified {
+            let fresh = self
+                .store
+                .user_by_id(&project.id, &user.id)
+                .await?
+                .ok_or(Error::InvalidToken)?;
+            let changes = UserChanges {
+                email_verified: Some(true),
+                ..Default::default()
+            };
+            self.store
+                .update_user(
+                    &project.id,
+                    &user.id,
+                    fresh.updated_at,
+                    &changes,
+                    now.max(fresh.updated_at + 1),
+                )
+                .await?;
+        }
+        self.notify_password_changed(project, &user).await;
+        audit::record(
+            &self.store,
+            audit::event(&project.id, "password.reset", true, Some(&user.id)),
+            now,
+        )
+        .await;
+        Ok(found.redirect_url)
+    }
+
+    /// Changes the password of the access token's user, who must give the current one. Other
+    /// sessions end; this one stays (SECURITY P5, S5).
+    pub async fn change_password(
+        &self,
+        project: &Project,
+        access_token: &str,
+        current: &str,
+        new_password: &str,
+    ) -> Result<()> {
+        let (user, claims) = self.auth.verify(project, access_token).await?;
+        let stored = self
+            .store
+            .user_by_email(&project.id, &user.email.to_lowercase())
+            .await?
+            .and_then(|(_, h)| h);
+        let checked = if current.len() <= password::MAX_PASSWORD_BYTES {
+            current
+        } else {
+            ""
+        };
+        let verified = self.hasher.verify(checked, stored.as_deref()).await?;
+        let now = self.clock.now();
+        if verified == Verified::No {
+            audit::record(
+                &self.store,
+                audit::event(&project.id, "password.change", false, Some(&user.id)),
+                now,
+            )
+            .await;
+            return Err(Error::InvalidCredentials);
+        }
+        password::check_policy(
+            new_password,
+            project.settings.password_min_length,
+            &[&user.email, &project.name],
+        )?;
+        let hash = self.hasher.hash(new_password).await?;
+        let now = self.clock.now();
+        self.store
+            .replace_password(&project.id, &user.id, &hash, Some(&claims.sid), now)
+            .await?;
+        self.notify_password_changed(project, &user).await;
+        audit::record(
+            &self.store,
+            audit::event(&project.id, "password.change", true, Some(&user.id)),
+            now,
+        )
+        .await;
+        Ok(())
+    }
+
+    async fn notify_password_changed(&self, project: &Project, user: &User) {
+        let result = async {
+            let message = self
+                .mailer
+                .compose(project, "password_changed", &user.email, None, 0)?;
+            self.store.enqueue_email(&message, self.clock.now()).await?;
+            self.mailer.wake();
+            Ok::<_, Error>(())
+        };
+        if let Err(e) = result.await {
+            tracing::error!(error = ?e, "cannot queue the password-changed email");
+        }
+    }
+}

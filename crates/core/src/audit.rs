@@ -1,0 +1,24 @@
+//! Writing audit events (SECURITY AU1). A failed write is logged, never turned into a failed
+//! request: the action itself already happened.
+
+use crate::store::ops::AuditEvent;
+use crate::store::Store;
+
+pub async fn record(store: &Store, event: AuditEvent, now: crate::clock::Millis) {
+    if let Err(e) = store.record_event(&event, now).await {
+        tracing::error!(error = ?e, kind = event.kind, "cannot write audit event");
+    }
+}
+
+/// The common shape: `kind` by `actor` about `subject`, success or failure.
+pub fn event(project_id: &str, kind: &'static str, ok: bool, subject: Option<&str>) -> AuditEvent {
+    AuditEvent {
+        project_id: Some(project_id.to_owned()),
+        kind,
+        result: if ok { "success" } else { "failure" },
+        actor: subject.map(str::to_owned),
+        subject: subject.map(str::to_owned),
+        detail: serde_json::json!({}),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,176 @@
+//! Operational tables: audit events, shared rate counters, job leases and cleanup.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::clock::Millis;
+use crate::error::Result;
+
+/// A security-relevant event (SECURITY AU1). `detail` must never hold a secret.
+#[derive(Debug, Clone, Default)]
+pub struct AuditEvent {
+    pub project_id: Option<String>,
+    pub kind: &'static str,
+    /// "success" or "failure".
+    pub result: &'static str,
+    /// Who acted: a user id, "api_key" or "management".
+    pub actor: Option<String>,
+    /// Whom it concerns (usually a user id).
+    pub subject: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredEvent {
+    pub kind: String,
+    pub result: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub created_at: Millis,
+    pub detail: String,
+}
+
+/// What a cleanup pass removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    pub sessions: u64,
+    pub revoked_tokens: u64,
+    pub one_time_tokens: u64,
+    pub emails: u64,
+    pub rate_counters: u64,
+}
+
+/// Ended or expired sessions are kept this long (for the sessions list's sake, and audits).
+pub const ENDED_SESSION_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+impl Store {
+    pub async fn record_event(&self, e: &AuditEvent, now: Millis) -> Result<()> {
+        sqlx::query(
+            "insert into audit_event (id, project_id, created_at, kind, result, actor, subject, ip, user_agent, detail) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(crate::ids::new_id("evt"))
+        .bind(&e.project_id)
+        .bind(now)
+        .bind(e.kind)
+        .bind(e.result)
+        .bind(&e.actor)
+        .bind(&e.subject)
+        .bind(&e.ip)
+        .bind(&e.user_agent)
+        .bind(e.detail.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The newest events of a project (tests and, later, the admin API).
+    pub async fn recent_events(&self, project_id: &str, limit: i64) -> Result<Vec<StoredEvent>> {
+        let rows = sqlx::query(
+            "select kind, result, actor, subject, created_at, detail from audit_event \
+             where project_id = $1 order by created_at desc, id limit $2",
+        )
+        .bind(project_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredEvent {
+                    kind: r.try_get("kind")?,
+                    result: r.try_get("result")?,
+                    actor: r.try_get("actor")?,
+                    subject: r.try_get("subject")?,
+                    created_at: r.try_get("created_at")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts one hit against `key` in a fixed window of `window_ms` and returns the count so
+    /// far in this window. A single upsert: concurrent hits all count (SECURITY L3).
+    pub async fn hit_counter(&self, key: &str, window_ms: i64, now: Millis) -> Result<i64> {
+        let window_start = now - now.rem_euclid(window_ms);
+        let row = sqlx::query(
+            "insert into rate_counter (key, window_start, count) values ($1, $2, 1) \
+             on conflict (key) do update set \
+               count = case when rate_counter.window_start = excluded.window_start then rate_counter.count + 1 else 1 end, \
+               window_start = excluded.window_start \
+             returning count",
+        )
+        .bind(key)
+        .bind(window_start)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("count")?)
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `until`; false if another holder's
+    /// lease is still running. Background jobs run only while they hold their lease.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let row = sqlx::query(
+            "insert into job_lease (name, holder, expires_at) values ($1, $2, $3) \
+             on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at \
+             where job_lease.holder = excluded.holder or job_lease.expires_at < $4 \
+             returning holder",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(until)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Deletes what can no longer be used: sessions ended or expired for a while (their refresh
+    /// tokens and revoked ids go with them), revoked ids past their expiry, used or expired
+    /// one-time tokens, delivered emails older than a week, and stale rate counters (SECURITY D4).
+    pub async fn cleanup(&self, now: Millis) -> Result<Cleaned> {
+        let old = now - ENDED_SESSION_RETENTION_MS;
+        let sessions = sqlx::query("delete from session where expires_at < $1 or ended_at < $1")
+            .bind(old)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let revoked_tokens = sqlx::query("delete from revoked_token where expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let one_time_tokens =
+            sqlx::query("delete from one_time_token where expires_at < $1 or used_at < $2")
+                .bind(now)
+                .bind(now - 24 * 3600 * 1000)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        let emails =
+            sqlx::query("delete from email_outbox where (sent_at < $1) or (failed_at < $1)")
+                .bind(old)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        let rate_counters = sqlx::query("delete from rate_counter where window_start < $1")
+            .bind(now - 24 * 3600 * 1000)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(Cleaned {
+            sessions,
+            revoked_tokens,
+            one_time_tokens,
+            emails,
+            rate_counters,
+        })
+    }
+}

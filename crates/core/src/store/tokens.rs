@@ -1,0 +1,279 @@
+//! One-time tokens sent by email (verification, password reset), management tokens, and the
+//! email outbox.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::Store;
+use crate::clock::Millis;
+use crate::error::Result;
+
+/// What a one-time token is for; a token of one purpose is useless for another (SECURITY O5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    VerifyEmail,
+    PasswordReset,
+}
+
+impl Purpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::VerifyEmail => "verify_email",
+            Purpose::PasswordReset => "password_reset",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OneTimeToken {
+    pub id: String,
+    pub user_id: String,
+    pub email: String,
+    pub redirect_url: Option<String>,
+    pub expires_at: Millis,
+}
+
+/// A message waiting in (or sent from) the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub project_id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub link: Option<String>,
+    pub attempts: i64,
+}
+
+fn outbox_from_row(r: &AnyRow) -> Result<OutboxMessage> {
+    Ok(OutboxMessage {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        kind: r.try_get("kind")?,
+        recipient: r.try_get("recipient")?,
+        subject: r.try_get("subject")?,
+        text_body: r.try_get("text_body")?,
+        html_body: r.try_get("html_body")?,
+        link: r.try_get("link")?,
+        attempts: r.try_get("attempts")?,
+    })
+}
+
+impl Store {
+    /// Issues a one-time token and queues the email that carries it, in one transaction; earlier
+    /// unused tokens of the same purpose for the user are voided (SECURITY F2).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn issue_one_time_token(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        purpose: Purpose,
+        token_hash: &str,
+        email: &str,
+        redirect_url: Option<&str>,
+        expires_at: Millis,
+        message: &OutboxMessage,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "update one_time_token set used_at = $1 where project_id = $2 and user_id = $3 and purpose = $4 and used_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "insert into one_time_token (id, project_id, user_id, purpose, token_hash, email, redirect_url, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(crate::ids::new_id("ott"))
+        .bind(project_id)
+        .bind(user_id)
+        .bind(purpose.as_str())
+        .bind(token_hash)
+        .bind(email)
+        .bind(redirect_url)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        Self::enqueue_in(&mut tx, message, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A live (unused, unexpired) token of this purpose, without consuming it.
+    pub async fn find_one_time_token(
+        &self,
+        project_id: &str,
+        purpose: Purpose,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<OneTimeToken>> {
+        let row = sqlx::query(
+            "select id, user_id, email, redirect_url, expires_at from one_time_token \
+             where project_id = $1 and purpose = $2 and token_hash = $3 and used_at is null and expires_at > $4",
+        )
+        .bind(project_id)
+        .bind(purpose.as_str())
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(Some(OneTimeToken {
+                id: r.try_get("id")?,
+                user_id: r.try_get("user_id")?,
+                email: r.try_get("email")?,
+                redirect_url: r.try_get("redirect_url")?,
+                expires_at: r.try_get("expires_at")?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    /// Consumes a token: of any number of concurrent attempts exactly one gets `true` (SECURITY O1).
+    pub async fn consume_one_time_token(
+        &self,
+        project_id: &str,
+        token_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "update one_time_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(token_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub(crate) async fn enqueue_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        m: &OutboxMessage,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into email_outbox (id, project_id, kind, recipient, subject, text_body, html_body, link, \
+             attempts, next_attempt_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+        )
+        .bind(&m.id)
+        .bind(&m.project_id)
+        .bind(&m.kind)
+        .bind(&m.recipient)
+        .bind(&m.subject)
+        .bind(&m.text_body)
+        .bind(&m.html_body)
+        .bind(&m.link)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues an email that carries no token.
+    pub async fn enqueue_email(&self, m: &OutboxMessage, now: Millis) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        Self::enqueue_in(&mut tx, m, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Messages due for a delivery attempt.
+    pub async fn due_emails(&self, now: Millis, limit: i64) -> Result<Vec<OutboxMessage>> {
+        let rows = sqlx::query(
+            "select id, project_id, kind, recipient, subject, text_body, html_body, link, attempts from email_outbox \
+             where sent_at is null and failed_at is null and next_attempt_at <= $1 order by next_attempt_at limit $2",
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(outbox_from_row).collect()
+    }
+
+    /// Claims a message for one delivery attempt (another node polling at the same time gets
+    /// `false`): pushes its next attempt to `retry_at` and counts the attempt.
+    pub async fn claim_email(&self, id: &str, attempts: i64, retry_at: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "update email_outbox set attempts = attempts + 1, next_attempt_at = $1 \
+             where id = $2 and attempts = $3 and sent_at is null and failed_at is null",
+        )
+        .bind(retry_at)
+        .bind(id)
+        .bind(attempts)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn email_sent(&self, id: &str, now: Millis) -> Result<()> {
+        // The bodies carry one-time links: once delivered they are erased.
+        sqlx::query(
+            "update email_outbox set sent_at = $1, last_error = null, text_body = '', html_body = '', link = null where id = $2",
+        )
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; `give_up` marks the message failed for good.
+    pub async fn email_failed(
+        &self,
+        id: &str,
+        error: &str,
+        give_up: bool,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query("update email_outbox set last_error = $1, failed_at = $2 where id = $3")
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(if give_up { Some(now) } else { None })
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_management_token(
+        &self,
+        id: &str,
+        name: &str,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query("insert into management_token (id, name, token_hash, created_at) values ($1, $2, $3, $4)")
+            .bind(id)
+            .bind(name)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn management_token_exists(&self, token_hash: &str) -> Result<bool> {
+        let row = sqlx::query(
+            "select id from management_token where token_hash = $1 and revoked_at is null",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn count_management_tokens(&self) -> Result<i64> {
+        let row = sqlx::query("select count(*) as n from management_token")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

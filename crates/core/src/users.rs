@@ -1,0 +1,216 @@
+//! Managing a project's users with its API key: list (paged, searchable), get, update, delete.
+
+use base64::Engine;
+
+use crate::auth::MAX_METADATA_BYTES;
+use crate::clock::Clock;
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::projects::Project;
+use crate::store::users::{UserChanges, UserSeek};
+use crate::store::{Store, User};
+
+const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub next_cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// What `PATCH /v1/users/{id}` may change.
+#[derive(Debug, Clone, Default)]
+pub struct UserUpdate {
+    pub email: Option<String>,
+    /// Merged into the stored metadata at top level; a `null` value removes the key.
+    pub metadata: Option<serde_json::Value>,
+    pub disabled: Option<bool>,
+}
+
+/// Lists users. Without `search`: everyone, oldest first. With `search`: users whose email
+/// starts with it (case-insensitively), or whose id starts with it when it starts with `usr_`,
+/// ordered by that key. The cursor is opaque and bound to the search it came from.
+pub async fn list(
+    store: &Store,
+    project: &Project,
+    limit: Option<i64>,
+    cursor: Option<&str>,
+    search: Option<&str>,
+) -> Result<UserPage> {
+    let limit = match limit {
+        None => DEFAULT_LIMIT,
+        Some(l) if (1..=MAX_LIMIT).contains(&l) => l,
+        Some(_) => {
+            return Err(Error::invalid(
+                "limit",
+                format!("limit must be between 1 and {MAX_LIMIT}"),
+            ))
+        }
+    };
+    let search = search
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.len() > 254) {
+        return Err(Error::invalid("search", "search is too long"));
+    }
+    let after = cursor.map(decode_cursor).transpose()?;
+    let seek = match (&search, after) {
+        (None, None) => UserSeek::Created { after: None },
+        (None, Some(Cursor::Created(t, id))) => UserSeek::Created {
+            after: Some((t, id)),
+        },
+        (Some(s), after) => {
+            let after = match after {
+                None => None,
+                Some(Cursor::Key(k)) => Some(k),
+                Some(_) => {
+                    return Err(Error::invalid(
+                        "cursor",
+                        "the cursor belongs to another listing",
+                    ))
+                }
+            };
+            if s.starts_with("usr_") {
+                UserSeek::IdPrefix {
+                    prefix: s.clone(),
+                    after,
+                }
+            } else {
+                UserSeek::EmailPrefix {
+                    prefix: s.clone(),
+                    after,
+                }
+            }
+        }
+        (None, Some(_)) => {
+            return Err(Error::invalid(
+                "cursor",
+                "the cursor belongs to another listing",
+            ))
+        }
+    };
+    let mut users = store.list_users(&project.id, &seek, limit + 1).await?;
+    let has_more = users.len() as i64 > limit;
+    users.truncate(limit as usize);
+    let next_cursor = match (has_more, users.last()) {
+        (true, Some(last)) => Some(match &seek {
+            UserSeek::Created { .. } => {
+                encode_cursor(&Cursor::Created(last.created_at, last.id.clone()))
+            }
+            UserSeek::EmailPrefix { .. } => encode_cursor(&Cursor::Key(last.email.to_lowercase())),
+            UserSeek::IdPrefix { .. } => encode_cursor(&Cursor::Key(last.id.clone())),
+        }),
+        _ => None,
+    };
+    Ok(UserPage {
+        users,
+        next_cursor,
+        has_more,
+    })
+}
+
+enum Cursor {
+    Created(i64, String),
+    Key(String),
+}
+
+fn encode_cursor(c: &Cursor) -> String {
+    let json = match c {
+        Cursor::Created(t, id) => serde_json::json!({"t": t, "i": id}),
+        Cursor::Key(k) => serde_json::json!({"k": k}),
+    };
+    B64URL.encode(json.to_string())
+}
+
+fn decode_cursor(text: &str) -> Result<Cursor> {
+    let bad = || Error::invalid("cursor", "the cursor is not valid");
+    if text.len() > 1024 {
+        return Err(bad());
+    }
+    let bytes = B64URL.decode(text).map_err(|_| bad())?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if let (Some(t), Some(i)) = (v["t"].as_i64(), v["i"].as_str()) {
+        return Ok(Cursor::Created(t, i.to_owned()));
+    }
+    v["k"]
+        .as_str()
+        .map(|k| Cursor::Key(k.to_owned()))
+        .ok_or_else(bad)
+}
+
+pub async fn get(store: &Store, project: &Project, user_id: &str) -> Result<User> {
+    store
+        .user_by_id(&project.id, user_id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// Applies an update. A new email must be unique and becomes unverified; `disabled: true` ends
+/// every session at once.
+pub async fn update(
+    store: &Store,
+    clock: &Clock,
+    project: &Project,
+    user_id: &str,
+    update: UserUpdate,
+) -> Result<User> {
+    let email = update.email.as_deref().map(Email::parse).transpose()?;
+    if let Some(m) = &update.metadata {
+        if !m.is_object() {
+            return Err(Error::invalid("metadata", "metadata must be a JSON object"));
+        }
+    }
+    // Optimistic concurrency: re-read and retry if another update landed in between.
+    for _ in 0..5 {
+        let current = get(store, project, user_id).await?;
+        let mut changes = UserChanges {
+            disabled: update.disabled,
+            ..Default::default()
+        };
+        if let Some(e) = &email {
+            if e.normalized() != current.email.to_lowercase() {
+                changes.email_verified = Some(false);
+            }
+            changes.email = Some((e.as_str().to_owned(), e.normalized().to_owned()));
+        }
+        if let Some(serde_json::Value::Object(patch)) = &update.metadata {
+            let mut merged = current.metadata.as_object().cloned().unwrap_or_default();
+            for (k, v) in patch {
+                if v.is_null() {
+                    merged.remove(k);
+                } else {
+                    merged.insert(k.clone(), v.clone());
+                }
+            }
+            let merged = serde_json::Value::Object(merged);
+            if merged.to_string().len() > MAX_METADATA_BYTES {
+                return Err(Error::invalid(
+                    "metadata",
+                    "metadata must be at most 16 KiB",
+                ));
+            }
+            changes.metadata = Some(merged);
+        }
+        let now = clock.now().max(current.updated_at + 1);
+        if store
+            .update_user(&project.id, user_id, current.updated_at, &changes, now)
+            .await?
+        {
+            return get(store, project, user_id).await;
+        }
+    }
+    Err(Error::Internal(anyhow::anyhow!(
+        "user {user_id} kept changing during the update"
+    )))
+}
+
+pub async fn delete(store: &Store, project: &Project, user_id: &str) -> Result<()> {
+    if store.delete_user(&project.id, user_id).await? {
+        Ok(())
+    } else {
+        Err(Error::NotFound)
+    }
+}

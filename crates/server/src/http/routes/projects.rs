@@ -1,0 +1,201 @@
+//! `/v1/projects`: the operator's projects API, authorized by a management token (`mt_…`).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use protekt_api_types as api;
+use protekt_core::clock::rfc3339;
+use protekt_core::projects::{self, Project, ProjectSettings};
+
+use crate::app::AppState;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{ApiJson, Management};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/projects", get(projects_list).post(project_create))
+        .route(
+            "/v1/projects/{id}",
+            get(project_get)
+                .patch(project_update)
+                .delete(project_delete),
+        )
+        .route("/v1/projects/{id}/api-keys", post(api_key_create))
+        .route(
+            "/v1/projects/{id}/api-keys/{key_id}",
+            delete(api_key_delete),
+        )
+}
+
+/// The wire form of a project; the sealed SMTP password is left out.
+pub fn project_json(p: &Project) -> api::Project {
+    let mut settings = serde_json::to_value(&p.settings).unwrap_or_default();
+    if let Some(smtp) = settings.get_mut("smtp").and_then(|s| s.as_object_mut()) {
+        let has_password = smtp.remove("passwordSealed").is_some();
+        smtp.insert("passwordSet".into(), has_password.into());
+    }
+    api::Project {
+        id: p.id.clone(),
+        login_id: p.login_id.clone(),
+        name: p.name.clone(),
+        settings,
+        created_at: rfc3339(p.created_at),
+        updated_at: rfc3339(p.updated_at),
+    }
+}
+
+async fn audit(state: &AppState, project_id: &str, kind: &'static str) {
+    let mut event = protekt_core::audit::event(project_id, kind, true, None);
+    event.actor = Some("management".into());
+    protekt_core::audit::record(&state.store, event, state.clock.now()).await
+}
+
+/// All projects.
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
+    responses((status = 200, body = api::ProjectList), (status = 401, body = api::ErrorBody, description = "invalid_token")))]
+pub async fn projects_list(
+    State(state): State<AppState>,
+    _: Management,
+) -> ApiResult<Json<api::ProjectList>> {
+    let list = state.store.list_projects().await?;
+    Ok(Json(api::ProjectList {
+        projects: list.iter().map(project_json).collect(),
+    }))
+}
+
+/// Create a project with its first API key (shown once) and signing key.
+#[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = api::ProjectCreateRequest, security(("bearer" = [])),
+    responses((status = 201, body = api::ProjectCreated), (status = 400, body = api::ErrorBody, description = "invalid_request naming the field")))]
+pub async fn project_create(
+    State(state): State<AppState>,
+    _: Management,
+    ApiJson(body): ApiJson<api::ProjectCreateRequest>,
+) -> ApiResult<(StatusCode, Json<api::ProjectCreated>)> {
+    let settings: ProjectSettings = match body.settings {
+        None => ProjectSettings::default(),
+        Some(v) => {
+            if v.get("smtp").and_then(|s| s.get("password")).is_some() {
+                return Err(ApiError::invalid(
+                    "settings.smtp.password",
+                    "set the SMTP password with PATCH after creating the project",
+                ));
+            }
+            serde_json::from_value(v)
+                .map_err(|e| ApiError::invalid("settings", format!("settings: {e}")))?
+        }
+    };
+    let created = projects::create(
+        &state.store,
+        &state.master,
+        &body.name,
+        settings,
+        state.clock.now(),
+    )
+    .await?;
+    audit(&state, &created.project.id, "project.create").await;
+    Ok((
+        StatusCode::CREATED,
+        Json(api::ProjectCreated {
+            project: project_json(&created.project),
+            api_key: created.api_key,
+        }),
+    ))
+}
+
+/// One project.
+#[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = api::Project), (status = 404, body = api::ErrorBody, description = "not_found")))]
+pub async fn project_get(
+    State(state): State<AppState>,
+    _: Management,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::Project>> {
+    let p = state
+        .store
+        .project_by_id(&id)
+        .await?
+        .ok_or(protekt_core::Error::NotFound)?;
+    Ok(Json(project_json(&p)))
+}
+
+/// Rename a project or change its settings (merged at top level, validated as a whole).
+#[utoipa::path(patch, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), request_body = api::ProjectUpdateRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = api::Project),
+        (status = 400, body = api::ErrorBody, description = "invalid_request naming the field"),
+        (status = 404, body = api::ErrorBody, description = "not_found"),
+    ))]
+pub async fn project_update(
+    State(state): State<AppState>,
+    _: Management,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<api::ProjectUpdateRequest>,
+) -> ApiResult<Json<api::Project>> {
+    let p = projects::update(
+        &state.store,
+        &state.master,
+        &id,
+        body.name.as_deref(),
+        body.settings.as_ref(),
+        state.clock.now(),
+    )
+    .await?;
+    audit(&state, &p.id, "project.update").await;
+    Ok(Json(project_json(&p)))
+}
+
+/// Delete a project with all its users, sessions and keys.
+#[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
+pub async fn project_delete(
+    State(state): State<AppState>,
+    _: Management,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::OkResponse>> {
+    if !state.store.delete_project(&id).await? {
+        return Err(protekt_core::Error::NotFound.into());
+    }
+    audit(&state, &id, "project.delete").await;
+    Ok(Json(api::OkResponse { ok: true }))
+}
+
+/// Add an API key (shown once).
+#[utoipa::path(post, path = "/v1/projects/{id}/api-keys", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 201, body = api::ApiKeyCreated), (status = 404, body = api::ErrorBody, description = "not_found")))]
+pub async fn api_key_create(
+    State(state): State<AppState>,
+    _: Management,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<api::ApiKeyCreated>)> {
+    let (key_id, api_key) = projects::create_api_key(&state.store, &id, state.clock.now()).await?;
+    audit(&state, &id, "api_key.create").await;
+    Ok((
+        StatusCode::CREATED,
+        Json(api::ApiKeyCreated {
+            id: key_id,
+            api_key,
+        }),
+    ))
+}
+
+/// Revoke an API key; it stops working at once.
+#[utoipa::path(delete, path = "/v1/projects/{id}/api-keys/{key_id}", tag = "projects",
+    params(("id" = String, Path), ("key_id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
+pub async fn api_key_delete(
+    State(state): State<AppState>,
+    _: Management,
+    Path((id, key_id)): Path<(String, String)>,
+) -> ApiResult<Json<api::OkResponse>> {
+    if !state
+        .store
+        .revoke_api_key(&id, &key_id, state.clock.now())
+        .await?
+    {
+        return Err(protekt_core::Error::NotFound.into());
+    }
+    audit(&state, &id, "api_key.revoke").await;
+    Ok(Json(api::OkResponse { ok: true }))
+}
