@@ -37,6 +37,7 @@ pub struct AppState {
     pub store: Store,
     pub auth: AuthService,
     pub account: AccountService,
+    pub mailer: Arc<Mailer>,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
 }
@@ -125,7 +126,7 @@ impl App {
             store.clone(),
             hasher,
             auth.clone(),
-            mailer,
+            Arc::clone(&mailer),
             Arc::clone(&clock),
             &public_url,
         );
@@ -156,6 +157,7 @@ impl App {
                 store,
                 auth,
                 account,
+                mailer,
                 master,
                 clock,
             },

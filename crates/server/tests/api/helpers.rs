@@ -19,6 +19,7 @@ pub enum Db {
 
 pub struct TestApp {
     pub base: String,
+    pub mailer: std::sync::Arc<protekt_core::mail::Mailer>,
     pub http: reqwest::Client,
     pub store: Store,
     pub clock: Arc<Clock>,
@@ -90,6 +91,7 @@ impl TestApp {
             .await
             .expect("build app");
         let base = format!("http://{}", app.local_addr());
+        let mailer = std::sync::Arc::clone(&app.state().mailer);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = app
@@ -103,6 +105,7 @@ impl TestApp {
             .expect("create project");
         let me = Self {
             base,
+            mailer,
             http: reqwest::Client::new(),
             store,
             clock,
@@ -258,6 +261,103 @@ impl TestApp {
             out.push('\n');
         }
         out
+    }
+
+    /// Emails in the dev outbox so far, oldest first.
+    pub fn outbox(&self) -> Vec<Value> {
+        let dir = self.data_dir.join("outbox");
+        let mut names: Vec<_> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .iter()
+            .map(|p| {
+                serde_json::from_slice(&std::fs::read(p).expect("read outbox file"))
+                    .expect("outbox file is JSON")
+            })
+            .collect()
+    }
+
+    /// Waits (up to 10 s) for the `n`-th email of `kind` to `to` in the dev outbox.
+    pub async fn wait_for_email(&self, to: &str, kind: &str, n: usize) -> Value {
+        for _ in 0..200 {
+            self.mailer.wake();
+            let found: Vec<Value> = self
+                .outbox()
+                .into_iter()
+                .filter(|m| m["to"] == to && m["kind"] == kind)
+                .collect();
+            if found.len() >= n {
+                return found[n - 1].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!(
+            "no {kind} email #{n} to {to} arrived; outbox: {:?}",
+            self.outbox()
+        );
+    }
+
+    /// Waits for queued work (background sends) to settle, then counts emails of `kind` to `to`.
+    pub async fn count_emails(&self, to: &str, kind: &str) -> usize {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let _ = self.mailer.deliver_due().await;
+        self.outbox()
+            .iter()
+            .filter(|m| m["to"] == to && m["kind"] == kind)
+            .count()
+    }
+
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-api-key", &self.api_key);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A request with a management token instead of an API key.
+    pub async fn manage(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data_dir
     }
 
     /// Stops the server and drops the PostgreSQL database.

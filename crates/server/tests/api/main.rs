@@ -4,9 +4,14 @@
 
 mod helpers;
 
+mod account;
 mod auth;
 mod cli;
 mod input;
 mod isolation;
+mod ops;
+mod projects;
 mod refresh;
+mod sessions;
 mod tokens;
+mod users;

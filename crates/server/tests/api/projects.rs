@@ -1,0 +1,334 @@
+//! `/v1/projects`: the operator's API with management tokens (SECURITY K1, AZ2, P7, AU1).
+
+use crate::both_dbs;
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn token(app: &TestApp) -> String {
+    protekt_core::projects::create_management_token(&app.store, "test", app.clock.now())
+        .await
+        .unwrap()
+}
+
+both_dbs!(management_tokens_are_required_p7, |app| async move {
+    for auth in [None, Some(app.api_key.clone()), Some("mt_wrong".to_owned())] {
+        let mut req = app.http.get(format!("{}/v1/projects", app.base));
+        if let Some(a) = &auth {
+            req = req.bearer_auth(a);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_token");
+    }
+    // An API key sent as X-Api-Key does not open the projects API either.
+    let resp = app
+        .http
+        .get(format!("{}/v1/projects", app.base))
+        .header("x-api-key", &app.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    app
+});
+
+both_dbs!(
+    projects_can_be_created_listed_updated_and_deleted,
+    |app| async move {
+        let mt = token(&app).await;
+        let (status, created) = app
+            .manage(
+                Method::POST,
+                "/v1/projects",
+                &mt,
+                Some(json!({"name": "Shop", "settings": {"accessTokenTtl": 300}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["project"]["id"].as_str().unwrap().to_owned();
+        assert!(created["project"]["loginId"]
+            .as_str()
+            .unwrap()
+            .starts_with("lp_"));
+        assert_eq!(created["project"]["settings"]["accessTokenTtl"], 300);
+        let key = created["apiKey"].as_str().unwrap().to_owned();
+        // The new key works, and its tokens live 5 minutes.
+        let (status, signup) = app
+            .post_with_key(
+                &key,
+                "/v1/auth/signup",
+                json!({"email": "s@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (status, signup["expiresIn"].as_u64()),
+            (StatusCode::CREATED, Some(300))
+        );
+
+        let (_, list) = app.manage(Method::GET, "/v1/projects", &mt, None).await;
+        assert!(list["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == id.as_str()));
+        assert!(
+            !list.to_string().contains("pk_live_"),
+            "keys are never listed"
+        );
+
+        let (status, updated) = app
+            .manage(
+                Method::PATCH,
+                &format!("/v1/projects/{id}"),
+                &mt,
+                Some(json!({"name": "Shop 2", "settings": {"passwordMinLength": 12}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{updated}");
+        assert_eq!(updated["name"], "Shop 2");
+        assert_eq!(updated["settings"]["passwordMinLength"], 12);
+        assert_eq!(
+            updated["settings"]["accessTokenTtl"], 300,
+            "other settings are kept"
+        );
+        let (status, body) = app
+            .post_with_key(
+                &key,
+                "/v1/auth/signup",
+                json!({"email": "t@example.com", "password": "eleven-char"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("weak_password")),
+            "the new policy applies at once"
+        );
+
+        let (status, got) = app
+            .manage(Method::GET, &format!("/v1/projects/{id}"), &mt, None)
+            .await;
+        assert_eq!(
+            (status, got["name"].as_str()),
+            (StatusCode::OK, Some("Shop 2"))
+        );
+
+        let (status, _) = app
+            .manage(Method::DELETE, &format!("/v1/projects/{id}"), &mt, None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, _) = app
+            .manage(Method::GET, &format!("/v1/projects/{id}"), &mt, None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, body) = app
+            .post_with_key(
+                &key,
+                "/v1/auth/login",
+                json!({"email": "s@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_api_key")),
+            "its keys died with it"
+        );
+        app
+    }
+);
+
+both_dbs!(
+    bad_settings_are_refused_naming_the_field,
+    |app| async move {
+        let mt = token(&app).await;
+        let path = format!("/v1/projects/{}", app.project.id);
+        let cases = [
+            (json!({"accessTokenTtl": 5}), "settings.accessTokenTtl"),
+            (json!({"accessTokenTtl": "long"}), "settings"),
+            (
+                json!({"passwordMinLength": 4}),
+                "settings.passwordMinLength",
+            ),
+            (
+                json!({"allowedRedirectUrls": ["not a url"]}),
+                "settings.allowedRedirectUrls",
+            ),
+            (
+                json!({"allowedRedirectUrls": ["javascript:alert(1)"]}),
+                "settings.allowedRedirectUrls",
+            ),
+            (json!({"emailFrom": "nobody"}), "settings.emailFrom"),
+            (
+                json!({"smtp": {"host": "", "port": 25, "tls": "none"}}),
+                "settings.smtp.host",
+            ),
+            (
+                json!({"emailTemplates": {"verify_email": {"html": "{% if %}"}}}),
+                "settings.emailTemplates.verify_email",
+            ),
+            (
+                json!({"emailTemplates": {"nope": {}}}),
+                "settings.emailTemplates.nope",
+            ),
+            (
+                json!({"sessionIdleTimeout": 999999999}),
+                "settings.sessionIdleTimeout",
+            ),
+            (json!({"noSuchSetting": 1}), "settings.noSuchSetting"),
+            (json!({"signingAlg": "HS256"}), "settings.signingAlg"),
+        ];
+        for (settings, field) in cases {
+            let (status, body) = app
+                .manage(
+                    Method::PATCH,
+                    &path,
+                    &mt,
+                    Some(json!({"settings": settings})),
+                )
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{settings}: {body}");
+            assert_eq!(body["error"]["code"], "invalid_request");
+            assert_eq!(body["error"]["field"], field, "{settings}: {body}");
+        }
+        let (status, body) = app
+            .manage(Method::PATCH, &path, &mt, Some(json!({"name": ""})))
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("name"))
+        );
+        // Nothing was changed by the refused updates.
+        let (_, project) = app.manage(Method::GET, &path, &mt, None).await;
+        assert_eq!(project["settings"]["accessTokenTtl"], 900);
+        app
+    }
+);
+
+both_dbs!(
+    smtp_passwords_are_sealed_and_never_returned_k1,
+    |app| async move {
+        let mt = token(&app).await;
+        let path = format!("/v1/projects/{}", app.project.id);
+        let secret = "smtp-secret-Zq81";
+        let (status, body) = app
+        .manage(Method::PATCH, &path, &mt, Some(json!({"settings": {"smtp": {"host": "mail.example.com", "port": 587, "username": "u", "password": secret, "tls": "starttls"}}})))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(!body.to_string().contains(secret));
+        assert_eq!(body["settings"]["smtp"]["passwordSet"], true);
+        let (_, got) = app.manage(Method::GET, &path, &mt, None).await;
+        assert!(!got.to_string().contains(secret));
+        assert!(!got.to_string().contains("passwordSealed"));
+        assert!(
+            !app.dump_table("project").await.contains(secret),
+            "the SMTP password is in the database in clear"
+        );
+        // Changing another setting keeps the sealed password.
+        app.manage(Method::PATCH, &path, &mt, Some(json!({"settings": {"smtp": {"host": "mail2.example.com", "port": 587, "username": "u", "tls": "starttls"}}}))).await;
+        let (_, got) = app.manage(Method::GET, &path, &mt, None).await;
+        assert_eq!(got["settings"]["smtp"]["passwordSet"], true);
+        app
+    }
+);
+
+both_dbs!(
+    api_keys_can_be_added_and_revoked_at_once,
+    |app| async move {
+        let mt = token(&app).await;
+        let (status, created) = app
+            .manage(
+                Method::POST,
+                &format!("/v1/projects/{}/api-keys", app.project.id),
+                &mt,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let key = created["apiKey"].as_str().unwrap().to_owned();
+        let key_id = created["id"].as_str().unwrap().to_owned();
+        app.signup("k@example.com", PASSWORD).await;
+        let login = json!({"email": "k@example.com", "password": PASSWORD});
+        assert_eq!(
+            app.post_with_key(&key, "/v1/auth/login", login.clone())
+                .await
+                .0,
+            StatusCode::OK
+        );
+        let (status, _) = app
+            .manage(
+                Method::DELETE,
+                &format!("/v1/projects/{}/api-keys/{key_id}", app.project.id),
+                &mt,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = app
+            .post_with_key(&key, "/v1/auth/login", login.clone())
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_api_key"))
+        );
+        // The original key still works; unknown key ids are not found.
+        assert_eq!(app.post("/v1/auth/login", login).await.0, StatusCode::OK);
+        let (status, _) = app
+            .manage(
+                Method::DELETE,
+                &format!("/v1/projects/{}/api-keys/key_nope", app.project.id),
+                &mt,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        // A key id of project A cannot be revoked through project B (AZ2).
+        let (other, _) = app.other_project().await;
+        let (_, second) = app
+            .manage(
+                Method::POST,
+                &format!("/v1/projects/{}/api-keys", app.project.id),
+                &mt,
+                None,
+            )
+            .await;
+        let (status, _) = app
+            .manage(
+                Method::DELETE,
+                &format!(
+                    "/v1/projects/{}/api-keys/{}",
+                    other.id,
+                    second["id"].as_str().unwrap()
+                ),
+                &mt,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let events = app.store.recent_events(&app.project.id, 50).await.unwrap();
+        assert!(events
+            .iter()
+            .any(|e| e.kind == "api_key.revoke" && e.actor.as_deref() == Some("management")));
+        app
+    }
+);
+
+both_dbs!(
+    a_login_id_that_does_not_match_the_key_is_refused,
+    |app| async move {
+        let (other, _) = app.other_project().await;
+        let resp = app
+            .http
+            .post(format!("{}/v1/auth/login", app.base))
+            .header("x-api-key", &app.api_key)
+            .header("x-login-id", &other.login_id)
+            .json(&json!({"email": "a@example.com", "password": "x"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "invalid_api_key");
+        app
+    }
+);
