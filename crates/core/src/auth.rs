@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::password::{self, Hasher, Verified};
 use crate::projects::Project;
-use crate::store::sessions::{NewSession, SessionInfo};
+use crate::store::sessions::{LoginStamp, NewSession, SessionInfo};
 use crate::store::{Store, User};
 use crate::tokens::{AccessClaims, TokenService};
 
@@ -105,7 +105,9 @@ impl AuthService {
         self.store
             .insert_user(&user, email.normalized(), Some(&hash))
             .await?;
-        let tokens = self.start_session(project, &user, client, ttl, now).await?;
+        let tokens = self
+            .start_session(project, &user, client, ttl, now, None)
+            .await?;
         let mut event = audit::event(&project.id, "signup", true, Some(&user.id));
         event.ip = client.ip.clone();
         event.user_agent = client.user_agent.clone();
@@ -168,14 +170,16 @@ impl AuthService {
             return Err(Error::EmailNotVerified);
         }
         let now = self.clock.now();
-        self.store
-            .record_login(&project.id, &user.id, now, new_hash.as_deref())
-            .await?;
         let user = User {
             last_login_at: Some(now),
             ..user
         };
-        let tokens = self.start_session(project, &user, client, ttl, now).await?;
+        let stamp = LoginStamp {
+            new_password_hash: new_hash.as_deref(),
+        };
+        let tokens = self
+            .start_session(project, &user, client, ttl, now, Some(stamp))
+            .await?;
         let mut event = audit::event(&project.id, "login", true, Some(&user.id));
         event.ip = client.ip.clone();
         event.user_agent = client.user_agent.clone();
@@ -190,6 +194,7 @@ impl AuthService {
         client: &ClientInfo,
         ttl: u64,
         now: Millis,
+        login: Option<LoginStamp<'_>>,
     ) -> Result<Tokens> {
         let session_id = new_id("ses");
         let refresh_token = new_refresh_token();
@@ -209,6 +214,7 @@ impl AuthService {
                     expires_at,
                 },
                 &secret_hash(&refresh_token),
+                login,
             )
             .await?;
         let access_token = self

@@ -1,33 +1,21 @@
 import type { ResolvedConfig } from './config.js';
-import type { ApiError } from './errors.js';
-import { readObject, readString, readUser, type Transport } from './http.js';
+import { failed, readObject, readString, readUser, type Transport } from './http.js';
 import type {
   AuthTokenResponse,
+  ChangePasswordParams,
+  ConfirmPasswordResetParams,
   ErrorResponse,
   LoginParams,
   RefreshTokenResponse,
+  RequestPasswordResetParams,
   SignUpParams,
   TokenClaims,
   VerifyTokenResponse,
 } from './types.js';
 
-/**
- * A result whose data fields are all `null` because the API answered with an error. The result
- * types declare their data fields non-null (see `types.ts`), hence the cast.
- */
-function failed<T extends { error: ApiError | null }>(
-  fields: readonly Exclude<keyof T, 'error'>[],
-  error: ApiError,
-): T {
-  const result: Record<string, unknown> = {};
-  for (const field of fields) result[field as string] = null;
-  result['error'] = error;
-  return result as T;
-}
-
 const TOKEN_FIELDS = ['user', 'accessToken', 'refreshToken'] as const;
 
-/** `protekt.auth`: sign-up, login, logout and tokens. */
+/** `protekt.auth`: sign-up, login, logout, tokens and passwords. */
 export class AuthClient {
   readonly #transport: Transport;
   readonly #config: ResolvedConfig;
@@ -69,7 +57,10 @@ export class AuthClient {
     return tokensWithUser(result.data, 'login');
   }
 
-  /** Revoke the user's current session (the session of this access token). */
+  /**
+   * Revoke the user's current session (the session of this access token). An access token that
+   * has expired but is otherwise genuine still works, as long as its session is live.
+   */
   async logout(accessToken: string): Promise<ErrorResponse> {
     const result = await this.#transport.request({ path: '/v1/auth/logout', accessToken });
     return { error: result.error };
@@ -116,6 +107,47 @@ export class AuthClient {
    */
   async revokeToken(token: string): Promise<ErrorResponse> {
     const result = await this.#transport.request({ path: '/v1/auth/revoke', body: { token } });
+    return { error: result.error };
+  }
+
+  /**
+   * Trigger a password reset email. The answer is the same whether or not the address has an
+   * account; the email (with a link to the server's hosted reset page) is sent in the
+   * background. `redirectUrl`, if given, must be one of the project's allowed redirect URLs.
+   */
+  async requestPasswordReset(params: RequestPasswordResetParams): Promise<ErrorResponse> {
+    const p: Partial<RequestPasswordResetParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/password-reset',
+      body: { email: p.email, redirectUrl: p.redirectUrl },
+    });
+    return { error: result.error };
+  }
+
+  /**
+   * Complete a password reset with the token from the email link. Every session of the user
+   * ends. A weak new password is refused (`weak_password`) without using up the token.
+   */
+  async confirmPasswordReset(params: ConfirmPasswordResetParams): Promise<ErrorResponse> {
+    const p: Partial<ConfirmPasswordResetParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/password-reset/confirm',
+      body: { resetToken: p.resetToken, newPassword: p.newPassword },
+    });
+    return { error: result.error };
+  }
+
+  /**
+   * Change the password of the access token's user, who must give the current one. The user's
+   * other sessions end; the session of `accessToken` stays.
+   */
+  async changePassword(params: ChangePasswordParams, accessToken: string): Promise<ErrorResponse> {
+    const p: Partial<ChangePasswordParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/change-password',
+      body: { currentPassword: p.currentPassword, newPassword: p.newPassword },
+      accessToken,
+    });
     return { error: result.error };
   }
 }

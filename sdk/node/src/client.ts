@@ -1,7 +1,9 @@
 import { AuthClient } from './auth.js';
 import { resolveConfig } from './config.js';
 import { Transport } from './http.js';
+import { SessionsClient } from './sessions.js';
 import type { ProtektOptions } from './types.js';
+import { UsersClient } from './users.js';
 
 /**
  * The Protekt client. Create one at start-up and reuse it.
@@ -18,14 +20,20 @@ import type { ProtektOptions } from './types.js';
  *   another option is malformed.
  */
 export class Protekt {
-  /** Sign-up, login, logout and tokens. */
+  /** Sign-up, login, logout, tokens and passwords. */
   readonly auth: AuthClient;
+  /** The project's users (with the API key). */
+  readonly users: UsersClient;
+  /** The sessions of the user whose access token you pass. */
+  readonly sessions: SessionsClient;
 
   constructor(options: ProtektOptions) {
     const config = resolveConfig(options);
     const transport = new Transport(config);
-    // Each API area is one namespace object sharing the transport (users, sessions and mfa
-    // join here as the server gains them).
+    // Each API area is one namespace object sharing the transport (mfa joins here once the
+    // server has it).
     this.auth = new AuthClient(transport, config);
+    this.users = new UsersClient(transport);
+    this.sessions = new SessionsClient(transport);
   }
 }

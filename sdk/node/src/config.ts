@@ -20,7 +20,8 @@ function invalid(message: string): ProtektError {
   return new ProtektError('invalid_config', message);
 }
 
-/** Visible ASCII only: what an HTTP header value can carry unescaped. */
+/** Visible ASCII only: what an HTTP header value can carry unescaped (the Login ID and the API
+ * key are sent as headers). */
 const HEADER_SAFE = /^[\x21-\x7e]+$/;
 
 /** @internal */
@@ -34,6 +35,9 @@ export function resolveConfig(options: ProtektOptions | undefined): ResolvedConf
   }
   if (typeof apiKey !== 'string' || apiKey.trim() === '') {
     throw invalid('apiKey is required (your project\'s API key, e.g. from PROTEKT_API_KEY)');
+  }
+  if (!HEADER_SAFE.test(loginId.trim())) {
+    throw invalid('loginId contains characters a Login ID cannot have (spaces or non-ASCII)');
   }
   if (!HEADER_SAFE.test(apiKey)) {
     throw invalid('apiKey contains characters an API key cannot have (spaces or non-ASCII)');

@@ -15,6 +15,7 @@ export const ERROR_CODES = Object.freeze([
   'email_taken',
   'weak_password',
   'user_disabled',
+  'email_not_verified',
   'invalid_token',
   'token_expired',
   'forbidden',

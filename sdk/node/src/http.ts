@@ -13,6 +13,15 @@ export interface RequestOptions {
   path: string;
   /** The JSON body. Fields whose value is `undefined` are not sent. */
   body?: JsonObject;
+  /**
+   * An id (a user's, a session's) appended to `path` as one URL-encoded path segment, so that
+   * no id can change the route. An id that cannot be sent this way is answered locally: a
+   * missing or empty one with `invalid_request` (naming `field`), `.` and `..` with
+   * `not_found` (no object can have them as its id).
+   */
+  id?: { value: unknown; field: string };
+  /** Query parameters; `undefined` and `null` values are left out. */
+  query?: Record<string, string | number | boolean | undefined | null>;
   /** The user's access token, sent as `Authorization: Bearer`. */
   accessToken?: unknown;
 }
@@ -42,11 +51,20 @@ export class Transport {
 
   async request(options: RequestOptions): Promise<RequestResult> {
     const method = options.method ?? 'POST';
-    const url = this.#config.baseUrl + options.path;
+    let path = options.path;
+    if (options.id !== undefined) {
+      const segment = pathSegment(options.id.value, options.id.field);
+      if (typeof segment !== 'string') return { data: null, error: segment };
+      path += `/${segment}`;
+    }
+    const query = queryString(options.query);
+    const url = this.#config.baseUrl + path + query;
     const headers: Record<string, string> = {
       accept: 'application/json',
       'user-agent': USER_AGENT,
       'x-api-key': this.#config.apiKey,
+      // The server refuses (invalid_api_key) an API key that is not this Login ID's project.
+      'x-login-id': this.#config.loginId,
     };
     let body: string | undefined;
     if (options.body !== undefined) {
@@ -71,7 +89,7 @@ export class Transport {
       if (signal.aborted) {
         throw new ProtektError(
           'timeout',
-          `Protekt did not answer ${method} ${options.path} within ${this.#config.timeout} ms (${this.#config.baseUrl})`,
+          `Protekt did not answer ${method} ${path} within ${this.#config.timeout} ms (${this.#config.baseUrl})`,
           { cause: err },
         );
       }
@@ -89,7 +107,7 @@ export class Transport {
       const detail = apiError ? `: ${apiError.code}: ${apiError.message}` : '';
       throw new ProtektError(
         'server_error',
-        `Protekt answered ${method} ${options.path} with HTTP ${status}${detail}`,
+        `Protekt answered ${method} ${path} with HTTP ${status}${detail}`,
         { status, apiError },
       );
     }
@@ -97,7 +115,7 @@ export class Transport {
       const apiError = readApiError(parsed, status);
       if (!apiError) {
         throw invalidResponse(
-          `HTTP ${status} from ${method} ${options.path} without a Protekt error object`,
+          `HTTP ${status} from ${method} ${path} without a Protekt error object`,
           status,
         );
       }
@@ -105,19 +123,67 @@ export class Transport {
     }
     if (status >= 300) {
       throw invalidResponse(
-        `HTTP ${status} redirect from ${method} ${options.path}${location ? ` to ${location}` : ''}; ` +
+        `HTTP ${status} redirect from ${method} ${path}${location ? ` to ${location}` : ''}; ` +
           'check baseUrl (redirects are not followed)',
         status,
       );
     }
     if (status < 200 || !isObject(parsed)) {
       throw invalidResponse(
-        `HTTP ${status} from ${method} ${options.path} is not a JSON object`,
+        `HTTP ${status} from ${method} ${path} is not a JSON object`,
         status,
       );
     }
     return { data: parsed, error: null };
   }
+}
+
+/**
+ * `value` as one URL path segment, or the error to answer locally when it cannot be one.
+ * `encodeURIComponent` escapes `/`, `?`, `#` and `%`; the dot segments `.` and `..` stay as they
+ * are (URL parsers resolve them, even percent-encoded), so they are never sent.
+ */
+function pathSegment(value: unknown, field: string): string | ApiError {
+  if (typeof value !== 'string' || value === '') {
+    return {
+      code: 'invalid_request',
+      message: `${field} must be a non-empty string (the request was not sent)`,
+      status: 400,
+      field,
+    };
+  }
+  if (value === '.' || value === '..') {
+    return {
+      code: 'not_found',
+      message: `no object has the ${field} ${JSON.stringify(value)} (the request was not sent)`,
+      status: 404,
+    };
+  }
+  return encodeURIComponent(value);
+}
+
+function queryString(query: RequestOptions['query']): string {
+  if (query === undefined) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null) params.append(key, String(value));
+  }
+  const text = params.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+/**
+ * A result whose data fields are all `null` because the API answered with an error. The result
+ * types declare their data fields non-null (see `types.ts`), hence the cast. @internal
+ */
+export function failed<T extends { error: ApiError | null }>(
+  fields: readonly Exclude<keyof T, 'error'>[],
+  error: ApiError,
+): T {
+  const result: Record<string, unknown> = {};
+  for (const field of fields) result[field as string] = null;
+  result['error'] = error;
+  return result as T;
 }
 
 const NOT_JSON = Symbol('not JSON');
@@ -184,8 +250,61 @@ export function readObject(data: JsonObject, key: string, context: string): Json
 
 /** Reads the `user` field of a success answer, or throws `invalid_response`. @internal */
 export function readUser(data: JsonObject, context: string): ProtektUser {
-  const user = readObject(data, 'user', context);
-  readString(user, 'id', `${context} (user)`);
-  readString(user, 'email', `${context} (user)`);
+  return checkUser(readObject(data, 'user', context), `${context} (user)`);
+}
+
+function checkUser(user: JsonObject, context: string): ProtektUser {
+  readString(user, 'id', context);
+  readString(user, 'email', context);
   return user as unknown as ProtektUser;
+}
+
+/** Reads an array field of a success answer, or throws `invalid_response`. @internal */
+export function readArray(data: JsonObject, key: string, context: string): unknown[] {
+  const value = data[key];
+  if (!Array.isArray(value)) {
+    throw invalidResponse(`${context}: "${key}" is missing or not an array`);
+  }
+  return value;
+}
+
+/** Reads the `users` array of a success answer, or throws `invalid_response`. @internal */
+export function readUsers(data: JsonObject, context: string): ProtektUser[] {
+  return readArray(data, 'users', context).map((user, i) => {
+    if (!isObject(user)) throw invalidResponse(`${context}: users[${i}] is not an object`);
+    return checkUser(user, `${context} (users[${i}])`);
+  });
+}
+
+/** Reads a boolean field of a success answer, or throws `invalid_response`. @internal */
+export function readBoolean(data: JsonObject, key: string, context: string): boolean {
+  const value = data[key];
+  if (typeof value !== 'boolean') {
+    throw invalidResponse(`${context}: "${key}" is missing or not a boolean`);
+  }
+  return value;
+}
+
+/** Reads a number field of a success answer, or throws `invalid_response`. @internal */
+export function readNumber(data: JsonObject, key: string, context: string): number {
+  const value = data[key];
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw invalidResponse(`${context}: "${key}" is missing or not a number`);
+  }
+  return value;
+}
+
+/** Reads a field that is a string or null (absent counts as null), or throws. @internal */
+export function readNullableString(data: JsonObject, key: string, context: string): string | null {
+  const value = data[key];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'string') {
+    throw invalidResponse(`${context}: "${key}" is not a string or null`);
+  }
+  return value;
+}
+
+/** An `invalid_response` error about a success answer. @internal */
+export function malformed(message: string): ProtektError {
+  return invalidResponse(message);
 }

@@ -1,17 +1,30 @@
 export { Protekt } from './client.js';
 export type { AuthClient } from './auth.js';
+export type { UsersClient } from './users.js';
+export type { SessionsClient } from './sessions.js';
 export { ProtektError, ERROR_CODES } from './errors.js';
 export type { ApiError, ProtektErrorCode, SdkErrorCode } from './errors.js';
 export { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS } from './config.js';
 export { VERSION } from './version.js';
 export type {
   AuthTokenResponse,
+  ChangePasswordParams,
+  ConfirmPasswordResetParams,
   ErrorResponse,
+  ListSessionsResponse,
+  ListUsersParams,
+  ListUsersResponse,
   LoginParams,
   ProtektOptions,
+  ProtektSession,
   ProtektUser,
   RefreshTokenResponse,
+  RequestPasswordResetParams,
+  RevokeAllSessionsParams,
+  RevokeAllSessionsResponse,
   SignUpParams,
   TokenClaims,
+  UpdateUserParams,
+  UserResponse,
   VerifyTokenResponse,
 } from './types.js';

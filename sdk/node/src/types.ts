@@ -106,8 +106,8 @@ export interface SignUpParams {
   /** Any JSON object (at most 16 KiB), stored with the user. */
   metadata?: Record<string, unknown>;
   /**
-   * Ask the server to send a verification email. Accepted by the server today; the email is
-   * sent once the server delivers email.
+   * Email the user a link to verify their address (to the hosted verification page of the
+   * Protekt server).
    */
   sendVerification?: boolean;
 }
@@ -116,4 +116,106 @@ export interface SignUpParams {
 export interface LoginParams {
   email: string;
   password: string;
+}
+
+/** Parameters of `auth.requestPasswordReset()`. */
+export interface RequestPasswordResetParams {
+  email: string;
+  /**
+   * Where the hosted reset page sends the browser afterwards. It must be one of the project's
+   * allowed redirect URLs (exact match), otherwise the call fails with `invalid_request`.
+   */
+  redirectUrl?: string;
+}
+
+/** Parameters of `auth.confirmPasswordReset()`. */
+export interface ConfirmPasswordResetParams {
+  /** The token from the reset email's link. It works once. */
+  resetToken: string;
+  newPassword: string;
+}
+
+/** Parameters of `auth.changePassword()`. */
+export interface ChangePasswordParams {
+  currentPassword: string;
+  newPassword: string;
+}
+
+/** Parameters of `users.list()`. */
+export interface ListUsersParams {
+  /** Users per page, 1 to 100. Default: 20. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. A cursor works only with the `search` it came from. */
+  cursor?: string;
+  /**
+   * An email prefix (case-insensitive), or, when it starts with `usr_`, an id prefix. Without
+   * it, every user is listed, oldest first.
+   */
+  search?: string;
+}
+
+/** Parameters of `users.update()`. Fields left out are not changed. */
+export interface UpdateUserParams {
+  /** A new email address. It must be unused (`email_taken`), and it becomes unverified. */
+  email?: string;
+  /** Merged into the stored metadata at top level; a key set to `null` is removed. */
+  metadata?: Record<string, unknown>;
+  /** `true` disables the user and ends every session of theirs at once. */
+  disabled?: boolean;
+}
+
+/** Parameters of `sessions.revokeAll()`. */
+export interface RevokeAllSessionsParams {
+  /** Keep the session of the access token that asks. Default: `false`. */
+  keepCurrent?: boolean;
+}
+
+/** A session as the API returns it. Times are RFC 3339 strings (UTC). */
+export interface ProtektSession {
+  /** `ses_…` */
+  id: string;
+  createdAt: string;
+  lastActiveAt: string;
+  expiresAt: string;
+  /**
+   * The IP address the session was started from, as the server saw it. Through the SDK that is
+   * your application server's address, not the end user's.
+   */
+  ip: string | null;
+  /** The User-Agent the session was started with (through the SDK, the SDK's own). */
+  userAgent: string | null;
+  /** `true` for the session of the access token that asked. */
+  current: boolean;
+}
+
+/** The result of `users.get()` and `users.update()`. */
+export interface UserResponse {
+  /** The user (`null` when `error` is set). */
+  user: ProtektUser;
+  error: ApiError | null;
+}
+
+/** The result of `users.list()`. */
+export interface ListUsersResponse {
+  /** One page of users (`null` when `error` is set). */
+  users: ProtektUser[];
+  /** Pass it as `cursor` to get the next page; `null` on the last page. */
+  nextCursor: string | null;
+  /** Whether there are more users after this page (`null` when `error` is set). */
+  hasMore: boolean;
+  error: ApiError | null;
+}
+
+/** The result of `sessions.list()`. */
+export interface ListSessionsResponse {
+  /** The user's live sessions, newest first (`null` when `error` is set). */
+  sessions: ProtektSession[];
+  error: ApiError | null;
+}
+
+/** The result of `sessions.revokeAll()`. */
+export interface RevokeAllSessionsResponse {
+  /** How many sessions were ended (`null` when `error` is set). */
+  revokedCount: number;
+  error: ApiError | null;
 }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { ERROR_CODES, Protekt, ProtektError } from '@protekt/node';
-import { GOOD_PASSWORD, startServer, uniqueEmail } from './harness.mjs';
+import { GOOD_PASSWORD, startServer, uniqueEmail, waitForEmail } from './harness.mjs';
 
 let server;
 let protekt;
@@ -80,14 +80,12 @@ describe('signUp', () => {
     assert.equal(claims.aud, server.loginId);
   });
 
-  test('accepts sendVerification', async () => {
-    const result = await protekt.auth.signUp({
-      email: uniqueEmail('verify-mail'),
-      password: GOOD_PASSWORD,
-      sendVerification: true,
-    });
+  test('accepts sendVerification: a verify_email email goes out (more in account.test.mjs)', async () => {
+    const email = uniqueEmail('verify-mail');
+    const result = await protekt.auth.signUp({ email, password: GOOD_PASSWORD, sendVerification: true });
     assert.equal(result.error, null);
     assert.equal(result.user.emailVerified, false);
+    await waitForEmail(server.dataDir, { to: email, kind: 'verify_email' });
   });
 
   test('sends only the documented fields (the API refuses unknown ones)', async () => {
@@ -260,29 +258,93 @@ describe('revokeToken', () => {
 });
 
 describe('configuration against the server', () => {
+  /** One call of every method, with a client `c`; the tokens and ids are genuine. */
+  async function everyMethod(c) {
+    const { user, accessToken, refreshToken } = await newUser();
+    const sessionId = decodeJwtPayload(accessToken).sid;
+    const results = {
+      'auth.signUp': await c.auth.signUp({ email: uniqueEmail(), password: GOOD_PASSWORD }),
+      'auth.login': await c.auth.login({ email: uniqueEmail(), password: GOOD_PASSWORD }),
+      'auth.logout': await c.auth.logout(accessToken),
+      'auth.verifyToken': await c.auth.verifyToken(accessToken),
+      'auth.refreshToken': await c.auth.refreshToken(refreshToken),
+      'auth.revokeToken': await c.auth.revokeToken(accessToken),
+      'auth.requestPasswordReset': await c.auth.requestPasswordReset({ email: user.email }),
+      'auth.confirmPasswordReset': await c.auth.confirmPasswordReset({
+        resetToken: 'x',
+        newPassword: GOOD_PASSWORD,
+      }),
+      'auth.changePassword': await c.auth.changePassword(
+        { currentPassword: GOOD_PASSWORD, newPassword: `${GOOD_PASSWORD} new` },
+        accessToken,
+      ),
+      'users.list': await c.users.list(),
+      'users.get': await c.users.get(user.id),
+      'users.update': await c.users.update(user.id, { disabled: true }),
+      'users.delete': await c.users.delete(user.id),
+      'sessions.list': await c.sessions.list(accessToken),
+      'sessions.revoke': await c.sessions.revoke(sessionId, accessToken),
+      'sessions.revokeAll': await c.sessions.revokeAll(accessToken),
+    };
+    return { user, accessToken, refreshToken, results };
+  }
+
+  async function assertAllRefused(c) {
+    const { user, accessToken, results } = await everyMethod(c);
+    for (const [method, result] of Object.entries(results)) {
+      assert.ok(result.error, `${method}: expected invalid_api_key, got no error`);
+      assert.equal(result.error.code, 'invalid_api_key', `${method}: ${JSON.stringify(result.error)}`);
+      assertApiError(result.error, 'invalid_api_key', 401);
+      for (const [key, value] of Object.entries(result)) {
+        if (key !== 'error') assert.equal(value, null, `${method}: ${key} is null on error`);
+      }
+    }
+    // Nothing was done by the refused calls: the token, the user and the session are intact.
+    assert.equal((await protekt.auth.verifyToken(accessToken)).error, null);
+    const { user: after } = await protekt.users.get(user.id);
+    assert.equal(after.disabled, false);
+  }
+
   test('invalid_api_key with a wrong API key, on every method', async () => {
     const wrong = new Protekt({
       loginId: server.loginId,
       apiKey: 'pk_live_wrongwrongwrongwrongwrong',
       baseUrl: server.baseUrl,
     });
-    const { accessToken, refreshToken } = await newUser();
-    const results = [
-      await wrong.auth.signUp({ email: uniqueEmail(), password: GOOD_PASSWORD }),
-      await wrong.auth.login({ email: uniqueEmail(), password: GOOD_PASSWORD }),
-      await wrong.auth.logout(accessToken),
-      await wrong.auth.verifyToken(accessToken),
-      await wrong.auth.refreshToken(refreshToken),
-      await wrong.auth.revokeToken(accessToken),
-    ];
-    for (const result of results) {
-      assertApiError(result.error, 'invalid_api_key', 401);
-      for (const [key, value] of Object.entries(result)) {
-        if (key !== 'error') assert.equal(value, null, `${key} is null on error`);
-      }
+    await assertAllRefused(wrong);
+  });
+
+  test('invalid_api_key with a valid API key and another Login ID (X-Login-Id), on every method', async () => {
+    const wrongLoginId = new Protekt({
+      loginId: 'lp_notthisprojectsloginid',
+      apiKey: server.apiKey,
+      baseUrl: server.baseUrl,
+    });
+    await assertAllRefused(wrongLoginId);
+    // With the right Login ID the same API key works.
+    const right = await protekt.users.list({ limit: 1 });
+    assert.equal(right.error, null);
+  });
+
+  test('two projects on one server: each API key works only with its own Login ID', async () => {
+    const second = await server.createProject('second');
+    const client = (loginId, apiKey) => new Protekt({ loginId, apiKey, baseUrl: server.baseUrl });
+    const mixed = [client(second.loginId, server.apiKey), client(server.loginId, second.apiKey)];
+    for (const c of mixed) {
+      assertApiError((await c.users.list()).error, 'invalid_api_key', 401);
+      assertApiError((await c.auth.verifyToken('x')).error, 'invalid_api_key', 401);
     }
-    // Nothing was revoked by the refused calls.
-    assert.equal((await protekt.auth.verifyToken(accessToken)).error, null);
+    const own = client(second.loginId, second.apiKey);
+    const { user, accessToken, error } = await own.auth.signUp({
+      email: uniqueEmail('second'),
+      password: GOOD_PASSWORD,
+    });
+    assert.equal(error, null);
+    // The projects do not see each other's users or tokens.
+    assertApiError((await protekt.users.get(user.id)).error, 'not_found', 404);
+    assert.equal((await own.users.get(user.id)).error, null);
+    assert.notEqual((await protekt.auth.verifyToken(accessToken)).error, null);
+    assert.equal((await own.auth.verifyToken(accessToken)).error, null);
   });
 
   test('tokenExpiry is sent with login, sign-up and refresh', async () => {
@@ -361,19 +423,39 @@ describe('configuration against the server', () => {
     assert.ok(Object.isFrozen(ERROR_CODES));
   });
 
-  test('the client only has the auth methods the server offers', () => {
-    assert.deepEqual(Object.keys(protekt), ['auth']);
-    const methods = Object.getOwnPropertyNames(Object.getPrototypeOf(protekt.auth))
-      .filter((name) => name !== 'constructor')
-      .sort();
-    assert.deepEqual(methods, [
+  test('the client has exactly the methods the server offers', () => {
+    assert.deepEqual(Object.keys(protekt), ['auth', 'users', 'sessions']);
+    const methods = (namespace) =>
+      Object.getOwnPropertyNames(Object.getPrototypeOf(namespace))
+        .filter((name) => name !== 'constructor')
+        .sort();
+    assert.deepEqual(methods(protekt.auth), [
+      'changePassword',
+      'confirmPasswordReset',
       'login',
       'logout',
       'refreshToken',
+      'requestPasswordReset',
       'revokeToken',
       'signUp',
       'verifyToken',
     ]);
+    assert.deepEqual(methods(protekt.users), ['delete', 'get', 'list', 'update']);
+    assert.deepEqual(methods(protekt.sessions), ['list', 'revoke', 'revokeAll']);
+    // The rest of the SDK reference is not offered yet: those methods do not exist at all.
+    for (const name of [
+      'getLoginUrl',
+      'getSocialLoginUrl',
+      'getSsoUrl',
+      'sendMagicLink',
+      'verifyMagicLink',
+      'sendOtp',
+      'verifyOtp',
+    ]) {
+      assert.equal(protekt.auth[name], undefined, `auth.${name} does not exist`);
+    }
+    assert.equal(protekt.mfa, undefined);
+    assert.equal(protekt.projects, undefined);
   });
 });
 
@@ -384,12 +466,19 @@ test('token_expired once an access token outlives its lifetime', async () => {
   const verified = await protekt.auth.verifyToken(shortLived.accessToken);
   assertApiError(verified.error, 'token_expired', 401);
   assert.equal(verified.user, null);
-  const loggedOut = await protekt.auth.logout(shortLived.accessToken);
-  assertApiError(loggedOut.error, 'token_expired', 401);
+  // Other calls that need a valid access token refuse it too.
+  assertApiError((await protekt.sessions.list(shortLived.accessToken)).error, 'token_expired', 401);
   // The session lives on: its refresh token still gives a fresh access token.
   const refreshed = await protekt.auth.refreshToken(shortLived.refreshToken);
   assert.equal(refreshed.error, null);
   assert.equal((await protekt.auth.verifyToken(refreshed.accessToken)).error, null);
+  // Logout works with the expired (but genuine) access token: the session ends, so the access
+  // token refreshed from it and the next refresh token stop working too.
+  assert.deepEqual(await protekt.auth.logout(shortLived.accessToken), { error: null });
+  assertApiError((await protekt.auth.verifyToken(refreshed.accessToken)).error, 'invalid_token', 401);
+  assertApiError((await protekt.auth.refreshToken(refreshed.refreshToken)).error, 'invalid_token', 401);
+  // A second logout with it: the session has already ended.
+  assertApiError((await protekt.auth.logout(shortLived.accessToken)).error, 'invalid_token', 401);
 });
 
 test('API errors are never thrown as ProtektError', async () => {

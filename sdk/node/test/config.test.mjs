@@ -27,6 +27,10 @@ test('loginId is required', () => {
   throwsInvalidConfig({ loginId: '', apiKey: 'pk_live_x' }, /loginId/);
   throwsInvalidConfig({ loginId: '   ', apiKey: 'pk_live_x' }, /loginId/);
   throwsInvalidConfig({ loginId: 42, apiKey: 'pk_live_x' }, /loginId/);
+  // It is sent as the X-Login-Id header.
+  throwsInvalidConfig({ loginId: 'lp with spaces', apiKey: 'pk_live_x' }, /loginId/);
+  throwsInvalidConfig({ loginId: 'lp_é', apiKey: 'pk_live_x' }, /loginId/);
+  new Protekt({ loginId: '  lp_x  ', apiKey: 'pk_live_x' }); // surrounding spaces are trimmed
 });
 
 test('apiKey is required', () => {

@@ -1,11 +1,14 @@
 // The samples of the Node.js SDK guide, run against a real server. Each sample is copied
-// unchanged; only the server's address (baseUrl, here through PROTEKT_URL) is added.
+// unchanged; only the server's address (baseUrl, here through PROTEKT_URL) is added. The
+// "Working with users" and "Session management" samples are kept verbatim in
+// fixtures/guide/*.js and run from there, so that a variant can substitute a real user id.
 
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
 
 import express from 'express';
-import { startServer } from './harness.mjs';
+import { GOOD_PASSWORD, startServer, uniqueEmail } from './harness.mjs';
 
 let server;
 let protekt;
@@ -163,4 +166,164 @@ test('error handling: a wrong password lands in the invalid_credentials case', a
   assert.deepEqual(reached, ['invalid_credentials']);
   assert.deepEqual(logged, []);
   assert.equal(user, null);
+});
+
+const AsyncFunction = (async () => {}).constructor;
+const sample = (name) =>
+  readFileSync(new URL(`./fixtures/guide/${name}`, import.meta.url), 'utf8');
+const USERS_SAMPLE = sample('working-with-users.js');
+const SESSIONS_SAMPLE = sample('session-management.js');
+
+/**
+ * The guide's `protekt`, wrapped so that every call of a sample is recorded with what it
+ * returned: the samples discard most results, the tests look at them here.
+ */
+function recording(client) {
+  const calls = [];
+  const wrap = (namespace) =>
+    new Proxy(client[namespace], {
+      get(target, name) {
+        const value = target[name];
+        if (typeof value !== 'function') return value;
+        return async (...args) => {
+          const result = await value.apply(target, args);
+          calls.push({ method: `${namespace}.${String(name)}`, args, result });
+          return result;
+        };
+      },
+    });
+  return { protekt: { auth: wrap('auth'), users: wrap('users'), sessions: wrap('sessions') }, calls };
+}
+
+/** Runs sample code as the body of an async function, with `scope`'s names defined. */
+function run(source, scope) {
+  const names = Object.keys(scope);
+  return new AsyncFunction(...names, source)(...names.map((n) => scope[n]));
+}
+
+/**
+ * The statements of the "Working with users" sample, each as written. As one block the sample
+ * does not compile: it declares `const { user }` twice. So each statement (with its comment) runs
+ * in a scope of its own.
+ */
+const usersStatements = () => USERS_SAMPLE.split(/\n\s*\n/).map((s) => s.trim());
+
+describe('working with users', () => {
+  test('as one block the guide\'s sample does not compile (`user` is declared twice)', () => {
+    assert.throws(() => new AsyncFunction('protekt', USERS_SAMPLE), (err) => {
+      assert.ok(err instanceof SyntaxError);
+      assert.match(err.message, /user/);
+      return true;
+    });
+    assert.equal(usersStatements().length, 3);
+  });
+
+  test('as written (usr_9klabc): each call returns a not_found error, nothing throws', async () => {
+    const { protekt: recorded, calls } = recording(protekt);
+    for (const statement of usersStatements()) {
+      await assert.doesNotReject(run(statement, { protekt: recorded }), statement);
+    }
+    assert.deepEqual(
+      calls.map((c) => [c.method, c.args[0]]),
+      [
+        ['users.get', 'usr_9klabc'],
+        ['users.update', 'usr_9klabc'],
+        ['users.delete', 'usr_9klabc'],
+      ],
+    );
+    for (const { method, result } of calls) {
+      assert.ok(result.error, `${method} returned an error`);
+      assert.equal(result.error.code, 'not_found', method);
+      assert.equal(result.error.status, 404);
+    }
+    assert.deepEqual(calls[0].result, { user: null, error: calls[0].result.error });
+    assert.deepEqual(calls[1].result, { user: null, error: calls[1].result.error });
+    assert.deepEqual(calls[2].result, { error: calls[2].result.error });
+  });
+
+  test('with a real user id substituted: get, update (metadata merged) and delete succeed', async () => {
+    const email = uniqueEmail('guide-users');
+    const created = await protekt.auth.signUp({
+      email,
+      password: GOOD_PASSWORD,
+      metadata: { plan: 'free', seats: 2 },
+    });
+    assert.equal(created.error, null);
+    const id = created.user.id;
+    const { protekt: recorded, calls } = recording(protekt);
+    for (const statement of usersStatements()) {
+      const variant = statement.replaceAll("'usr_9klabc'", `'${id}'`);
+      assert.notEqual(variant, statement);
+      await run(variant, { protekt: recorded });
+    }
+    const [got, updated, deleted] = calls.map((c) => c.result);
+    assert.equal(got.error, null);
+    assert.deepEqual(got.user, created.user);
+    assert.equal(updated.error, null);
+    assert.deepEqual(updated.user.metadata, { plan: 'pro', seats: 2 });
+    assert.deepEqual(deleted, { error: null });
+    // The user is gone, and so are their tokens.
+    assert.equal((await protekt.users.get(id)).error.code, 'not_found');
+    assert.notEqual((await protekt.auth.verifyToken(created.accessToken)).error, null);
+  });
+});
+
+describe('session management', () => {
+  /** A user with three sessions: the sample's `accessToken` is the first one's. */
+  async function threeSessions() {
+    const email = uniqueEmail('guide-sessions');
+    const first = await protekt.auth.signUp({ email, password: GOOD_PASSWORD });
+    const second = await protekt.auth.login({ email, password: GOOD_PASSWORD });
+    const third = await protekt.auth.login({ email, password: GOOD_PASSWORD });
+    for (const r of [first, second, third]) assert.equal(r.error, null);
+    const sid = (t) => JSON.parse(Buffer.from(t.split('.')[1], 'base64url').toString()).sid;
+    return { tokens: [first, second, third].map((r) => r.accessToken), sid };
+  }
+
+  test('the sample as written: list, revoke one session, revokeAll keeping the current one', async () => {
+    const { tokens, sid } = await threeSessions();
+    const accessToken = tokens[0];
+    const sessionId = sid(tokens[1]); // the session the guide revokes: another of the user's
+
+    const { protekt: recorded, calls } = recording(protekt);
+    await run(SESSIONS_SAMPLE, { protekt: recorded, accessToken, sessionId });
+
+    const [listed, revoked, revokedAll] = calls;
+    assert.equal(listed.method, 'sessions.list');
+    assert.equal(listed.result.error, null);
+    assert.deepEqual(
+      listed.result.sessions.map((s) => s.id).sort(),
+      tokens.map(sid).sort(),
+    );
+    assert.deepEqual(
+      listed.result.sessions.filter((s) => s.current).map((s) => s.id),
+      [sid(accessToken)],
+    );
+    assert.deepEqual([revoked.method, revoked.result], ['sessions.revoke', { error: null }]);
+    assert.deepEqual(
+      [revokedAll.method, revokedAll.args[1], revokedAll.result],
+      ['sessions.revokeAll', { keepCurrent: true }, { revokedCount: 1, error: null }],
+    );
+    // Only the current session is left.
+    assert.equal((await protekt.auth.verifyToken(accessToken)).error, null);
+    for (const t of tokens.slice(1)) {
+      assert.equal((await protekt.auth.verifyToken(t)).error?.code, 'invalid_token');
+    }
+    const { sessions } = await protekt.sessions.list(accessToken);
+    assert.deepEqual(sessions.map((s) => s.id), [sid(accessToken)]);
+  });
+
+  test('a sessionId that is not the user\'s: revoke returns not_found, nothing throws', async () => {
+    const mine = await threeSessions();
+    const theirs = await threeSessions();
+    const { protekt: recorded, calls } = recording(protekt);
+    await run(SESSIONS_SAMPLE, {
+      protekt: recorded,
+      accessToken: mine.tokens[0],
+      sessionId: theirs.sid(theirs.tokens[1]),
+    });
+    assert.equal(calls[1].result.error.code, 'not_found');
+    assert.equal((await protekt.auth.verifyToken(theirs.tokens[1])).error, null);
+    assert.deepEqual(calls[2].result, { revokedCount: 2, error: null });
+  });
 });

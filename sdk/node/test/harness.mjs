@@ -1,9 +1,10 @@
 // Starts a real Protekt server for the tests: a free port, a fresh data dir, one project made
-// with the CLI. The binary is $PROTEKT_BIN, else ../../target/release/protekt, else
-// ../../target/debug/protekt (relative to sdk/node); the tests never build it.
+// with the CLI. The binary is $PROTEKT_BIN, else the newer of ../../target/release/protekt and
+// ../../target/debug/protekt (relative to sdk/node); the tests never build it. Emails go to the
+// data dir's dev outbox, which the tests read (waitForEmail).
 
 import { spawn, execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +26,12 @@ export function findBinary() {
   const candidates = ['release', 'debug'].map((profile) =>
     path.resolve(sdkDir, '..', '..', 'target', profile, 'protekt'),
   );
-  for (const candidate of candidates) if (existsSync(candidate)) return candidate;
+  // The most recently built one: a stale release build must not hide a fresh debug build.
+  const built = candidates
+    .filter((candidate) => existsSync(candidate))
+    .map((candidate) => ({ candidate, mtime: statSync(candidate).mtimeMs }))
+    .sort((a, b) => b.mtime - a.mtime);
+  if (built.length > 0) return built[0].candidate;
   throw new Error(
     'No Protekt server binary found for the SDK tests. Looked for:\n' +
       candidates.map((c) => `  ${c}`).join('\n') +
@@ -50,6 +56,23 @@ export function freePort() {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
+ * The environment of the server processes: this one's, without the variables that would point
+ * the server elsewhere (another database, a real SMTP server instead of the dev outbox…).
+ */
+function serverEnv(extra = {}) {
+  const env = { ...process.env, ...extra };
+  for (const name of Object.keys(env)) {
+    if (
+      name === 'DATABASE_URL' ||
+      (name.startsWith('PROTEKT_') && name !== 'PROTEKT_LOG' && name !== 'PROTEKT_BIN')
+    ) {
+      delete env[name];
+    }
+  }
+  return env;
+}
+
+/**
  * The binary, waiting up to 10 s while none is there: the binary may be being rebuilt while the
  * tests run. Throws findBinary()'s explanation if it never appears.
  */
@@ -57,7 +80,14 @@ async function waitForBinary() {
   const deadline = Date.now() + 10_000;
   for (;;) {
     try {
-      return findBinary();
+      const found = findBinary();
+      // A profile whose binary is missing although its deps/ holds a build of it is most likely
+      // being relinked right now: wait for it rather than fall back on the other (older) one.
+      if (!process.env.PROTEKT_BIN && Date.now() < deadline && binaryBeingRebuilt()) {
+        await sleep(500);
+        continue;
+      }
+      return found;
     } catch (err) {
       if (process.env.PROTEKT_BIN || Date.now() > deadline) throw err;
       await sleep(500);
@@ -65,12 +95,24 @@ async function waitForBinary() {
   }
 }
 
+function binaryBeingRebuilt() {
+  return ['release', 'debug'].some((profile) => {
+    const dir = path.resolve(sdkDir, '..', '..', 'target', profile);
+    if (existsSync(path.join(dir, 'protekt'))) return false;
+    try {
+      return readdirSync(path.join(dir, 'deps')).some((n) => /^protekt-[0-9a-f]+$/.test(n));
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** Creates a project with the CLI; returns `{ id, loginId, name, apiKey }`. */
-async function createProject(bin, dataDir) {
+async function createProject(bin, dataDir, name = 'sdk-test') {
   const { stdout } = await execFileAsync(
     bin,
-    ['project', 'create', '--name', 'sdk-test', '--json', '--data-dir', dataDir],
-    { timeout: 60_000 },
+    ['project', 'create', '--name', name, '--json', '--data-dir', dataDir],
+    { timeout: 60_000, env: serverEnv() },
   );
   const line = stdout.trim().split('\n').pop() ?? '';
   let project;
@@ -85,6 +127,18 @@ async function createProject(bin, dataDir) {
   return project;
 }
 
+/** A management token (`mt_…`) for the projects API, made with the CLI. */
+async function createManagementToken(bin, dataDir) {
+  const { stdout } = await execFileAsync(
+    bin,
+    ['token', 'create', '--name', 'sdk-test', '--data-dir', dataDir],
+    { timeout: 60_000, env: serverEnv() },
+  );
+  const token = stdout.match(/mt_[A-Za-z0-9_-]+/)?.[0];
+  if (!token) throw new Error(`protekt token create printed no token: ${JSON.stringify(stdout)}`);
+  return token;
+}
+
 /**
  * Runs `protekt serve` on `port` until GET /healthz answers. Resolves to `{ stop, logs }`, or to
  * `{ exited }` when the server stopped before answering (e.g. the port was taken meanwhile).
@@ -94,7 +148,7 @@ async function serve(bin, dataDir, port) {
   let exited = null;
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, PROTEKT_LOG: 'warn' },
+    env: serverEnv({ PROTEKT_LOG: 'warn' }),
   });
   const exit = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
@@ -140,10 +194,14 @@ async function serve(bin, dataDir, port) {
 /**
  * Starts `protekt serve` on a free port with a new temporary data dir, after creating a project
  * in it with `protekt project create --json`. Call `stop()` when done: it ends the server with
- * SIGTERM and removes the data dir.
+ * SIGTERM and removes the data dir. Every server has a data dir of its own; `dataDir` is
+ * returned so that tests can read the emails in its dev outbox (`<dataDir>/outbox/*.json`, see
+ * waitForEmail).
  *
  * @returns {Promise<{ baseUrl: string, loginId: string, apiKey: string, projectId: string,
- *   dataDir: string, logs: () => string, stop: () => Promise<void> }>}
+ *   dataDir: string, createProject: (name?: string) => Promise<{ id: string, loginId: string,
+ *   name: string, apiKey: string }>, updateSettings: (projectId: string, settings: object) =>
+ *   Promise<object>, logs: () => string, stop: () => Promise<void> }>}
  */
 export async function startServer() {
   const bin = await waitForBinary(); // fails early and clearly when there is no binary
@@ -153,6 +211,7 @@ export async function startServer() {
     // The project first: `serve` then finds it and creates no dev project of its own.
     const project = await createProject(bin, dataDir);
     let failure = '';
+    let managementToken;
     for (let attempt = 1; attempt <= 3; attempt++) {
       const port = await freePort();
       const running = await serve(bin, dataDir, port);
@@ -166,6 +225,28 @@ export async function startServer() {
         apiKey: project.apiKey,
         projectId: project.id,
         dataDir,
+        /** Another project on the same server: `{ id, loginId, name, apiKey }`. */
+        createProject: (name = 'sdk-test-2') => createProject(bin, dataDir, name),
+        /**
+         * Changes a project's settings (merged at top level) through the projects API, with a
+         * management token made by the CLI. Resolves to the project's new settings.
+         */
+        updateSettings: async (projectId, settings) => {
+          managementToken ??= await createManagementToken(bin, dataDir);
+          const res = await fetch(`http://127.0.0.1:${port}/v1/projects/${encodeURIComponent(projectId)}`, {
+            method: 'PATCH',
+            headers: {
+              authorization: `Bearer ${managementToken}`,
+              'content-type': 'application/json',
+            },
+            body: JSON.stringify({ settings }),
+          });
+          const body = await res.json();
+          if (res.status !== 200) {
+            throw new Error(`PATCH /v1/projects/${projectId} answered ${res.status}: ${JSON.stringify(body)}`);
+          }
+          return body.settings;
+        },
         logs: running.logs,
         stop: async () => {
           await running.stop();
@@ -189,3 +270,56 @@ export function uniqueEmail(label = 'user') {
 
 /** A password the server's policy accepts. */
 export const GOOD_PASSWORD = 'correct horse battery staple 42';
+
+/** The emails in a data dir's dev outbox, oldest first (one JSON file per message). */
+export function readOutbox(dataDir) {
+  const dir = path.join(dataDir, 'outbox');
+  if (!existsSync(dir)) return [];
+  const messages = [];
+  for (const name of readdirSync(dir).filter((n) => n.endsWith('.json')).sort()) {
+    try {
+      messages.push({ file: name, ...JSON.parse(readFileSync(path.join(dir, name), 'utf8')) });
+    } catch {
+      // being written right now: it is read on the next look
+    }
+  }
+  return messages;
+}
+
+/**
+ * Waits (polling, up to `timeout` ms) for an outbox email matching `{ to, kind }` (the address is
+ * compared case-insensitively) that is not in `seen` (ids); returns it. The server sends emails
+ * in the background, so they appear a little after the API call that asked for them.
+ */
+export async function waitForEmail(dataDir, { to, kind }, { timeout = 5_000, seen = [] } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const found = readOutbox(dataDir).find(
+      (m) =>
+        (to === undefined || String(m.to).toLowerCase() === to.toLowerCase()) &&
+        (kind === undefined || m.kind === kind) &&
+        !seen.includes(m.id),
+    );
+    if (found) return found;
+    if (Date.now() > deadline) {
+      const all = readOutbox(dataDir).map((m) => `${m.kind} to ${m.to}`);
+      throw new Error(
+        `no ${kind ?? ''} email to ${to ?? 'anyone'} in ${dataDir}/outbox within ${timeout} ms ` +
+          `(it holds: ${all.length ? all.join(', ') : 'nothing'})`,
+      );
+    }
+    await sleep(50);
+  }
+}
+
+/** Asserts that no outbox email matching `{ to, kind }` appears within `wait` ms. */
+export async function expectNoEmail(dataDir, { to, kind }, wait = 1_000) {
+  const deadline = Date.now() + wait;
+  while (Date.now() < deadline) {
+    const found = readOutbox(dataDir).find(
+      (m) => String(m.to).toLowerCase() === to.toLowerCase() && (kind === undefined || m.kind === kind),
+    );
+    if (found) throw new Error(`unexpected ${found.kind} email to ${found.to}`);
+    await sleep(50);
+  }
+}

@@ -37,6 +37,9 @@ test('the CommonJS build loads with require()', () => {
   assert.notEqual(cjs.Protekt, esm.Protekt, 'a separate CommonJS build, not the ESM one');
   const client = new cjs.Protekt({ loginId: 'lp_x', apiKey: 'pk_live_x' });
   assert.equal(typeof client.auth.login, 'function');
+  assert.equal(typeof client.auth.changePassword, 'function');
+  assert.equal(typeof client.users.list, 'function');
+  assert.equal(typeof client.sessions.revokeAll, 'function');
   assert.throws(() => new cjs.Protekt({ apiKey: 'pk_live_x' }), (err) => {
     return err instanceof cjs.ProtektError && err.code === 'invalid_config';
   });

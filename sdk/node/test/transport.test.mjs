@@ -175,6 +175,7 @@ describe('what goes on the wire', () => {
     assert.equal(revoke.method, 'POST');
     assert.equal(revoke.url, '/prefix/v1/auth/revoke');
     assert.equal(revoke.headers['x-api-key'], 'pk_test_key');
+    assert.equal(revoke.headers['x-login-id'], 'lp_test');
     assert.match(revoke.headers['content-type'], /^application\/json/);
     assert.equal(revoke.headers.authorization, undefined);
     assert.deepEqual(JSON.parse(revoke.body), { token: 'tok' });
@@ -183,8 +184,129 @@ describe('what goes on the wire', () => {
     assert.equal(logout.url, '/prefix/v1/auth/logout');
     assert.equal(logout.headers.authorization, 'Bearer access.token.here');
     assert.equal(logout.headers['x-api-key'], 'pk_test_key');
+    assert.equal(logout.headers['x-login-id'], 'lp_test');
     assert.equal(logout.body, '');
     assert.equal(logout.headers['content-type'], undefined);
+  });
+
+  test('every new method: HTTP method, path, query, body, X-Login-Id and Authorization', async () => {
+    const seen = [];
+    const baseUrl = await httpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        // One answer with every field any of these methods reads.
+        const answer = {
+          ok: true,
+          user: { id: 'usr_1', email: 'a@b.c' },
+          users: [],
+          nextCursor: null,
+          hasMore: false,
+          sessions: [],
+          revokedCount: 0,
+        };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answer));
+      });
+    });
+    const protekt = client(`${baseUrl}/p`, { loginId: 'lp_login' });
+    const calls = [
+      () => protekt.auth.requestPasswordReset({ email: 'a@b.c' }),
+      () => protekt.auth.requestPasswordReset({ email: 'a@b.c', redirectUrl: 'https://app.test/done' }),
+      () => protekt.auth.confirmPasswordReset({ resetToken: 'rt', newPassword: 'np' }),
+      () => protekt.auth.changePassword({ currentPassword: 'cp', newPassword: 'np' }, 'at'),
+      () => protekt.users.list(),
+      () => protekt.users.list({ limit: 5, cursor: 'c/+=', search: 'A b&c=d' }),
+      () => protekt.users.get('usr_1'),
+      () => protekt.users.update('usr_1', { metadata: { a: null }, disabled: false }),
+      () => protekt.users.delete('usr_1'),
+      () => protekt.users.get('../x'),
+      () => protekt.users.delete('a/b?c#d%e'),
+      () => protekt.sessions.list('at'),
+      () => protekt.sessions.revoke('ses_1', 'at'),
+      () => protekt.sessions.revoke('../../users/usr_1', 'at'),
+      () => protekt.sessions.revokeAll('at'),
+      () => protekt.sessions.revokeAll('at', { keepCurrent: true }),
+    ];
+    for (const call of calls) assert.equal((await call()).error, null);
+    const wire = seen.map((r) => [
+      r.method,
+      r.url,
+      r.body === '' ? null : JSON.parse(r.body),
+      r.headers.authorization ?? null,
+    ]);
+    assert.deepEqual(wire, [
+      ['POST', '/p/v1/auth/password-reset', { email: 'a@b.c' }, null],
+      ['POST', '/p/v1/auth/password-reset', { email: 'a@b.c', redirectUrl: 'https://app.test/done' }, null],
+      ['POST', '/p/v1/auth/password-reset/confirm', { resetToken: 'rt', newPassword: 'np' }, null],
+      ['POST', '/p/v1/auth/change-password', { currentPassword: 'cp', newPassword: 'np' }, 'Bearer at'],
+      ['GET', '/p/v1/users', null, null],
+      ['GET', '/p/v1/users?limit=5&cursor=c%2F%2B%3D&search=A+b%26c%3Dd', null, null],
+      ['GET', '/p/v1/users/usr_1', null, null],
+      ['PATCH', '/p/v1/users/usr_1', { metadata: { a: null }, disabled: false }, null],
+      ['DELETE', '/p/v1/users/usr_1', null, null],
+      ['GET', '/p/v1/users/..%2Fx', null, null],
+      ['DELETE', '/p/v1/users/a%2Fb%3Fc%23d%25e', null, null],
+      ['GET', '/p/v1/sessions', null, 'Bearer at'],
+      ['DELETE', '/p/v1/sessions/ses_1', null, 'Bearer at'],
+      ['DELETE', '/p/v1/sessions/..%2F..%2Fusers%2Fusr_1', null, 'Bearer at'],
+      ['POST', '/p/v1/sessions/revoke-all', {}, 'Bearer at'],
+      ['POST', '/p/v1/sessions/revoke-all', { keepCurrent: true }, 'Bearer at'],
+    ]);
+    for (const request of seen) {
+      assert.equal(request.headers['x-login-id'], 'lp_login');
+      assert.equal(request.headers['x-api-key'], 'pk_test_key');
+    }
+  });
+
+  test('ids that cannot be one path segment are answered without a request', async () => {
+    let requests = 0;
+    const baseUrl = await httpServer((req, res) => {
+      requests += 1;
+      res.end('{}');
+    });
+    const protekt = client(baseUrl);
+    for (const id of ['.', '..']) {
+      for (const result of [
+        await protekt.users.get(id),
+        await protekt.users.update(id, { disabled: true }),
+        await protekt.users.delete(id),
+        await protekt.sessions.revoke(id, 'at'),
+      ]) {
+        assert.equal(result.error.code, 'not_found');
+        assert.equal(result.error.status, 404);
+      }
+    }
+    for (const id of ['', undefined, null, 7]) {
+      const got = await protekt.users.get(id);
+      assert.deepEqual(got, { user: null, error: got.error });
+      assert.equal(got.error.code, 'invalid_request');
+      assert.equal(got.error.field, 'userId');
+      const revoked = await protekt.sessions.revoke(id, 'at');
+      assert.equal(revoked.error.code, 'invalid_request');
+      assert.equal(revoked.error.field, 'sessionId');
+    }
+    assert.equal(requests, 0);
+  });
+
+  test('invalid_response: malformed success answers of the new methods', async () => {
+    const bodies = {
+      '/v1/users': { users: 'nope', hasMore: false },
+      '/v1/users/usr_1': { ok: true },
+      '/v1/sessions': { sessions: [{ current: true }] },
+      '/v1/sessions/revoke-all': { revokedCount: 'two' },
+    };
+    const baseUrl = await httpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(bodies[req.url.split('?')[0]] ?? {}));
+    });
+    const protekt = client(baseUrl);
+    await rejectsWith(protekt.users.list(), 'invalid_response');
+    await rejectsWith(protekt.users.get('usr_1'), 'invalid_response');
+    await rejectsWith(protekt.users.update('usr_1', {}), 'invalid_response');
+    await rejectsWith(protekt.sessions.list('at'), 'invalid_response');
+    await rejectsWith(protekt.sessions.revokeAll('at'), 'invalid_response');
   });
 
   test('extra fields of an API error are passed through', async () => {

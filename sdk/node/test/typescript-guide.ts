@@ -7,8 +7,12 @@ import {
   ProtektError,
   ERROR_CODES,
   type ApiError,
+  type ListUsersResponse,
   type ProtektErrorCode,
+  type ProtektSession,
   type ProtektUser,
+  type RevokeAllSessionsResponse,
+  type UpdateUserParams,
   type SdkErrorCode,
   type TokenClaims,
 } from '@protekt/node';
@@ -90,6 +94,72 @@ export async function samples(existingRefreshToken: string, email: string, passw
       const code: SdkErrorCode = err.code;
       const status: number | undefined = err.status;
       void code, status, err.apiError?.retryAfter;
+    }
+  }
+  // Working with users (each statement in a block: the guide declares `user` twice).
+  {
+    // Get a user by ID
+    const { user } = await protekt.users.get('usr_9klabc');
+    const id: string = user.id;
+    void id;
+  }
+  {
+    // Update user metadata
+    const { user } = await protekt.users.update('usr_9klabc', {
+      metadata: { plan: 'pro' },
+    });
+    const plan: unknown = user.metadata['plan'];
+    void plan;
+  }
+  {
+    // Delete a user
+    await protekt.users.delete('usr_9klabc');
+  }
+  // Session management
+  {
+    const accessToken = 'access-token';
+    const sessionId = 'ses_1';
+    // List a user's active sessions (pass their access token)
+    const { sessions } = await protekt.sessions.list(accessToken);
+    const current: ProtektSession | undefined = sessions.find((s) => s.current);
+    const ip: string | null | undefined = current?.ip;
+    void ip;
+
+    // Revoke a specific session
+    await protekt.sessions.revoke(sessionId, accessToken);
+
+    // Sign out everywhere
+    await protekt.sessions.revokeAll(accessToken, { keepCurrent: true });
+    const all: RevokeAllSessionsResponse = await protekt.sessions.revokeAll(accessToken);
+    const count: number = all.revokedCount;
+    void count;
+  }
+  // Listing with paging, and the password methods.
+  {
+    let cursor: string | undefined;
+    do {
+      const page: ListUsersResponse = await protekt.users.list({ limit: 50, cursor, search: 'a' });
+      if (page.error) break;
+      const emails: string[] = page.users.map((u) => u.email);
+      void emails;
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    const changes: UpdateUserParams = { email: 'new@example.com', disabled: false, metadata: { a: null } };
+    await protekt.users.update('usr_1', changes);
+    const { error: resetError } = await protekt.auth.requestPasswordReset({ email });
+    await protekt.auth.requestPasswordReset({ email, redirectUrl: 'https://app.example.com/login' });
+    await protekt.auth.confirmPasswordReset({ resetToken: 'token', newPassword: password });
+    const { error: changeError } = await protekt.auth.changePassword(
+      { currentPassword: password, newPassword: 'a new passphrase' },
+      'access-token',
+    );
+    if (changeError?.code === 'invalid_credentials') {
+      const message: string = changeError.message;
+      void message;
+    }
+    if (resetError?.code === 'rate_limited') {
+      const wait: number | undefined = resetError.retryAfter;
+      void wait;
     }
   }
   const codes: readonly ProtektErrorCode[] = ERROR_CODES;

@@ -1,9 +1,11 @@
 -- Account lifecycle: listing users, one-time tokens (email verification, password reset),
 -- management tokens, the email outbox, audit events, rate counters and job leases.
 
--- Users are listed newest-last by (created_at, id); search is an email prefix (on the unique
--- (project_id, email_normalized) index) or an id prefix (on the primary key).
+-- Users are listed oldest-first by (created_at, id); search is an email prefix (a range scan of
+-- the unique (project_id, email_normalized) index) or an id prefix (a range scan of
+-- (project_id, id)). Each page reads `limit` index entries whatever the number of users.
 create index app_user_created on app_user(project_id, created_at, id);
+create index app_user_id_prefix on app_user(project_id, id);
 
 create index session_expiry on session(expires_at);
 create index revoked_token_expiry on revoked_token(expires_at);

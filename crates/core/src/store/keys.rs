@@ -85,10 +85,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         Self::insert_signing_key_in(&mut tx, key).await?;
-        let what = Invalidation::Keys(project_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Keys(project_id.to_owned()))
+            .await?;
         Ok(())
     }
 }

@@ -166,6 +166,20 @@ impl Store {
         });
     }
 
+    /// Commits `tx`, announcing `what` to the other nodes inside it, then evicts it locally.
+    /// Every write that can end a session, revoke a token or change what verification sees
+    /// goes through here.
+    async fn commit_announcing(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        what: Invalidation,
+    ) -> Result<()> {
+        self.announce(&mut tx, &what).await?;
+        tx.commit().await?;
+        self.evicted(what);
+        Ok(())
+    }
+
     /// Evicts locally after a commit.
     fn evicted(&self, what: Invalidation) {
         self.cache.evict(&what);

@@ -135,10 +135,8 @@ impl Store {
         .bind(project_id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::Project(project_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
+            .await?;
         Ok(done.rows_affected())
     }
 }
@@ -176,10 +174,8 @@ impl Store {
         .bind(&project.id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::Project(project.id.clone());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Project(project.id.clone()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -190,10 +186,8 @@ impl Store {
             .bind(project_id)
             .execute(&mut *tx)
             .await?;
-        let what = Invalidation::Project(project_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -241,10 +235,8 @@ impl Store {
         .bind(key_id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::Project(project_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }

@@ -47,6 +47,13 @@ pub struct NewSession<'a> {
     pub expires_at: Millis,
 }
 
+/// What a successful login records on the user.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginStamp<'a> {
+    /// Set when the stored hash used outdated parameters and was recomputed.
+    pub new_password_hash: Option<&'a str>,
+}
+
 #[derive(Debug, Clone)]
 pub struct RefreshRow {
     pub id: String,
@@ -56,8 +63,15 @@ pub struct RefreshRow {
 }
 
 impl Store {
-    /// Creates a session and its first refresh token (stored as `refresh_hash`) atomically.
-    pub async fn create_session(&self, s: &NewSession<'_>, refresh_hash: &str) -> Result<()> {
+    /// Creates a session and its first refresh token (stored as `refresh_hash`) atomically; for a
+    /// login, the user's `last_login_at` (and an upgraded password hash) are stamped in the same
+    /// transaction, so a login costs one commit.
+    pub async fn create_session(
+        &self,
+        s: &NewSession<'_>,
+        refresh_hash: &str,
+        login: Option<LoginStamp<'_>>,
+    ) -> Result<()> {
         let amr = serde_json::to_string(s.amr).map_err(|e| anyhow::anyhow!("amr: {e}"))?;
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -88,8 +102,23 @@ impl Store {
         .bind(s.expires_at)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await?;
-        Ok(())
+        let Some(stamp) = login else {
+            tx.commit().await?;
+            return Ok(());
+        };
+        sqlx::query(
+            "update app_user set last_login_at = $1, password_hash = coalesce($2, password_hash) \
+             where project_id = $3 and id = $4",
+        )
+        .bind(s.now)
+        .bind(stamp.new_password_hash)
+        .bind(s.project_id)
+        .bind(s.user_id)
+        .execute(&mut *tx)
+        .await?;
+        // Cached session views carry the user; they must show the new last_login_at.
+        self.commit_announcing(tx, Invalidation::User(s.user_id.to_owned()))
+            .await
     }
 
     /// The session with its user and revoked token ids (cached; `None` if it does not exist in
@@ -157,10 +186,8 @@ impl Store {
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::Session(session_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -230,10 +257,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // The cached view holds last_active_at, which decides the idle timeout.
-        let what = Invalidation::Session(parent.session_id.clone());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Session(parent.session_id.clone()))
+            .await?;
         Ok(true)
     }
 
@@ -261,10 +286,8 @@ impl Store {
             Err(e) if crate::error::is_unique_violation(&e) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        let what = Invalidation::Session(session_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+            .await?;
         Ok(())
     }
 
@@ -346,10 +369,8 @@ impl Store {
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::Session(session_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -372,10 +393,8 @@ impl Store {
         .bind(keep.unwrap_or(""))
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::User(user_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
         Ok(done.rows_affected())
     }
 }

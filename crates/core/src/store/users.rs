@@ -108,33 +108,6 @@ impl Store {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    /// Stamps a successful login, storing a new password hash when the parameters were raised.
-    pub async fn record_login(
-        &self,
-        project_id: &str,
-        user_id: &str,
-        now: Millis,
-        new_hash: Option<&str>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "update app_user set last_login_at = $1, password_hash = coalesce($2, password_hash) \
-             where project_id = $3 and id = $4",
-        )
-        .bind(now)
-        .bind(new_hash)
-        .bind(project_id)
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-        // Cached session views carry the user; they must show the new last_login_at.
-        let what = Invalidation::User(user_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
-        Ok(())
-    }
-
     /// The stored password hash (tests and diagnostics).
     pub async fn password_hash(&self, project_id: &str, user_id: &str) -> Result<Option<String>> {
         let row =
@@ -184,10 +157,8 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::User(user_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 }
@@ -338,10 +309,8 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        let what = Invalidation::User(user_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
         Ok(true)
     }
 
@@ -354,10 +323,8 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        let what = Invalidation::User(user_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -398,10 +365,8 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        let what = Invalidation::User(user_id.to_owned());
-        self.announce(&mut tx, &what).await?;
-        tx.commit().await?;
-        self.evicted(what);
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
         Ok(ended.rows_affected())
     }
 }

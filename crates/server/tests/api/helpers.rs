@@ -427,4 +427,16 @@ pub fn jwt_header(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap_or(Value::Null)
 }
 
+/// A response's headers, sorted, without `date` (for comparing two answers).
+pub fn headers_without_date(r: &reqwest::Response) -> Vec<String> {
+    let mut h: Vec<_> = r
+        .headers()
+        .iter()
+        .filter(|(k, _)| *k != "date")
+        .map(|(k, v)| format!("{k}: {v:?}"))
+        .collect();
+    h.sort();
+    h
+}
+
 pub const PASSWORD: &str = "correct-horse-battery-staple";
