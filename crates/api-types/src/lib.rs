@@ -177,17 +177,18 @@ pub struct LoginRequest {
     pub token_expiry: Option<u64>,
 }
 
-/// Tokens and the user, returned by sign-up and login.
+/// Tokens and the user, returned by sign-up and login. After a sign-up in a project that
+/// requires a verified email, the tokens are null: the user signs in once verified.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: User,
     /// A JWT (ES256 by default) to send as `Authorization: Bearer`.
-    pub access_token: String,
+    pub access_token: Option<String>,
     /// Opaque; rotated on every use.
-    pub refresh_token: String,
+    pub refresh_token: Option<String>,
     /// Access-token lifetime in seconds.
-    pub expires_in: u64,
+    pub expires_in: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -25,8 +25,11 @@ use crate::store::{Store, User};
 
 /// Emails of one kind to one address per hour.
 pub const PER_RECIPIENT_PER_HOUR: i64 = 5;
-/// Emails asked for from one IP address per hour.
+/// Emails asked for from one end-user IP address per hour (when the backend passes it).
 pub const PER_IP_PER_HOUR: i64 = 30;
+/// Emails asked for by one project per hour when the end user's address is unknown: calls come
+/// from the project's backend (they need its API key), so its own address says nothing.
+pub const PER_PROJECT_PER_HOUR: i64 = 1000;
 const HOUR_MS: i64 = 3600 * 1000;
 
 #[derive(Clone)]
@@ -68,25 +71,34 @@ impl AccountService {
         }
     }
 
-    /// Counts a send against the recipient's and the caller's quotas.
-    async fn check_quota(&self, kind: &str, recipient: &str, client: &ClientInfo) -> Result<()> {
+    /// Counts a send against the recipient's quota and the caller's: per end-user address when
+    /// the backend passes it, else per project.
+    async fn check_quota(
+        &self,
+        project: &Project,
+        kind: &str,
+        recipient: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let now = self.clock.now();
         let retry_after = ((HOUR_MS - now.rem_euclid(HOUR_MS)) / 1000).max(1) as u64;
         let per_recipient = self
             .store
-            .hit_counter(&format!("send:{kind}:to:{recipient}"), HOUR_MS, now)
+            .hit_counter(
+                &format!("send:{}:{kind}:to:{recipient}", project.id),
+                HOUR_MS,
+                now,
+            )
             .await?;
         if per_recipient > PER_RECIPIENT_PER_HOUR {
             return Err(Error::RateLimited { retry_after });
         }
-        if let Some(ip) = &client.ip {
-            let per_ip = self
-                .store
-                .hit_counter(&format!("send:ip:{ip}"), HOUR_MS, now)
-                .await?;
-            if per_ip > PER_IP_PER_HOUR {
-                return Err(Error::RateLimited { retry_after });
-            }
+        let (key, limit) = match (&client.ip, client.ip_is_end_user) {
+            (Some(ip), true) => (format!("send:{}:ip:{ip}", project.id), PER_IP_PER_HOUR),
+            _ => (format!("send:{}:project", project.id), PER_PROJECT_PER_HOUR),
+        };
+        if self.store.hit_counter(&key, HOUR_MS, now).await? > limit {
+            return Err(Error::RateLimited { retry_after });
         }
         Ok(())
     }
@@ -144,7 +156,7 @@ impl AccountService {
         user: &User,
         client: &ClientInfo,
     ) -> Result<()> {
-        self.check_quota("verify_email", &user.email.to_lowercase(), client)
+        self.check_quota(project, "verify_email", &user.email.to_lowercase(), client)
             .await?;
         self.send_link(project, user, Purpose::VerifyEmail, None)
             .await
@@ -160,7 +172,7 @@ impl AccountService {
     ) -> Result<()> {
         let email = Email::parse(email)?;
         Self::check_redirect(project, redirect_url)?;
-        self.check_quota("verify_email", email.normalized(), client)
+        self.check_quota(project, "verify_email", email.normalized(), client)
             .await?;
         let me = self.clone();
         let project = project.clone();
@@ -252,7 +264,7 @@ impl AccountService {
     ) -> Result<()> {
         let email = Email::parse(email)?;
         Self::check_redirect(project, redirect_url)?;
-        self.check_quota("password_reset", email.normalized(), client)
+        self.check_quota(project, "password_reset", email.normalized(), client)
             .await?;
         let me = self.clone();
         let project = project.clone();
@@ -336,7 +348,8 @@ impl AccountService {
             new_password,
             project.settings.password_min_length,
             &[&user.email, &project.name],
-        )?;
+        )
+        .map_err(|e| e.in_field("newPassword"))?;
         let hash = self.hasher.hash(new_password).await?;
         let now = self.clock.now();
         if !self
@@ -414,7 +427,8 @@ impl AccountService {
             new_password,
             project.settings.password_min_length,
             &[&user.email, &project.name],
-        )?;
+        )
+        .map_err(|e| e.in_field("newPassword"))?;
         let hash = self.hasher.hash(new_password).await?;
         let now = self.clock.now();
         self.store

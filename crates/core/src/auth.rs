@@ -28,7 +28,11 @@ pub const MIN_TOKEN_EXPIRY: u64 = 10;
 /// Where a request came from, recorded on the session.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
+    /// The end user's address when the calling backend says it (`X-Client-Ip`), else the
+    /// address of the connection, which is usually the backend's.
     pub ip: Option<String>,
+    /// True when `ip` is the end user's, as told by the backend.
+    pub ip_is_end_user: bool,
     pub user_agent: Option<String>,
 }
 
@@ -79,7 +83,7 @@ impl AuthService {
         project: &Project,
         input: SignupInput,
         client: &ClientInfo,
-    ) -> Result<(User, Tokens)> {
+    ) -> Result<(User, Option<Tokens>)> {
         let email = Email::parse(&input.email)?;
         let metadata = parse_metadata(input.metadata)?;
         let ttl = token_ttl(project, input.token_expiry)?;
@@ -105,9 +109,16 @@ impl AuthService {
         self.store
             .insert_user(&user, email.normalized(), Some(&hash))
             .await?;
-        let tokens = self
-            .start_session(project, &user, client, ttl, now, None)
-            .await?;
+        // A project that requires a verified email gives no session until the email is verified
+        // (otherwise sign-up would be a way around the login check).
+        let tokens = if project.settings.require_email_verification {
+            None
+        } else {
+            Some(
+                self.start_session(project, &user, client, ttl, now, None)
+                    .await?,
+            )
+        };
         let mut event = audit::event(&project.id, "signup", true, Some(&user.id));
         event.ip = client.ip.clone();
         event.user_agent = client.user_agent.clone();

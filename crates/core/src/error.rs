@@ -13,8 +13,8 @@ pub enum Error {
     InvalidCredentials,
     #[error("an account with this email already exists")]
     EmailTaken,
-    #[error("{0}")]
-    WeakPassword(String),
+    #[error("{message}")]
+    WeakPassword { field: String, message: String },
     #[error("this user is disabled")]
     UserDisabled,
     #[error("the email address must be verified before signing in")]
@@ -36,6 +36,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// The same error, naming `field` as the one at fault (for callers whose request calls the
+    /// password something else, such as `newPassword`).
+    pub fn in_field(self, field: &str) -> Self {
+        match self {
+            Error::InvalidRequest { message, .. } => Error::InvalidRequest {
+                field: field.to_owned(),
+                message,
+            },
+            Error::WeakPassword { message, .. } => Error::WeakPassword {
+                field: field.to_owned(),
+                message,
+            },
+            other => other,
+        }
+    }
+
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Error::InvalidRequest {
             field: field.to_owned(),

@@ -12,7 +12,7 @@
 //! `server_busy` rather than growing without bound. Callers must not hold a database connection
 //! or transaction while they wait for a hash.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
+use argon2::password_hash::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, Version};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -28,7 +28,12 @@ const STRENGTH_CHECK_CHARS: usize = 100;
 /// Checks a new password against the policy. `context` holds words the password must not be
 /// built from (the email, the project name).
 pub fn check_policy(password: &str, min_chars: usize, context: &[&str]) -> Result<()> {
-    let weak = |m: &str| Err(Error::WeakPassword(m.to_owned()));
+    let weak = |m: &str| {
+        Err(Error::WeakPassword {
+            field: "password".to_owned(),
+            message: m.to_owned(),
+        })
+    };
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(Error::invalid(
             "password",
@@ -80,25 +85,54 @@ impl Default for HashParams {
     }
 }
 
-impl HashParams {
-    fn argon2(&self) -> Result<Argon2<'static>> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-    }
+thread_local! {
+    /// Each hashing thread keeps its argon2 working memory (19 MiB with the defaults) between
+    /// hashes instead of allocating and faulting it in for every login.
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Hashes with the given parameters (blocking; call through [`Hasher`]).
+/// Raw argon2id of `password` into `out`, in this thread's reused working memory.
+fn argon2id_into(params: &Params, password: &[u8], salt: &[u8], out: &mut [u8]) -> Result<()> {
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    MEMORY.with(|memory| {
+        let mut memory = memory.borrow_mut();
+        let blocks = params.block_count();
+        if memory.len() < blocks {
+            memory.resize(blocks, argon2::Block::default());
+        }
+        argon
+            .hash_password_into_with_memory(password, salt, out, &mut memory[..blocks])
+            .map_err(|e| Error::Internal(anyhow::anyhow!("hashing: {e}")))
+    })
+}
+
+const B64: data_encoding::Encoding = data_encoding::BASE64_NOPAD;
+
+/// Hashes with the given parameters into a PHC string (blocking; call through [`Hasher`]).
 pub fn hash_blocking(params: HashParams, password: &str) -> Result<String> {
-    let salt = SaltString::from_b64(
-        &data_encoding::BASE64_NOPAD.encode(&crate::ids::random_bytes::<16>()),
+    let salt = crate::ids::random_bytes::<16>();
+    let mut out = [0u8; 32];
+    let argon_params = Params::new(
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        Some(out.len()),
     )
-    .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
-    let hash = params
-        .argon2()?
-        .hash_password(normalize(password).as_bytes(), &salt)
-        .map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-    Ok(hash.to_string())
+    .map_err(|e| anyhow::anyhow!("argon2 parameters: {e}"))?;
+    argon2id_into(
+        &argon_params,
+        normalize(password).as_bytes(),
+        &salt,
+        &mut out,
+    )?;
+    Ok(format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.memory_kib,
+        params.iterations,
+        params.parallelism,
+        B64.encode(&salt),
+        B64.encode(&out)
+    ))
 }
 
 /// Outcome of checking a password against a stored hash.
@@ -128,10 +162,33 @@ pub fn verify_blocking(params: HashParams, password: &str, stored: &str) -> Resu
     {
         return Ok(Verified::No);
     }
-    let normalized = normalize(password);
-    let ok = Argon2::default()
-        .verify_password(normalized.as_bytes(), &parsed)
-        .is_ok();
+    if parsed.version != Some(0x13) {
+        return Ok(Verified::No);
+    }
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Ok(Verified::No);
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return Ok(Verified::No);
+    };
+    let expected = expected.as_bytes();
+    let mut out = vec![0u8; expected.len()];
+    let Ok(params_for_output) = Params::new(
+        stored_params.m_cost(),
+        stored_params.t_cost(),
+        stored_params.p_cost(),
+        Some(expected.len()),
+    ) else {
+        return Ok(Verified::No);
+    };
+    argon2id_into(
+        &params_for_output,
+        normalize(password).as_bytes(),
+        salt,
+        &mut out,
+    )?;
+    let ok: bool = subtle::ConstantTimeEq::ct_eq(out.as_slice(), expected).into();
     if !ok {
         return Ok(Verified::No);
     }
@@ -269,6 +326,34 @@ mod tests {
     }
 
     #[test]
+    fn hashes_interoperate_with_the_reference_phc_implementation() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString};
+        let ours = hash_blocking(fast(), "interop-passphrase-1").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(Argon2::default()
+            .verify_password(b"interop-passphrase-1", &parsed)
+            .is_ok());
+        let salt = SaltString::from_b64("c29tZXNhbHRzb21lc2FsdA").unwrap();
+        let argon = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        let theirs = argon
+            .hash_password(b"interop-passphrase-2", &salt)
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            verify_blocking(fast(), "interop-passphrase-2", &theirs).ok(),
+            Some(Verified::Yes)
+        );
+        assert_eq!(
+            verify_blocking(fast(), "interop-passphrase-3", &theirs).ok(),
+            Some(Verified::No)
+        );
+    }
+
+    #[test]
     fn every_byte_counts_no_truncation_p2() {
         let long = "x".repeat(199) + "a";
         let hash = hash_blocking(fast(), &long).unwrap_or_default();
@@ -309,12 +394,12 @@ mod tests {
     fn policy_length_bounds_p3() {
         assert!(matches!(
             check_policy("kq8#Zr1", 8, &[]),
-            Err(Error::WeakPassword(_))
+            Err(Error::WeakPassword { .. })
         ));
         assert!(check_policy("kq8#Zr1!", 8, &[]).is_ok());
         assert!(matches!(
             check_policy("kq8#Zr1!vb", 15, &[]),
-            Err(Error::WeakPassword(_))
+            Err(Error::WeakPassword { .. })
         ));
         let passphrase = "correcthorsebatterystaplepurpleelephantdancesonthemoonlitbeachxx";
         assert_eq!(passphrase.len(), 64);

@@ -163,6 +163,9 @@ pub async fn update(
             return Err(Error::invalid("metadata", "metadata must be a JSON object"));
         }
     }
+    if email.is_none() && update.metadata.is_none() && update.disabled.is_none() {
+        return get(store, project, user_id).await;
+    }
     // Optimistic concurrency: re-read and retry if another update landed in between.
     for _ in 0..5 {
         let current = get(store, project, user_id).await?;

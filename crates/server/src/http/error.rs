@@ -42,8 +42,8 @@ impl From<Error> for ApiError {
             Error::InvalidApiKey => ApiError::new(ErrorCode::InvalidApiKey, message),
             Error::InvalidCredentials => ApiError::new(ErrorCode::InvalidCredentials, message),
             Error::EmailTaken => ApiError::new(ErrorCode::EmailTaken, message),
-            Error::WeakPassword(m) => ApiError {
-                field: Some("password".into()),
+            Error::WeakPassword { field, message: m } => ApiError {
+                field: Some(field),
                 ..ApiError::new(ErrorCode::WeakPassword, m)
             },
             Error::UserDisabled => ApiError::new(ErrorCode::UserDisabled, message),
@@ -121,7 +121,13 @@ mod tests {
         let cases = [
             (Error::InvalidCredentials, 401),
             (Error::EmailTaken, 409),
-            (Error::WeakPassword("x".into()), 400),
+            (
+                Error::WeakPassword {
+                    field: "password".into(),
+                    message: "x".into(),
+                },
+                400,
+            ),
             (Error::UserDisabled, 403),
             (Error::InvalidToken, 401),
             (Error::TokenExpired, 401),

@@ -157,23 +157,38 @@ impl FromRequestParts<AppState> for Management {
     }
 }
 
-/// The peer address and user agent, recorded on new sessions.
+/// Where the request came from (`X-Client-Ip` from the backend, else the peer) and the user
+/// agent, recorded on new sessions and used for per-address quotas.
 pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        // A backend (it holds the API key) may tell us its end user's address.
+        let end_user_ip = parts
+            .headers
+            .get("x-client-ip")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+            .map(|ip| ip.to_string());
+        let ip_is_end_user = end_user_ip.is_some();
+        let ip = end_user_ip.or_else(|| {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(512).collect());
-        Ok(Client(ClientInfo { ip, user_agent }))
+        Ok(Client(ClientInfo {
+            ip,
+            ip_is_end_user,
+            user_agent,
+        }))
     }
 }
 

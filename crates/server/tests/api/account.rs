@@ -52,6 +52,7 @@ both_dbs!(
             (status, body["error"]["code"].as_str()),
             (StatusCode::BAD_REQUEST, Some("weak_password"))
         );
+        assert_eq!(body["error"]["field"], "newPassword");
         let (status, body) = app
             .post(
                 "/v1/auth/password-reset/confirm",
@@ -293,6 +294,35 @@ both_dbs!(send_quotas_per_recipient_l7, |app| async move {
         .0,
         StatusCode::TOO_MANY_REQUESTS
     );
+    // Per end-user address, when the backend passes it (X-Client-Ip): 30 an hour.
+    for i in 0..31 {
+        let resp = app
+            .http
+            .post(format!("{}/v1/auth/password-reset", app.base))
+            .header("x-api-key", &app.api_key)
+            .header("x-client-ip", "203.0.113.7")
+            .json(&json!({"email": format!("spray{i}@example.com")}))
+            .send()
+            .await
+            .unwrap();
+        let expected = if i < 30 {
+            StatusCode::OK
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        assert_eq!(resp.status(), expected, "request {i}");
+    }
+    // Another end user behind the same backend is not affected.
+    let resp = app
+        .http
+        .post(format!("{}/v1/auth/password-reset", app.base))
+        .header("x-api-key", &app.api_key)
+        .header("x-client-ip", "203.0.113.8")
+        .json(&json!({"email": "spray-other@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
     // A new hour, a new quota.
     app.clock.advance(Duration::from_secs(3600));
     assert_eq!(
@@ -372,11 +402,18 @@ both_dbs!(
             )
             .await;
         assert_eq!(status, StatusCode::OK);
-        app.post(
-            "/v1/auth/signup",
-            json!({"email": "must@example.com", "password": PASSWORD, "sendVerification": true}),
-        )
-        .await;
+        // Sign-up gives no session until the email is verified, and sends the link by itself.
+        let (status, signup) = app
+            .post(
+                "/v1/auth/signup",
+                json!({"email": "must@example.com", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        assert!(
+            signup["accessToken"].is_null() && signup["refreshToken"].is_null(),
+            "{signup}"
+        );
         let (status, body) = app.login("must@example.com", PASSWORD).await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
@@ -548,7 +585,7 @@ both_dbs!(
 );
 
 both_dbs!(
-    change_password_needs_the_current_one_and_ends_other_sessions_p5_s5,
+    change_password_needs_the_current_one_and_ends_other_sessions_p5_s5_s6,
     |app| async move {
         let a = app.signup("change@example.com", PASSWORD).await;
         let (_, b) = app.login("change@example.com", PASSWORD).await;
@@ -573,6 +610,7 @@ both_dbs!(
             (StatusCode::BAD_REQUEST, Some("weak_password")),
             "P4 on the change path"
         );
+        assert_eq!(body["error"]["field"], "newPassword");
         let (status, _) = app
             .request(
                 Method::POST,

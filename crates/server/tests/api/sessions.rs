@@ -99,6 +99,19 @@ both_dbs!(
             StatusCode::UNAUTHORIZED,
             "an access token is required"
         );
+        let (status, _) = app
+            .request(
+                Method::DELETE,
+                "/v1/sessions/revoke-all",
+                Some(mine["accessToken"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::NOT_FOUND,
+            "revoke-all is not a session id"
+        );
         app
     }
 );

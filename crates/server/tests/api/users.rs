@@ -127,17 +127,19 @@ both_dbs!(
 );
 
 both_dbs!(list_parameters_are_bounded_d3, |app| async move {
-    for q in [
-        "?limit=0",
-        "?limit=101",
-        "?limit=100000",
-        "?limit=abc",
-        "?cursor=garbage",
-        "?cursor=eyJ4IjoxfQ",
+    for (q, field) in [
+        ("?limit=0", "limit"),
+        ("?limit=101", "limit"),
+        ("?limit=100000", "limit"),
+        ("?limit=abc", "limit"),
+        ("?limit=1.5", "limit"),
+        ("?cursor=garbage", "cursor"),
+        ("?cursor=eyJ4IjoxfQ", "cursor"),
     ] {
         let (status, body) = list(&app, q).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{q}: {body}");
         assert_eq!(body["error"]["code"], "invalid_request", "{q}");
+        assert_eq!(body["error"]["field"], field, "{q}");
     }
     let (status, _) = list(&app, "?limit=100").await;
     assert_eq!(status, StatusCode::OK);
@@ -216,8 +218,11 @@ both_dbs!(get_update_and_delete_a_user, |app| async move {
         StatusCode::OK
     );
 
-    // AZ3: fields users cannot write through this API are refused, not ignored silently.
+    // AZ3: fields this API cannot write are refused, not ignored silently; F6: an admin
+    // cannot set (or see) a password here.
     for bad in [
+        json!({"password": "admin-chosen-password"}),
+        json!({"passwordHash": "$argon2id$..."}),
         json!({"emailVerified": true}),
         json!({"metadata": [1]}),
         json!({"email": "not-an-email"}),

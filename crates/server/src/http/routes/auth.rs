@@ -47,7 +47,8 @@ pub async fn auth_signup(
         metadata: body.metadata,
         token_expiry: body.token_expiry,
     };
-    let send_verification = body.send_verification.unwrap_or(false);
+    let send_verification =
+        body.send_verification.unwrap_or(false) || project.settings.require_email_verification;
     let (user, tokens) = state.auth.signup(&project, input, &client).await?;
     if send_verification {
         // The account exists now; a failed send is logged, not turned into a failed sign-up.
@@ -63,9 +64,9 @@ pub async fn auth_signup(
         StatusCode::CREATED,
         Json(api::AuthResponse {
             user: user_json(&user),
-            access_token: tokens.access_token,
-            refresh_token: tokens.refresh_token,
-            expires_in: tokens.expires_in,
+            access_token: tokens.as_ref().map(|t| t.access_token.clone()),
+            refresh_token: tokens.as_ref().map(|t| t.refresh_token.clone()),
+            expires_in: tokens.as_ref().map(|t| t.expires_in),
         }),
     ))
 }
@@ -98,9 +99,9 @@ pub async fn auth_login(
         .await?;
     Ok(Json(api::AuthResponse {
         user: user_json(&user),
-        access_token: tokens.access_token,
-        refresh_token: tokens.refresh_token,
-        expires_in: tokens.expires_in,
+        access_token: Some(tokens.access_token),
+        refresh_token: Some(tokens.refresh_token),
+        expires_in: Some(tokens.expires_in),
     }))
 }
 

@@ -254,7 +254,7 @@ pub async fn reset_password_submit(
             redirect,
         ),
         Err(Error::InvalidToken) => invalid_link("Choose a new password"),
-        Err(Error::WeakPassword(m)) => {
+        Err(Error::WeakPassword { message: m, .. }) => {
             let redirect = state
                 .account
                 .reset_redirect(&project, &form.token)

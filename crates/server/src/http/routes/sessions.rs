@@ -7,14 +7,20 @@ use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
 
 use crate::app::AppState;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{parse_json, ApiProject, Bearer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/sessions", get(sessions_list))
         .route("/v1/sessions/{id}", delete(session_revoke))
-        .route("/v1/sessions/revoke-all", post(sessions_revoke_all))
+        // `revoke-all` is not a session id: DELETE on it is a session that does not exist.
+        .route(
+            "/v1/sessions/revoke-all",
+            post(sessions_revoke_all).delete(|| async {
+                ApiError::new(protekt_api_types::ErrorCode::NotFound, "not found")
+            }),
+        )
 }
 
 /// The caller's live sessions, newest first; `current` marks the one asking.

@@ -23,7 +23,8 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100 (default 20).
-    limit: Option<i64>,
+    #[param(value_type = Option<i64>)]
+    limit: Option<String>,
     /// `nextCursor` of the previous page.
     cursor: Option<String>,
     /// An email prefix, or an id prefix (`usr_…`); case-insensitive.
@@ -44,10 +45,13 @@ pub async fn users_list(
 ) -> ApiResult<Json<api::UserList>> {
     let Query(p) =
         params.map_err(|e| crate::http::error::ApiError::invalid("query", e.body_text()))?;
+    let limit = p.limit.map(|l| l.parse::<i64>()).transpose().map_err(|_| {
+        crate::http::error::ApiError::invalid("limit", "limit must be an integer from 1 to 100")
+    })?;
     let page = users::list(
         &state.store,
         &project,
-        p.limit,
+        limit,
         p.cursor.as_deref(),
         p.search.as_deref(),
     )
