@@ -61,6 +61,11 @@ def wrk(base, path, script, concurrency, seconds, env):
             "non_2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(1) if errors else None}
 
 
+def raw_hash_rate(seconds):
+    out = subprocess.run([BIN, "bench", "hash", "--seconds", str(seconds)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out)["hashesPerSecond"]
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
@@ -128,6 +133,8 @@ def main():
         for c in CONCURRENCY:
             results.setdefault("healthz", {})[c] = wrk(base, "/healthz", None, c, args.seconds, env)
             results.setdefault("verify", {})[c] = wrk(base, "/v1/auth/verify", "verify.lua", c, args.seconds, env)
+            # The raw hash rate right before each login run: this VM's speed drifts between runs.
+            results.setdefault("hash_before_login", {})[c] = raw_hash_rate(max(3, args.seconds // 2))
             results.setdefault("login", {})[c] = wrk(base, "/v1/auth/login", "login.lua", c, args.seconds, env)
             results.setdefault("signup", {})[c] = wrk(base, "/v1/auth/signup", "signup.lua", c, args.seconds,
                                                       {**env, "PROTEKT_BENCH_RUN": str(c)})
@@ -178,7 +185,8 @@ def write_markdown(r):
     lines += ["", "## Targets", "",
               "| target | concurrency | ratio |", "|---|---|---|"]
     for c in r["results"]["login"]:
-        lines.append(f"| login ≥ 85% of the raw hash rate | {c} | {100 * r['results']['login'][c]['rps'] / hr:.0f}% |")
+        near = r["results"]["hash_before_login"][c]
+        lines.append(f"| login ≥ 85% of the raw hash rate measured just before ({near:.1f}/s) | {c} | {100 * r['results']['login'][c]['rps'] / near:.0f}% |")
     for c in r["results"]["verify"]:
         ratio = r["results"]["verify"][c]["rps"] / r["results"]["healthz"][c]["rps"]
         lines.append(f"| verify ≥ 50% of /healthz | {c} | {100 * ratio:.0f}% |")

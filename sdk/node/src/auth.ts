@@ -156,6 +156,16 @@ function tokensWithUser(
   data: Record<string, unknown>,
   context: string,
 ): AuthTokenResponse {
+  // A sign-up in a project that requires a verified email creates the user but no session:
+  // the server answers null tokens, and so do we (typed as strings for the guide's samples).
+  if (context === 'signUp' && data.accessToken === null && data.refreshToken === null) {
+    return {
+      user: readUser(data, context),
+      accessToken: null as unknown as string,
+      refreshToken: null as unknown as string,
+      error: null,
+    };
+  }
   return {
     user: readUser(data, context),
     accessToken: readString(data, 'accessToken', context),

@@ -323,7 +323,12 @@ describe('project settings that change these calls', () => {
     await server.updateSettings(second.id, { requireEmailVerification: true });
     const client = new Protekt({ loginId: second.loginId, apiKey: second.apiKey, baseUrl: server.baseUrl });
     const email = uniqueEmail('unverified');
-    await client.auth.signUp({ email, password: GOOD_PASSWORD });
+    // Sign-up creates the user but no session until the address is verified.
+    const signUp = await client.auth.signUp({ email, password: GOOD_PASSWORD });
+    assert.equal(signUp.error, null);
+    assert.equal(signUp.user.email, email);
+    assert.equal(signUp.accessToken, null);
+    assert.equal(signUp.refreshToken, null);
     const result = await client.auth.login({ email, password: GOOD_PASSWORD });
     assertApiError(result.error, 'email_not_verified', 403);
     assert.deepEqual(result, { user: null, accessToken: null, refreshToken: null, error: result.error });
