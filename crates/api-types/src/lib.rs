@@ -40,6 +40,13 @@ pub enum ErrorCode {
     TokenExpired,
     /// The caller is authenticated but not allowed to do this.
     Forbidden,
+    /// The password was right and the user has a second factor: finish with `POST /v1/mfa/verify`
+    /// and the `mfaToken` given here.
+    MfaRequired,
+    /// This needs a session that passed multi-factor authentication (aal2).
+    MfaStepUpRequired,
+    /// The MFA code is wrong (or was already used).
+    InvalidCode,
     /// Too many requests; retry after `retryAfter` seconds.
     RateLimited,
     /// The server is saturated (for example the password hashing queue is full); retry shortly.
@@ -65,6 +72,9 @@ impl ErrorCode {
         ErrorCode::InvalidToken,
         ErrorCode::TokenExpired,
         ErrorCode::Forbidden,
+        ErrorCode::MfaRequired,
+        ErrorCode::MfaStepUpRequired,
+        ErrorCode::InvalidCode,
         ErrorCode::RateLimited,
         ErrorCode::ServerBusy,
         ErrorCode::InternalError,
@@ -87,6 +97,9 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::TokenExpired => "token_expired",
             ErrorCode::Forbidden => "forbidden",
+            ErrorCode::MfaRequired => "mfa_required",
+            ErrorCode::MfaStepUpRequired => "mfa_step_up_required",
+            ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerBusy => "server_busy",
             ErrorCode::InternalError => "internal_error",
@@ -100,8 +113,13 @@ impl ErrorCode {
             ErrorCode::InvalidApiKey
             | ErrorCode::InvalidCredentials
             | ErrorCode::InvalidToken
-            | ErrorCode::TokenExpired => 401,
-            ErrorCode::UserDisabled | ErrorCode::EmailNotVerified | ErrorCode::Forbidden => 403,
+            | ErrorCode::TokenExpired
+            | ErrorCode::MfaRequired
+            | ErrorCode::InvalidCode => 401,
+            ErrorCode::UserDisabled
+            | ErrorCode::EmailNotVerified
+            | ErrorCode::Forbidden
+            | ErrorCode::MfaStepUpRequired => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::EmailTaken => 409,
@@ -132,6 +150,9 @@ pub struct ErrorDetail {
     /// For `rate_limited` and `server_busy`: seconds to wait before retrying.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// For `mfa_required`: the token to pass to `POST /v1/mfa/verify` (single use, 5 minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 /// A user as the API shows it. Times are RFC 3339 (UTC).
@@ -149,6 +170,8 @@ pub struct User {
     pub created_at: String,
     pub updated_at: String,
     pub last_login_at: Option<String>,
+    /// The user's confirmed second factors: `totp`, `sms`.
+    pub mfa_methods: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -399,6 +422,67 @@ pub struct ApiKeyCreated {
     /// `key_…`, to revoke it later.
     pub id: String,
     pub api_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MfaEnrollRequest {
+    /// `totp` or `sms`.
+    pub method: String,
+    /// For `sms`: an E.164 number such as `+14155550123`.
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// For TOTP: the `otpauth://` URI and a QR code of it (an SVG data URI). Null for SMS, whose
+/// code is sent to the phone.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaEnrollResponse {
+    pub totp_uri: Option<String>,
+    pub qr_code: Option<String>,
+}
+
+/// With `mfaToken`: finish a login. Without it (and with the user's access token): confirm an
+/// enrolment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MfaVerifyRequest {
+    /// A TOTP code, the SMS code, or a backup code.
+    pub code: String,
+    #[serde(default)]
+    pub mfa_token: Option<String>,
+    #[serde(default)]
+    pub token_expiry: Option<u64>,
+}
+
+/// After a login challenge: the new aal2 session's tokens. After an enrolment: all null.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaVerifyResponse {
+    pub user: Option<User>,
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MfaUnenrollRequest {
+    pub method: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MfaResendRequest {
+    pub mfa_token: String,
+}
+
+/// Ten single-use codes, shown only this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupCodesResponse {
+    pub backup_codes: Vec<String>,
 }
 
 #[cfg(test)]

@@ -44,6 +44,13 @@ pub struct SignupInput {
     pub token_expiry: Option<u64>,
 }
 
+/// How a correct password login ends: signed in, or waiting for the second factor.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    SignedIn(User, Tokens),
+    NeedsSecondFactor(User),
+}
+
 /// A signed-in session's tokens.
 #[derive(Debug, Clone)]
 pub struct Tokens {
@@ -105,6 +112,7 @@ impl AuthService {
             created_at: now,
             updated_at: now,
             last_login_at: Some(now),
+            mfa_methods: Vec::new(),
         };
         self.store
             .insert_user(&user, email.normalized(), Some(&hash))
@@ -114,8 +122,9 @@ impl AuthService {
         let tokens = if project.settings.require_email_verification {
             None
         } else {
+            let amr = vec!["pwd".to_owned()];
             Some(
-                self.start_session(project, &user, client, ttl, now, None)
+                self.start_session(project, &user, client, ttl, now, None, &amr, "aal1")
                     .await?,
             )
         };
@@ -135,7 +144,7 @@ impl AuthService {
         password: &str,
         token_expiry: Option<u64>,
         client: &ClientInfo,
-    ) -> Result<(User, Tokens)> {
+    ) -> Result<LoginOutcome> {
         let ttl = token_ttl(project, token_expiry)?;
         // Unparseable emails and oversized passwords cannot match anybody; they still cost a
         // dummy verification so that the answer's timing says nothing.
@@ -181,6 +190,21 @@ impl AuthService {
             return Err(Error::EmailNotVerified);
         }
         let now = self.clock.now();
+        let mut event = audit::event(&project.id, "login", true, Some(&user.id));
+        event.ip = client.ip.clone();
+        event.user_agent = client.user_agent.clone();
+        let has_factor = self
+            .store
+            .factors(&project.id, &user.id)
+            .await?
+            .iter()
+            .any(|f| f.confirmed_at.is_some());
+        if has_factor {
+            // The password was right; the session waits for the second factor.
+            event.detail = serde_json::json!({"mfa": "required"});
+            audit::record(&self.store, event, now).await;
+            return Ok(LoginOutcome::NeedsSecondFactor(user));
+        }
         let user = User {
             last_login_at: Some(now),
             ..user
@@ -188,16 +212,40 @@ impl AuthService {
         let stamp = LoginStamp {
             new_password_hash: new_hash.as_deref(),
         };
+        let amr = vec!["pwd".to_owned()];
         let tokens = self
-            .start_session(project, &user, client, ttl, now, Some(stamp))
+            .start_session(project, &user, client, ttl, now, Some(stamp), &amr, "aal1")
             .await?;
-        let mut event = audit::event(&project.id, "login", true, Some(&user.id));
-        event.ip = client.ip.clone();
-        event.user_agent = client.user_agent.clone();
         audit::record(&self.store, event, now).await;
+        Ok(LoginOutcome::SignedIn(user, tokens))
+    }
+
+    /// Starts the session of a login that passed every factor it needed (the MFA step).
+    pub async fn finish_login(
+        &self,
+        project: &Project,
+        user: User,
+        client: &ClientInfo,
+        token_expiry: Option<u64>,
+        amr: &[String],
+        aal: &str,
+    ) -> Result<(User, Tokens)> {
+        let ttl = token_ttl(project, token_expiry)?;
+        let now = self.clock.now();
+        let user = User {
+            last_login_at: Some(now),
+            ..user
+        };
+        let stamp = LoginStamp {
+            new_password_hash: None,
+        };
+        let tokens = self
+            .start_session(project, &user, client, ttl, now, Some(stamp), amr, aal)
+            .await?;
         Ok((user, tokens))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn start_session(
         &self,
         project: &Project,
@@ -206,10 +254,11 @@ impl AuthService {
         ttl: u64,
         now: Millis,
         login: Option<LoginStamp<'_>>,
+        amr: &[String],
+        aal: &str,
     ) -> Result<Tokens> {
         let session_id = new_id("ses");
         let refresh_token = new_refresh_token();
-        let amr = vec!["pwd".to_owned()];
         let expires_at = now + (project.settings.session_lifetime as i64) * 1000;
         self.store
             .create_session(
@@ -217,8 +266,8 @@ impl AuthService {
                     id: &session_id,
                     project_id: &project.id,
                     user_id: &user.id,
-                    amr: &amr,
-                    aal: "aal1",
+                    amr,
+                    aal,
                     ip: client.ip.as_deref(),
                     user_agent: client.user_agent.as_deref(),
                     now,
@@ -229,7 +278,7 @@ impl AuthService {
             )
             .await?;
         let access_token = self
-            .sign(project, user, &session_id, &amr, "aal1", ttl, now)
+            .sign(project, user, &session_id, amr, aal, ttl, now)
             .await?;
         Ok(Tokens {
             access_token,

@@ -23,6 +23,12 @@ pub enum Error {
     RateLimited { retry_after: u64 },
     #[error("not allowed")]
     Forbidden,
+    #[error("a second factor is required to finish signing in")]
+    MfaRequired { mfa_token: String },
+    #[error("this needs a session that passed multi-factor authentication")]
+    MfaStepUpRequired,
+    #[error("the code is not valid")]
+    InvalidCode,
     #[error("the token is invalid")]
     InvalidToken,
     #[error("the token has expired")]

@@ -10,8 +10,10 @@ use protekt_core::auth::AuthService;
 use protekt_core::clock::Clock;
 use protekt_core::crypto::MasterKey;
 use protekt_core::mail::{MailConfig, Mailer, SmtpSettings};
+use protekt_core::mfa::MfaService;
 use protekt_core::password::{HashParams, Hasher};
 use protekt_core::projects::{self, CreatedProject, ProjectSettings};
+use protekt_core::sms::{SmsConfig, SmsSender};
 use protekt_core::store::Store;
 use protekt_core::tokens::TokenService;
 use tokio::net::TcpListener;
@@ -29,6 +31,8 @@ pub struct ServeConfig {
     pub email_from: String,
     /// The server's SMTP relay; none means the dev outbox in `<data-dir>/outbox`.
     pub smtp: Option<SmtpSettings>,
+    /// How SMS leave; none means the dev outbox.
+    pub sms: Option<SmsConfig>,
 }
 
 /// Shared by every handler.
@@ -38,6 +42,7 @@ pub struct AppState {
     pub auth: AuthService,
     pub account: AccountService,
     pub mailer: Arc<Mailer>,
+    pub mfa: MfaService,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
 }
@@ -130,6 +135,17 @@ impl App {
             Arc::clone(&clock),
             &public_url,
         );
+        let sms_config = config.sms.clone().unwrap_or(SmsConfig::Outbox {
+            dir: config.data_dir.join("outbox"),
+        });
+        let sms = SmsSender::new(sms_config, Arc::clone(&clock));
+        let mfa = MfaService::new(
+            store.clone(),
+            auth.clone(),
+            master.clone(),
+            sms,
+            Arc::clone(&clock),
+        );
         spawn_cleanup(store.clone(), Arc::clone(&clock));
         let bootstrapped = if config.bootstrap && store.list_projects().await?.is_empty() {
             Some(
@@ -158,6 +174,7 @@ impl App {
                 auth,
                 account,
                 mailer,
+                mfa,
                 master,
                 clock,
             },

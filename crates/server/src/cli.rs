@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use protekt_core::mail::{SmtpSettings, TlsMode};
 use protekt_core::projects::{self, ProjectSettings};
+use protekt_core::sms::SmsConfig;
 use protekt_core::tokens::SigningAlg;
 
 use crate::app::{self, App, ServeConfig};
@@ -101,9 +102,59 @@ pub struct MailArgs {
     /// `starttls` (default), `tls` (SMTPS) or `none`.
     #[arg(long, env = "PROTEKT_SMTP_TLS", default_value = "starttls")]
     pub smtp_tls: String,
+    /// SMS delivery: `outbox` (default, `<data-dir>/outbox`), `twilio` or `webhook`.
+    #[arg(long, env = "PROTEKT_SMS_PROVIDER", default_value = "outbox")]
+    pub sms_provider: String,
+    /// Twilio (or compatible) API base URL.
+    #[arg(
+        long,
+        env = "PROTEKT_TWILIO_BASE_URL",
+        default_value = "https://api.twilio.com"
+    )]
+    pub twilio_base_url: String,
+    #[arg(long, env = "PROTEKT_TWILIO_ACCOUNT_SID")]
+    pub twilio_account_sid: Option<String>,
+    #[arg(long, env = "PROTEKT_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    pub twilio_auth_token: Option<String>,
+    /// The sender number for Twilio.
+    #[arg(long, env = "PROTEKT_TWILIO_FROM")]
+    pub twilio_from: Option<String>,
+    /// The URL the webhook sender POSTs to.
+    #[arg(long, env = "PROTEKT_SMS_WEBHOOK_URL")]
+    pub sms_webhook_url: Option<String>,
+    /// The HMAC-SHA256 key that signs webhook deliveries.
+    #[arg(long, env = "PROTEKT_SMS_WEBHOOK_SECRET", hide_env_values = true)]
+    pub sms_webhook_secret: Option<String>,
 }
 
 impl MailArgs {
+    fn sms(&self) -> anyhow::Result<Option<SmsConfig>> {
+        let need = |v: &Option<String>, flag: &str| {
+            v.clone()
+                .ok_or_else(|| anyhow::anyhow!("--{flag} is required for this SMS provider"))
+        };
+        match self.sms_provider.as_str() {
+            "outbox" => Ok(None),
+            "twilio" => Ok(Some(SmsConfig::Twilio {
+                base_url: self.twilio_base_url.clone(),
+                account_sid: need(&self.twilio_account_sid, "twilio-account-sid")?,
+                auth_token: need(&self.twilio_auth_token, "twilio-auth-token")?,
+                from: need(&self.twilio_from, "twilio-from")?,
+            })),
+            "webhook" => {
+                let secret = need(&self.sms_webhook_secret, "sms-webhook-secret")?;
+                if secret.len() < 32 {
+                    anyhow::bail!("--sms-webhook-secret must be at least 32 characters");
+                }
+                Ok(Some(SmsConfig::Webhook {
+                    url: need(&self.sms_webhook_url, "sms-webhook-url")?,
+                    secret,
+                }))
+            }
+            other => anyhow::bail!("--sms-provider must be outbox, twilio or webhook, not {other}"),
+        }
+    }
+
     fn smtp(&self) -> anyhow::Result<Option<SmtpSettings>> {
         let Some(host) = &self.smtp_host else {
             return Ok(None);
@@ -200,6 +251,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bootstrap: true,
                 email_from: mail.email_from.clone(),
                 smtp: mail.smtp()?,
+                sms: mail.sms()?,
             };
             protekt_core::mail::parse_mailbox(&config.email_from)
                 .map_err(|e| anyhow::anyhow!("--email-from: {e}"))?;

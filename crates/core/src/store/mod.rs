@@ -4,6 +4,7 @@
 //! user data takes the project id and filters by it, so another project's rows cannot be reached.
 
 mod keys;
+pub mod mfa;
 pub mod ops;
 mod projects;
 pub mod sessions;

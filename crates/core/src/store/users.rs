@@ -21,10 +21,16 @@ pub struct User {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub last_login_at: Option<Millis>,
+    /// Methods of the user's confirmed MFA factors (`totp`, `sms`).
+    pub mfa_methods: Vec<String>,
 }
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.project_id, u.email, u.email_verified, u.metadata, \
-     u.disabled, u.created_at, u.updated_at, u.last_login_at";
+     u.disabled, u.created_at, u.updated_at, u.last_login_at, \
+     (select count(*) from mfa_factor f where f.project_id = u.project_id and f.user_id = u.id \
+      and f.method = 'totp' and f.confirmed_at is not null) as mfa_totp, \
+     (select count(*) from mfa_factor f where f.project_id = u.project_id and f.user_id = u.id \
+      and f.method = 'sms' and f.confirmed_at is not null) as mfa_sms";
 
 pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
     let metadata: String = row.try_get("metadata")?;
@@ -39,6 +45,11 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_login_at: row.try_get("last_login_at")?,
+        mfa_methods: [("totp", "mfa_totp"), ("sms", "mfa_sms")]
+            .into_iter()
+            .filter(|(_, column)| row.try_get::<i64, _>(*column).unwrap_or(0) > 0)
+            .map(|(method, _)| method.to_owned())
+            .collect(),
     })
 }
 

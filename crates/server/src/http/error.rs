@@ -14,6 +14,7 @@ pub struct ApiError {
     pub message: String,
     pub field: Option<String>,
     pub retry_after: Option<u64>,
+    pub mfa_token: Option<String>,
 }
 
 impl ApiError {
@@ -23,6 +24,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             retry_after: None,
+            mfa_token: None,
         }
     }
 
@@ -48,6 +50,12 @@ impl From<Error> for ApiError {
             },
             Error::UserDisabled => ApiError::new(ErrorCode::UserDisabled, message),
             Error::EmailNotVerified => ApiError::new(ErrorCode::EmailNotVerified, message),
+            Error::MfaRequired { mfa_token } => ApiError {
+                mfa_token: Some(mfa_token),
+                ..ApiError::new(ErrorCode::MfaRequired, message)
+            },
+            Error::MfaStepUpRequired => ApiError::new(ErrorCode::MfaStepUpRequired, message),
+            Error::InvalidCode => ApiError::new(ErrorCode::InvalidCode, message),
             Error::Forbidden => ApiError::new(ErrorCode::Forbidden, message),
             Error::RateLimited { retry_after } => ApiError {
                 retry_after: Some(retry_after),
@@ -78,6 +86,7 @@ impl IntoResponse for ApiError {
                 message: self.message,
                 field: self.field,
                 retry_after: self.retry_after,
+                mfa_token: self.mfa_token,
             },
         };
         let mut response = (status, Json(body)).into_response();

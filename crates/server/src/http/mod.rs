@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::account::router())
         .merge(routes::users::router())
         .merge(routes::sessions::router())
+        .merge(routes::mfa::router())
         .merge(routes::projects::router())
         .merge(routes::pages::router())
         .merge(routes::system::router())
@@ -69,5 +70,6 @@ pub fn user_json(user: &User) -> protekt_api_types::User {
         created_at: rfc3339(user.created_at),
         updated_at: rfc3339(user.updated_at),
         last_login_at: user.last_login_at.map(rfc3339),
+        mfa_methods: user.mfa_methods.clone(),
     }
 }

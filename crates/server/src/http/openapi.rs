@@ -4,7 +4,7 @@ use protekt_api_types as api;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{account, auth, projects, sessions, system, users};
+use super::routes::{account, auth, mfa, projects, sessions, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,6 +14,7 @@ use super::routes::{account, auth, projects, sessions, system, users};
         auth::auth_refresh, auth::auth_revoke,
         account::password_reset_request, account::password_reset_confirm, account::password_change,
         account::email_verify, account::email_verification_send,
+        mfa::mfa_enroll, mfa::mfa_verify, mfa::mfa_resend, mfa::mfa_unenroll, mfa::mfa_backup_codes,
         users::users_list, users::user_get, users::user_update, users::user_delete,
         sessions::sessions_list, sessions::session_revoke, sessions::sessions_revoke_all,
         projects::projects_list, projects::project_create, projects::project_get, projects::project_update,

@@ -47,7 +47,19 @@ impl TestApp {
         Self::spawn_with(db, ProjectSettings::default()).await
     }
 
+    pub async fn spawn_with_sms(db: Db, sms: protekt_core::sms::SmsConfig) -> Self {
+        Self::spawn_full(db, ProjectSettings::default(), Some(sms)).await
+    }
+
     pub async fn spawn_with(db: Db, settings: ProjectSettings) -> Self {
+        Self::spawn_full(db, settings, None).await
+    }
+
+    async fn spawn_full(
+        db: Db,
+        settings: ProjectSettings,
+        sms: Option<protekt_core::sms::SmsConfig>,
+    ) -> Self {
         let data_dir = std::env::temp_dir().join(unique("protekt_test"));
         std::fs::create_dir_all(&data_dir).expect("temp dir");
         let (url, pg_database) = match db {
@@ -86,6 +98,7 @@ impl TestApp {
             bootstrap: false,
             email_from: "Protekt Test <no-reply@protekt.test>".into(),
             smtp: None,
+            sms,
         };
         let app = App::with_store(&config, store.clone(), master.clone(), Arc::clone(&clock))
             .await

@@ -9,6 +9,7 @@ mod auth;
 mod cli;
 mod input;
 mod isolation;
+mod mfa;
 mod ops;
 mod projects;
 mod refresh;

@@ -21,6 +21,7 @@ async fn insert(app: &TestApp, email: &str) -> String {
         created_at: now,
         updated_at: now,
         last_login_at: None,
+        mfa_methods: Vec::new(),
     };
     app.store
         .insert_user(&user, &email.to_lowercase(), None)

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use protekt_api_types as api;
-use protekt_core::auth::SignupInput;
+use protekt_core::auth::{LoginOutcome, SignupInput};
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
@@ -77,7 +77,7 @@ pub async fn auth_signup(
     responses(
         (status = 200, body = api::AuthResponse),
         (status = 400, body = api::ErrorBody, description = "invalid_request"),
-        (status = 401, body = api::ErrorBody, description = "invalid_credentials, invalid_api_key"),
+        (status = 401, body = api::ErrorBody, description = "invalid_credentials, invalid_api_key, mfa_required (with mfaToken)"),
         (status = 403, body = api::ErrorBody, description = "user_disabled"),
         (status = 503, body = api::ErrorBody, description = "server_busy"),
     ))]
@@ -87,7 +87,7 @@ pub async fn auth_login(
     Client(client): Client,
     ApiJson(body): ApiJson<api::LoginRequest>,
 ) -> ApiResult<Json<api::AuthResponse>> {
-    let (user, tokens) = state
+    let outcome = state
         .auth
         .login(
             &project,
@@ -97,6 +97,13 @@ pub async fn auth_login(
             &client,
         )
         .await?;
+    let (user, tokens) = match outcome {
+        LoginOutcome::SignedIn(user, tokens) => (user, tokens),
+        // 401 mfa_required with the token for POST /v1/mfa/verify.
+        LoginOutcome::NeedsSecondFactor(user) => {
+            return Err(state.mfa.challenge(&project, &user, &client).await?.into())
+        }
+    };
     Ok(Json(api::AuthResponse {
         user: user_json(&user),
         access_token: Some(tokens.access_token),

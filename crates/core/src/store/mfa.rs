@@ -1,0 +1,351 @@
+//! MFA factors, challenges and backup codes.
+
+use sqlx::Row;
+
+use super::Store;
+use crate::cache::Invalidation;
+use crate::clock::Millis;
+use crate::error::Result;
+
+#[derive(Debug, Clone)]
+pub struct FactorRow {
+    pub id: String,
+    pub method: String,
+    pub secret: Option<String>,
+    pub phone: Option<String>,
+    pub phone_hint: Option<String>,
+    pub confirmed_at: Option<Millis>,
+    pub last_used_step: i64,
+    pub created_at: Millis,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChallengeRow {
+    pub id: String,
+    pub user_id: String,
+    pub purpose: String,
+    pub sms_code_hash: Option<String>,
+    pub failures: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub expires_at: Millis,
+}
+
+impl Store {
+    pub async fn factors(&self, project_id: &str, user_id: &str) -> Result<Vec<FactorRow>> {
+        let rows = sqlx::query(
+            "select id, method, secret, phone, phone_hint, confirmed_at, last_used_step, created_at \
+             from mfa_factor where project_id = $1 and user_id = $2 order by created_at, id",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FactorRow {
+                    id: r.try_get("id")?,
+                    method: r.try_get("method")?,
+                    secret: r.try_get("secret")?,
+                    phone: r.try_get("phone")?,
+                    phone_hint: r.try_get("phone_hint")?,
+                    confirmed_at: r.try_get("confirmed_at")?,
+                    last_used_step: r.try_get("last_used_step")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Starts (or restarts) the enrolment of `method`: a pending factor replaces a pending one of
+    /// the same method; a confirmed one must be removed first (the caller checks).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn put_pending_factor(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        id: &str,
+        method: &str,
+        secret: Option<&str>,
+        phone: Option<&str>,
+        phone_hint: Option<&str>,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3 and confirmed_at is null")
+            .bind(project_id)
+            .bind(user_id)
+            .bind(method)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "insert into mfa_factor (id, project_id, user_id, method, secret, phone, phone_hint, created_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(id)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(method)
+        .bind(secret)
+        .bind(phone)
+        .bind(phone_hint)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn confirm_factor(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        factor_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "update mfa_factor set confirmed_at = $1 where project_id = $2 and user_id = $3 and id = $4 and confirmed_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(factor_id)
+        .execute(&mut *tx)
+        .await?;
+        // Cached session views carry the user's factors.
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records the TOTP time step just used; false if that step (or a later one) was already
+    /// used, so a code is accepted once (SECURITY M2). One conditional update: race-free.
+    pub async fn use_totp_step(
+        &self,
+        project_id: &str,
+        factor_id: &str,
+        step: i64,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "update mfa_factor set last_used_step = $1 where project_id = $2 and id = $3 and last_used_step < $1",
+        )
+        .bind(step)
+        .bind(project_id)
+        .bind(factor_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn delete_factor(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        method: &str,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let done = sqlx::query(
+            "delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(method)
+        .execute(&mut *tx)
+        .await?;
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_challenge(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        id: &str,
+        purpose: &str,
+        token_hash: Option<&str>,
+        sms_code_hash: Option<&str>,
+        ip: Option<&str>,
+        user_agent: Option<&str>,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into mfa_challenge (id, project_id, user_id, purpose, token_hash, sms_code_hash, ip, user_agent, \
+             created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(id)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(purpose)
+        .bind(token_hash)
+        .bind(sms_code_hash)
+        .bind(ip)
+        .bind(user_agent)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    const CHALLENGE_COLUMNS: &'static str =
+        "id, user_id, purpose, sms_code_hash, failures, ip, user_agent, expires_at";
+
+    fn challenge_from(r: &sqlx::any::AnyRow) -> Result<ChallengeRow> {
+        Ok(ChallengeRow {
+            id: r.try_get("id")?,
+            user_id: r.try_get("user_id")?,
+            purpose: r.try_get("purpose")?,
+            sms_code_hash: r.try_get("sms_code_hash")?,
+            failures: r.try_get("failures")?,
+            ip: r.try_get("ip")?,
+            user_agent: r.try_get("user_agent")?,
+            expires_at: r.try_get("expires_at")?,
+        })
+    }
+
+    /// A live challenge by its token (unused, unexpired, under the failure limit).
+    pub async fn challenge_by_token(
+        &self,
+        project_id: &str,
+        token_hash: &str,
+        now: Millis,
+        max_failures: i64,
+    ) -> Result<Option<ChallengeRow>> {
+        let row = sqlx::query(&format!(
+            "select {} from mfa_challenge where project_id = $1 and token_hash = $2 and used_at is null \
+             and expires_at > $3 and failures < $4",
+            Self::CHALLENGE_COLUMNS
+        ))
+        .bind(project_id)
+        .bind(token_hash)
+        .bind(now)
+        .bind(max_failures)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::challenge_from).transpose()
+    }
+
+    /// The newest live enrolment challenge of a user (for SMS enrolment).
+    pub async fn enrol_challenge(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        now: Millis,
+        max_failures: i64,
+    ) -> Result<Option<ChallengeRow>> {
+        let row = sqlx::query(&format!(
+            "select {} from mfa_challenge where project_id = $1 and user_id = $2 and purpose = 'enrol' \
+             and used_at is null and expires_at > $3 and failures < $4 order by created_at desc limit 1",
+            Self::CHALLENGE_COLUMNS
+        ))
+        .bind(project_id)
+        .bind(user_id)
+        .bind(now)
+        .bind(max_failures)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(Self::challenge_from).transpose()
+    }
+
+    pub async fn set_challenge_sms_code(
+        &self,
+        project_id: &str,
+        challenge_id: &str,
+        code_hash: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "update mfa_challenge set sms_code_hash = $1 where project_id = $2 and id = $3",
+        )
+        .bind(code_hash)
+        .bind(project_id)
+        .bind(challenge_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Counts a wrong code against a challenge; returns the failures so far.
+    pub async fn fail_challenge(&self, project_id: &str, challenge_id: &str) -> Result<i64> {
+        let row = sqlx::query(
+            "update mfa_challenge set failures = failures + 1 where project_id = $1 and id = $2 returning failures",
+        )
+        .bind(project_id)
+        .bind(challenge_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get("failures")?,
+            None => i64::MAX,
+        })
+    }
+
+    /// Uses a challenge up; of concurrent attempts exactly one gets `true`.
+    pub async fn consume_challenge(
+        &self,
+        project_id: &str,
+        challenge_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "update mfa_challenge set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(challenge_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces the user's backup codes with `hashes`.
+    pub async fn replace_backup_codes(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        hashes: &[String],
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("delete from backup_code where project_id = $1 and user_id = $2")
+            .bind(project_id)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        for hash in hashes {
+            sqlx::query("insert into backup_code (id, project_id, user_id, code_hash, created_at) values ($1, $2, $3, $4, $5)")
+                .bind(crate::ids::new_id("bkc"))
+                .bind(project_id)
+                .bind(user_id)
+                .bind(hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Uses a backup code of the user; true once per code.
+    pub async fn use_backup_code(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        code_hash: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "update backup_code set used_at = $1 where project_id = $2 and user_id = $3 and code_hash = $4 and used_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,560 @@
+//! MFA: TOTP and SMS factors, the login challenge, backup codes (SECURITY M1-M8, K1, L2, AU1).
+
+use crate::both_dbs;
+use crate::helpers::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+fn secret_of(uri: &str) -> Vec<u8> {
+    let url = url::Url::parse(uri).unwrap();
+    let secret = url
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .unwrap()
+        .1
+        .into_owned();
+    totp_rs::Secret::Encoded(secret).to_bytes().unwrap()
+}
+
+fn code_at(secret: &[u8], unix_secs: u64) -> String {
+    totp_rs::TOTP::new_unchecked(
+        totp_rs::Algorithm::SHA1,
+        6,
+        1,
+        30,
+        secret.to_vec(),
+        None,
+        String::new(),
+    )
+    .generate(unix_secs)
+}
+
+fn now_code(app: &TestApp, secret: &[u8]) -> String {
+    code_at(secret, (app.clock.now() / 1000) as u64)
+}
+
+/// Signs up, enrols and confirms TOTP; returns (access token, secret).
+async fn with_totp(app: &TestApp, email: &str) -> (String, Vec<u8>) {
+    let body = app.signup(email, PASSWORD).await;
+    let access = body["accessToken"].as_str().unwrap().to_owned();
+    let (status, enrolled) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/enroll",
+            Some(&access),
+            Some(json!({"method": "totp"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enrolled}");
+    let uri = enrolled["totpUri"].as_str().unwrap();
+    assert!(uri.starts_with("otpauth://totp/Test%20Project:"), "{uri}");
+    assert!(uri.contains("issuer=Test%20Project"));
+    assert!(enrolled["qrCode"]
+        .as_str()
+        .unwrap()
+        .starts_with("data:image/svg+xml;base64,"));
+    let secret = secret_of(uri);
+    assert!(secret.len() * 8 >= 160, "M1: a 160-bit seed");
+    let (status, confirmed) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/verify",
+            Some(&access),
+            Some(json!({"code": now_code(app, &secret)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{confirmed}");
+    assert!(confirmed["accessToken"].is_null());
+    // The code used to confirm cannot be used again: move to the next time step.
+    app.clock.advance(Duration::from_secs(30));
+    (access, secret)
+}
+
+async fn mfa_token(app: &TestApp, email: &str) -> String {
+    let (status, body) = app.login(email, PASSWORD).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body["error"]["code"], "mfa_required");
+    assert!(
+        body.get("accessToken").is_none() && body["error"].get("accessToken").is_none(),
+        "no tokens before the second factor"
+    );
+    body["error"]["mfaToken"].as_str().unwrap().to_owned()
+}
+
+async fn verify(app: &TestApp, token: &str, code: &str) -> (StatusCode, Value) {
+    app.post("/v1/mfa/verify", json!({"code": code, "mfaToken": token}))
+        .await
+}
+
+both_dbs!(totp_enrol_login_and_verify_m1_m2_m4, |app| async move {
+    let (aal1, secret) = with_totp(&app, "totp@example.com").await;
+    let (_, user) = app.verify(&aal1).await;
+    assert_eq!(user["user"]["mfaMethods"], json!(["totp"]));
+    let token = mfa_token(&app, "totp@example.com").await;
+    let code = now_code(&app, &secret);
+    let (status, done) = verify(&app, &token, &code).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let access = done["accessToken"].as_str().unwrap();
+    let claims = jwt_claims(access);
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["amr"], json!(["pwd", "otp"]));
+    assert_eq!(app.verify(access).await.0, StatusCode::OK);
+    // M4: refresh keeps the level; the old password-only session stays aal1.
+    let (_, refreshed) = app.refresh(done["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(
+        jwt_claims(refreshed["accessToken"].as_str().unwrap())["aal"],
+        "aal2"
+    );
+    assert_eq!(jwt_claims(&aal1)["aal"], "aal1");
+    // M2: the same code, on a fresh challenge, is refused.
+    let again = mfa_token(&app, "totp@example.com").await;
+    let (status, body) = verify(&app, &again, &code).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_code"))
+    );
+    // M1: a code from two steps back is refused; from the next step it is accepted.
+    let now = (app.clock.now() / 1000) as u64;
+    let (status, _) = verify(&app, &again, &code_at(&secret, now - 60)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = verify(&app, &again, &code_at(&secret, now + 30)).await;
+    assert_eq!(status, StatusCode::OK);
+    app
+});
+
+both_dbs!(
+    concurrent_submissions_of_one_totp_code_succeed_once_m2,
+    |app| async move {
+        let (_, secret) = with_totp(&app, "race-totp@example.com").await;
+        let mut tokens = Vec::new();
+        for _ in 0..5 {
+            tokens.push(mfa_token(&app, "race-totp@example.com").await);
+        }
+        let code = now_code(&app, &secret);
+        let results =
+            futures::future::join_all(tokens.iter().map(|t| verify(&app, t, &code))).await;
+        assert_eq!(
+            results.iter().filter(|(s, _)| *s == StatusCode::OK).count(),
+            1,
+            "{results:?}"
+        );
+        app
+    }
+);
+
+both_dbs!(
+    mfa_tokens_expire_are_single_use_and_bound_to_their_user,
+    |app| async move {
+        let (_, secret) = with_totp(&app, "a-mfa@example.com").await;
+        let (_, other_secret) = with_totp(&app, "b-mfa@example.com").await;
+        // Used once.
+        let token = mfa_token(&app, "a-mfa@example.com").await;
+        assert_eq!(
+            verify(&app, &token, &now_code(&app, &secret)).await.0,
+            StatusCode::OK
+        );
+        app.clock.advance(Duration::from_secs(30));
+        let (status, body) = verify(&app, &token, &now_code(&app, &secret)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
+        // Bound to its user: B's valid code does not finish A's login.
+        let token = mfa_token(&app, "a-mfa@example.com").await;
+        let (status, body) = verify(&app, &token, &now_code(&app, &other_secret)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_code"))
+        );
+        // Expired after 5 minutes.
+        app.clock.advance(Duration::from_secs(301));
+        let (status, body) = verify(&app, &token, &now_code(&app, &secret)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
+        // Another project's key cannot use it.
+        let fresh = mfa_token(&app, "a-mfa@example.com").await;
+        let (_, other_key) = app.other_project().await;
+        let (status, _) = app
+            .post_with_key(
+                &other_key,
+                "/v1/mfa/verify",
+                json!({"code": now_code(&app, &secret), "mfaToken": fresh}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        // Garbage.
+        assert_eq!(
+            verify(&app, "nonsense", "123456").await.1["error"]["code"],
+            "invalid_token"
+        );
+        app
+    }
+);
+
+both_dbs!(
+    five_wrong_codes_kill_the_token_even_for_a_right_sixth_m3_l2,
+    |app| async move {
+        let (_, secret) = with_totp(&app, "brute@example.com").await;
+        let token = mfa_token(&app, "brute@example.com").await;
+        for _ in 0..5 {
+            let (status, body) = verify(&app, &token, "000000").await;
+            assert_eq!(
+                (status, body["error"]["code"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("invalid_code"))
+            );
+        }
+        let (status, body) = verify(&app, &token, &now_code(&app, &secret)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
+        // Across tokens the user is throttled too: 10 attempts per 15 minutes.
+        let mut last = (StatusCode::OK, Value::Null);
+        for _ in 0..6 {
+            let t = mfa_token(&app, "brute@example.com").await;
+            last = verify(&app, &t, "000000").await;
+        }
+        assert_eq!(last.0, StatusCode::TOO_MANY_REQUESTS, "{}", last.1);
+        assert!(last.1["error"]["retryAfter"].as_u64().unwrap() > 0);
+        // Password logins still answer (the password lockout is separate); the MFA step stays blocked.
+        let t = mfa_token(&app, "brute@example.com").await;
+        assert_eq!(
+            verify(&app, &t, &now_code(&app, &secret)).await.0,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        app.clock.advance(Duration::from_secs(15 * 60));
+        let t = mfa_token(&app, "brute@example.com").await;
+        assert_eq!(
+            verify(&app, &t, &now_code(&app, &secret)).await.0,
+            StatusCode::OK
+        );
+        app
+    }
+);
+
+fn sms_codes(app: &TestApp, phone: &str) -> Vec<String> {
+    app.outbox()
+        .into_iter()
+        .filter(|m| m["kind"] == "sms" && m["to"] == phone)
+        .map(|m| m["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+both_dbs!(sms_enrol_login_and_verify_m7, |app| async move {
+    let body = app.signup("sms@example.com", PASSWORD).await;
+    let access = body["accessToken"].as_str().unwrap().to_owned();
+    let (status, body) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/enroll",
+            Some(&access),
+            Some(json!({"method": "sms", "phone": "0123"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["field"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("phone"))
+    );
+    let phone = "+14155550123";
+    let (status, enrolled) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/enroll",
+            Some(&access),
+            Some(json!({"method": "sms", "phone": phone})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enrolled}");
+    assert!(enrolled["totpUri"].is_null());
+    let code = sms_codes(&app, phone)
+        .pop()
+        .expect("an SMS with the enrolment code");
+    let (status, _) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/verify",
+            Some(&access),
+            Some(json!({"code": "999999"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/verify",
+            Some(&access),
+            Some(json!({"code": code})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Login: the challenge texts a code at once.
+    let first = mfa_token(&app, "sms@example.com").await;
+    let first_code = sms_codes(&app, phone).pop().unwrap();
+    // M7: a code is bound to its challenge.
+    let second = mfa_token(&app, "sms@example.com").await;
+    let (status, _) = verify(&app, &second, &first_code).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, done) = verify(&app, &first, &first_code).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(
+        jwt_claims(done["accessToken"].as_str().unwrap())["amr"],
+        json!(["pwd", "sms"])
+    );
+    // Resend gives the challenge a new code (in a new SMS window: 3 per number per 10 minutes).
+    app.clock.advance(Duration::from_secs(600));
+    let third = mfa_token(&app, "sms@example.com").await;
+    assert_eq!(
+        app.post("/v1/mfa/resend", json!({"mfaToken": third}))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let resent = sms_codes(&app, phone).pop().unwrap();
+    assert_eq!(verify(&app, &third, &resent).await.0, StatusCode::OK);
+    app
+});
+
+both_dbs!(sms_sends_are_limited_per_number_l7, |app| async move {
+    let body = app.signup("sms-limit@example.com", PASSWORD).await;
+    let access = body["accessToken"].as_str().unwrap().to_owned();
+    let phone = "+14155550999";
+    for _ in 0..3 {
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                Some(&access),
+                Some(json!({"method": "sms", "phone": phone})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let (status, body) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/enroll",
+            Some(&access),
+            Some(json!({"method": "sms", "phone": phone})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limited"))
+    );
+    assert_eq!(
+        sms_codes(&app, phone).len(),
+        3,
+        "the 4th message was not sent"
+    );
+    app
+});
+
+both_dbs!(
+    backup_codes_work_once_and_regeneration_voids_them_m6,
+    |app| async move {
+        let (aal1, secret) = with_totp(&app, "backup@example.com").await;
+        // Making codes once a factor exists needs an aal2 session.
+        let (status, body) = app
+            .request(Method::POST, "/v1/mfa/backup-codes", Some(&aal1), None)
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("mfa_step_up_required"))
+        );
+        let token = mfa_token(&app, "backup@example.com").await;
+        let (_, done) = verify(&app, &token, &now_code(&app, &secret)).await;
+        let aal2 = done["accessToken"].as_str().unwrap().to_owned();
+        let (status, codes) = app
+            .request(Method::POST, "/v1/mfa/backup-codes", Some(&aal2), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let codes: Vec<String> = codes["backupCodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(codes.len(), 10);
+        assert!(
+            codes.iter().all(|c| c.replace('-', "").len() * 5 >= 112),
+            "each code carries at least 112 bits"
+        );
+        let token = mfa_token(&app, "backup@example.com").await;
+        let (status, done) = verify(&app, &token, &codes[0].to_uppercase()).await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        assert_eq!(
+            jwt_claims(done["accessToken"].as_str().unwrap())["amr"],
+            json!(["pwd", "backup_code"])
+        );
+        let token = mfa_token(&app, "backup@example.com").await;
+        assert_eq!(
+            verify(&app, &token, &codes[0]).await.0,
+            StatusCode::UNAUTHORIZED,
+            "single use"
+        );
+        // Regenerating voids the old set.
+        app.request(Method::POST, "/v1/mfa/backup-codes", Some(&aal2), None)
+            .await;
+        let token = mfa_token(&app, "backup@example.com").await;
+        assert_eq!(
+            verify(&app, &token, &codes[1]).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let dump = app.dump_table("backup_code").await;
+        for c in &codes {
+            assert!(
+                !dump.contains(&c.replace('-', "")) && !dump.contains(c.as_str()),
+                "no backup code in clear"
+            );
+        }
+        app
+    }
+);
+
+both_dbs!(
+    unenrol_needs_aal2_and_secrets_are_sealed_m5_m8_k1,
+    |app| async move {
+        let (aal1, secret) = with_totp(&app, "un@example.com").await;
+        let (status, body) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/unenroll",
+                Some(&aal1),
+                Some(json!({"method": "totp"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("mfa_step_up_required"))
+        );
+        // M8/K1: the seed is not in the database in clear, nor readable through the API.
+        let b32 = data_encoding::BASE32_NOPAD.encode(&secret);
+        let dump = app.dump_table("mfa_factor").await;
+        assert!(dump.contains("totp"));
+        assert!(
+            !dump.contains(&b32) && !dump.contains(&b32.to_lowercase()),
+            "TOTP seed in clear"
+        );
+        let (_, user) = app.verify(&aal1).await;
+        assert!(!user.to_string().contains(&b32));
+        // Enrolling again while a factor exists needs aal2 too (S6).
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                Some(&aal1),
+                Some(json!({"method": "sms", "phone": "+14155550100"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        // M5: another user's aal2 session removes only its own factors.
+        let token = mfa_token(&app, "un@example.com").await;
+        let (_, done) = verify(&app, &token, &now_code(&app, &secret)).await;
+        let aal2 = done["accessToken"].as_str().unwrap().to_owned();
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/unenroll",
+                Some(&aal2),
+                Some(json!({"method": "sms"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/unenroll",
+                Some(&aal2),
+                Some(json!({"method": "totp"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        // The last factor is gone: password login signs in again, and the removal was audited.
+        let (status, body) = app.login("un@example.com", PASSWORD).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["user"]["mfaMethods"], json!([]));
+        let events = app.store.recent_events(&app.project.id, 100).await.unwrap();
+        for kind in ["mfa.enroll", "mfa.challenge", "mfa.verify", "mfa.unenroll"] {
+            assert!(
+                events.iter().any(|e| e.kind == kind),
+                "AU1: {kind} not audited"
+            );
+        }
+        app
+    }
+);
+
+/// SMS through a Twilio-compatible API: the request a provider receives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sms_goes_through_a_twilio_compatible_api() {
+    use std::sync::{Arc, Mutex};
+    let received: Arc<Mutex<Vec<(String, String, String)>>> = Arc::default();
+    let seen = Arc::clone(&received);
+    let provider = axum::Router::new().route(
+        "/2010-04-01/Accounts/{sid}/Messages.json",
+        axum::routing::post(
+            move |axum::extract::Path(sid): axum::extract::Path<String>,
+                  headers: axum::http::HeaderMap,
+                  body: String| {
+                let seen = Arc::clone(&seen);
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().unwrap().push((sid, auth, body));
+                    (axum::http::StatusCode::CREATED, "{\"sid\":\"SM1\"}")
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
+    let sms = protekt_core::sms::SmsConfig::Twilio {
+        base_url: base,
+        account_sid: "AC123".into(),
+        auth_token: "secret-token".into(),
+        from: "+15005550006".into(),
+    };
+    let app = TestApp::spawn_with_sms(Db::Sqlite, sms).await;
+    let body = app.signup("twilio@example.com", PASSWORD).await;
+    let (status, _) = app
+        .request(
+            Method::POST,
+            "/v1/mfa/enroll",
+            Some(body["accessToken"].as_str().unwrap()),
+            Some(json!({"method": "sms", "phone": "+14155550123"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let calls = received.lock().unwrap().clone();
+    assert_eq!(calls.len(), 1);
+    let (sid, auth, form) = &calls[0];
+    assert_eq!(sid, "AC123");
+    use base64::Engine;
+    assert_eq!(
+        auth,
+        &format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("AC123:secret-token")
+        )
+    );
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(form["To"], "+14155550123");
+    assert_eq!(form["From"], "+15005550006");
+    assert!(form["Body"].contains("verification code"));
+    assert!(
+        app.outbox().iter().all(|m| m["kind"] != "sms"),
+        "nothing in the dev outbox"
+    );
+    app.finish().await;
+}
