@@ -298,3 +298,147 @@ async fn the_readme_walk_through_runs_as_written() {
     }
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// K3: secrets never reach the logs. The real binary runs with debug logging while a user signs
+/// up, logs in, refreshes, asks for a reset and enrols TOTP; none of the secrets it handled may
+/// appear in what it logged.
+#[tokio::test]
+async fn secrets_never_reach_the_logs_k3() {
+    let dir = temp_dir();
+    let out = protekt(
+        &dir,
+        None,
+        &["project", "create", "--name", "Logs", "--json"],
+    );
+    let created: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let key = created["apiKey"].as_str().unwrap().to_owned();
+    let port = free_port();
+    let log_path = dir.join("server.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_remove("DATABASE_URL")
+        .env_remove("PROTEKT_MASTER_KEY")
+        .env("PROTEKT_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    for _ in 0..200 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let post = |path: &str, body: Value, bearer: Option<String>| {
+        let mut req = http
+            .post(format!("{base}{path}"))
+            .header("x-api-key", &key)
+            .json(&body);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        req.send()
+    };
+    let signup: Value = post(
+        "/v1/auth/signup",
+        serde_json::json!({"email": "logs@example.com", "password": PASSWORD}),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let access = signup["accessToken"].as_str().unwrap().to_owned();
+    let refresh = signup["refreshToken"].as_str().unwrap().to_owned();
+    let rotated: Value = post(
+        "/v1/auth/refresh",
+        serde_json::json!({"refreshToken": refresh}),
+        None,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    post(
+        "/v1/auth/login",
+        serde_json::json!({"email": "logs@example.com", "password": "wrong-password-logged?"}),
+        None,
+    )
+    .await
+    .unwrap();
+    post(
+        "/v1/auth/password-reset",
+        serde_json::json!({"email": "logs@example.com"}),
+        None,
+    )
+    .await
+    .unwrap();
+    let enrol: Value = post(
+        "/v1/mfa/enroll",
+        serde_json::json!({"method": "totp"}),
+        Some(access.clone()),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let uri = enrol["totpUri"].as_str().unwrap().to_owned();
+    let totp_secret = url::Url::parse(&uri)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "secret")
+        .unwrap()
+        .1
+        .into_owned();
+    // Give the mail worker time to deliver (and log) the reset email.
+    let mut reset_token = None;
+    for _ in 0..100 {
+        let files: Vec<_> = std::fs::read_dir(dir.join("outbox"))
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        if let Some(f) = files
+            .iter()
+            .find(|p| p.extension().is_some_and(|x| x == "json"))
+        {
+            let mail: Value = serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap();
+            reset_token = mail["token"].as_str().map(str::to_owned);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unsafe_kill(child.id());
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        logs.contains("/v1/auth/signup"),
+        "the server logged requests: {logs}"
+    );
+    let mut secrets = vec![
+        PASSWORD.to_owned(),
+        "wrong-password-logged?".to_owned(),
+        key.clone(),
+        access,
+        refresh,
+        rotated["refreshToken"].as_str().unwrap().to_owned(),
+        totp_secret,
+    ];
+    secrets.push(reset_token.expect("the reset email reached the outbox"));
+    let master = std::fs::read_to_string(dir.join("master.key")).unwrap();
+    secrets.push(master.trim().to_owned());
+    for secret in &secrets {
+        assert!(
+            !logs.contains(secret.as_str()),
+            "a secret reached the logs: {}…",
+            &secret[..secret.len().min(8)]
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
