@@ -14,7 +14,9 @@ else
   cargo test --workspace --no-fail-fast
 fi
 
-cargo build --bin protekt
+# The integration tests above built target/debug/protekt (with the same features); building it
+# again with `cargo build` would recompile half the dependency tree with other features.
+test -x target/debug/protekt || cargo build --bin protekt
 if [ -f sdk/node/package.json ]; then
   (cd sdk/node && npm ci --no-audit --no-fund && PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test)
 fi
