@@ -575,7 +575,7 @@ fn parse_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Val
 }
 
 /// The access-token lifetime for a request: the project's, or shorter if the client asks.
-fn token_ttl(project: &Project, requested: Option<u64>) -> Result<u64> {
+pub fn token_ttl(project: &Project, requested: Option<u64>) -> Result<u64> {
     let max = project.settings.access_token_ttl;
     match requested {
         None => Ok(max),

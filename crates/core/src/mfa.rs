@@ -129,7 +129,8 @@ impl MfaService {
             .collect())
     }
 
-    async fn send_code(&self, project: &Project, phone: &str, challenge_id: &str) -> Result<()> {
+    /// Counts one SMS against the number's quota (SECURITY L7); call before changing anything.
+    async fn count_sms(&self, project: &Project, phone: &str) -> Result<()> {
         let now = self.clock.now();
         let sent = self
             .store
@@ -140,6 +141,11 @@ impl MfaService {
                 ((SMS_WINDOW_MS - now.rem_euclid(SMS_WINDOW_MS)) / 1000).max(1) as u64;
             return Err(Error::RateLimited { retry_after });
         }
+        Ok(())
+    }
+
+    /// Gives the challenge a new code and texts it (the caller counted the quota).
+    async fn send_code(&self, project: &Project, phone: &str, challenge_id: &str) -> Result<()> {
         let code = format!("{:06}", u32::from_be_bytes(random_bytes::<4>()) % 1_000_000);
         self.store
             .set_challenge_sms_code(
@@ -223,6 +229,7 @@ impl MfaService {
                         "phone must be an E.164 number such as +14155550123",
                     )
                 })?;
+                self.count_sms(project, phone).await?;
                 let sealed = self
                     .master
                     .seal(phone.as_bytes(), &format!("mfa_factor:{id}:phone"));
@@ -279,7 +286,7 @@ impl MfaService {
                         let ok = c.sms_code_hash.as_deref().is_some_and(|h| {
                             subtle::ConstantTimeEq::ct_eq(
                                 h.as_bytes(),
-                                self.sms_code_hash(&c.id, code).as_bytes(),
+                                self.sms_code_hash(&c.id, code.trim()).as_bytes(),
                             )
                             .into()
                         });
@@ -387,8 +394,10 @@ impl MfaService {
                 let phone =
                     String::from_utf8(self.open(&f.phone, &format!("mfa_factor:{}:phone", f.id))?)
                         .unwrap_or_default();
+                // Over the number's quota the login cannot finish now: say so, with retryAfter.
+                self.count_sms(project, &phone).await?;
                 if let Err(e) = self.send_code(project, &phone, &id).await {
-                    tracing::warn!(error = ?e, "MFA SMS not sent");
+                    tracing::warn!(error = ?e, "MFA SMS not sent; the user can ask for it again");
                 }
             }
         }
@@ -417,6 +426,7 @@ impl MfaService {
             self.open(&factor.phone, &format!("mfa_factor:{}:phone", factor.id))?,
         )
         .unwrap_or_default();
+        self.count_sms(project, &phone).await?;
         self.send_code(project, &phone, &challenge.id).await
     }
 
@@ -430,6 +440,8 @@ impl MfaService {
         ttl: Option<u64>,
     ) -> Result<(User, Tokens)> {
         let now = self.clock.now();
+        // A bad tokenExpiry must not use up the challenge or the code.
+        crate::auth::token_ttl(project, ttl)?;
         if code.len() > 64 {
             return Err(Error::InvalidCode);
         }
@@ -530,8 +542,18 @@ impl MfaService {
         access_token: &str,
         method: &str,
     ) -> Result<()> {
+        if method != "totp" && method != "sms" {
+            return Err(Error::invalid("method", "method must be totp or sms"));
+        }
         let (user, claims) = self.auth.verify(project, access_token).await?;
-        if claims.aal != "aal2" {
+        let confirmed = self
+            .store
+            .factors(&project.id, &user.id)
+            .await?
+            .iter()
+            .any(|f| f.method == method && f.confirmed_at.is_some());
+        // Removing a confirmed factor needs aal2; an enrolment still pending can be cancelled.
+        if confirmed && claims.aal != "aal2" {
             return Err(Error::MfaStepUpRequired);
         }
         if !self

@@ -30,6 +30,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// `Serve` carries every flag; the enum is built once per process, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.

@@ -1,6 +1,7 @@
 import { AuthClient } from './auth.js';
 import { resolveConfig } from './config.js';
 import { Transport } from './http.js';
+import { MfaClient } from './mfa.js';
 import { SessionsClient } from './sessions.js';
 import type { ProtektOptions } from './types.js';
 import { UsersClient } from './users.js';
@@ -26,14 +27,16 @@ export class Protekt {
   readonly users: UsersClient;
   /** The sessions of the user whose access token you pass. */
   readonly sessions: SessionsClient;
+  /** Second factors (TOTP, SMS), the MFA step of a login, and backup codes. */
+  readonly mfa: MfaClient;
 
   constructor(options: ProtektOptions) {
     const config = resolveConfig(options);
     const transport = new Transport(config);
-    // Each API area is one namespace object sharing the transport (mfa joins here once the
-    // server has it).
+    // Each API area is one namespace object sharing the transport.
     this.auth = new AuthClient(transport, config);
     this.users = new UsersClient(transport);
     this.sessions = new SessionsClient(transport);
+    this.mfa = new MfaClient(transport, config);
   }
 }

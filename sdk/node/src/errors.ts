@@ -19,6 +19,9 @@ export const ERROR_CODES = Object.freeze([
   'invalid_token',
   'token_expired',
   'forbidden',
+  'mfa_required',
+  'mfa_step_up_required',
+  'invalid_code',
   'rate_limited',
   'server_busy',
   'internal_error',
@@ -37,8 +40,8 @@ export type ProtektErrorCode = (typeof ERROR_CODES)[number];
 export interface ApiError {
   /**
    * The machine-readable error code. Typed as {@link ProtektErrorCode}, widened to `string` so
-   * that code written for newer server codes (such as `'mfa_required'`) still compiles and an
-   * SDK older than its server passes unknown codes through unchanged.
+   * that code written for codes of a newer server still compiles and an SDK older than its
+   * server passes unknown codes through unchanged.
    */
   code: ProtektErrorCode | (string & {});
   /** A human-readable explanation. It may change between versions; match on `code` instead. */
@@ -49,7 +52,7 @@ export interface ApiError {
   field?: string;
   /** For `rate_limited`: seconds to wait before retrying. */
   retryAfter?: number;
-  /** For `mfa_required` (when the server offers MFA): the token for the MFA step. */
+  /** For `mfa_required`: the token to pass to `mfa.verify()` with the user's code. */
   mfaToken?: string;
   /** Any other field the server sent with the error. */
   [key: string]: unknown;

@@ -2,12 +2,14 @@ export { Protekt } from './client.js';
 export type { AuthClient } from './auth.js';
 export type { UsersClient } from './users.js';
 export type { SessionsClient } from './sessions.js';
+export type { MfaClient } from './mfa.js';
 export { ProtektError, ERROR_CODES } from './errors.js';
 export type { ApiError, ProtektErrorCode, SdkErrorCode } from './errors.js';
 export { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS } from './config.js';
 export { VERSION } from './version.js';
 export type {
   AuthTokenResponse,
+  BackupCodesResponse,
   ChangePasswordParams,
   ConfirmPasswordResetParams,
   ErrorResponse,
@@ -15,6 +17,12 @@ export type {
   ListUsersParams,
   ListUsersResponse,
   LoginParams,
+  MfaEnrollParams,
+  MfaEnrollResponse,
+  MfaMethod,
+  MfaUnenrollParams,
+  MfaVerifyParams,
+  MfaVerifyResponse,
   ProtektOptions,
   ProtektSession,
   ProtektUser,

@@ -12,8 +12,9 @@ export interface ProtektOptions {
    */
   baseUrl?: string | undefined;
   /**
-   * Ask for access tokens that expire after this many seconds (sent with sign-up, login and
-   * refresh). The server never issues a lifetime longer than the project's setting.
+   * Ask for access tokens that expire after this many seconds (sent with sign-up, login,
+   * refresh and `mfa.verify`). The server never issues a lifetime longer than the project's
+   * setting.
    */
   tokenExpiry?: number | undefined;
   /** Request timeout in milliseconds. Default: 5000. */
@@ -32,6 +33,8 @@ export interface ProtektUser {
   createdAt: string;
   updatedAt: string;
   lastLoginAt: string | null;
+  /** The user's confirmed second factors, e.g. `['totp']` (empty without MFA). */
+  mfaMethods: string[];
 }
 
 /** The claims of a verified access token. */
@@ -50,9 +53,12 @@ export interface TokenClaims {
   jti: string;
   /** The session's id. */
   sid: string;
-  /** Authentication methods, e.g. `['pwd']`. */
+  /**
+   * Authentication methods: `['pwd']` after a password alone; after MFA, `['pwd', 'otp']`,
+   * `['pwd', 'sms']` or `['pwd', 'backup_code']`.
+   */
   amr: string[];
-  /** Authenticator assurance level, e.g. `'aal1'`. */
+  /** Authenticator assurance level: `'aal1'`, or `'aal2'` for a session that passed MFA. */
   aal: string;
   email: string;
   email_verified: boolean;
@@ -217,5 +223,74 @@ export interface ListSessionsResponse {
 export interface RevokeAllSessionsResponse {
   /** How many sessions were ended (`null` when `error` is set). */
   revokedCount: number;
+  error: ApiError | null;
+}
+
+/** A second-factor method: an authenticator app (`totp`) or a code by text message (`sms`). */
+export type MfaMethod = 'totp' | 'sms';
+
+/** Parameters of `mfa.enroll()`. */
+export interface MfaEnrollParams<M extends MfaMethod = MfaMethod> {
+  method: M;
+  /** For `sms`: the phone number in E.164 form, e.g. `+14155550123`. */
+  phone?: string;
+}
+
+/**
+ * The result of `mfa.enroll()`. For `totp`, the `otpauth://` URI (it carries the secret) and
+ * its QR code; for `sms`, both are `null` (the code goes to the phone).
+ */
+export interface MfaEnrollResponse<M extends MfaMethod = MfaMethod> {
+  /**
+   * For `totp`: `otpauth://totp/<issuer>:<email>?secret=…&issuer=…`, for an authenticator app
+   * (`null` for `sms`, and when `error` is set).
+   */
+  totpUri: M extends 'totp' ? string : null;
+  /**
+   * For `totp`: a QR code of `totpUri` as a `data:image/svg+xml;base64,…` URI, usable as an
+   * `<img src>` (`null` for `sms`, and when `error` is set).
+   */
+  qrCode: M extends 'totp' ? string : null;
+  error: ApiError | null;
+}
+
+/** Parameters of `mfa.verify()`. */
+export interface MfaVerifyParams {
+  /** The code from the authenticator app or the SMS, or a backup code. */
+  code: string;
+  /**
+   * The `mfaToken` of the `mfa_required` error of `auth.login()`: required to finish a login.
+   * Leave it out (and pass the access token) to confirm an enrolment.
+   */
+  mfaToken?: string | undefined;
+}
+
+/**
+ * The result of `mfa.verify()`. After a login challenge (with `mfaToken`): the new session's
+ * user and tokens. After confirming an enrolment (without `mfaToken`): `user`, `accessToken` and
+ * `refreshToken` are `null`, with `error: null`.
+ */
+export interface MfaVerifyResponse {
+  /** The signed-in user (`null` when `error` is set, and after confirming an enrolment). */
+  user: ProtektUser;
+  /** A JWT of the new aal2 session (`null` when `error` is set, and after confirming an enrolment). */
+  accessToken: string;
+  /** The new session's refresh token (`null` when `error` is set, and after confirming an enrolment). */
+  refreshToken: string;
+  error: ApiError | null;
+}
+
+/** Parameters of `mfa.unenroll()`. */
+export interface MfaUnenrollParams {
+  method: MfaMethod;
+}
+
+/** The result of `mfa.generateBackupCodes()`. */
+export interface BackupCodesResponse {
+  /**
+   * Ten single-use codes (`xxxx-xxxx-xxxx-xxxx-xxxx-xxxx`), shown only this once; the previous
+   * set stops working (`null` when `error` is set).
+   */
+  backupCodes: string[];
   error: ApiError | null;
 }

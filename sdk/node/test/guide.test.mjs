@@ -1,14 +1,24 @@
 // The samples of the Node.js SDK guide, run against a real server. Each sample is copied
 // unchanged; only the server's address (baseUrl, here through PROTEKT_URL) is added. The
-// "Working with users" and "Session management" samples are kept verbatim in
-// fixtures/guide/*.js and run from there, so that a variant can substitute a real user id.
+// "Working with users", "Session management" and "Log in a user" samples are kept verbatim in
+// fixtures/guide/*.js and run from there, so that a variant can substitute a real user id (and
+// the login sample runs again once user@example.com has MFA, to take its mfa_required branch).
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import express from 'express';
-import { GOOD_PASSWORD, startServer, uniqueEmail } from './harness.mjs';
+import {
+  GOOD_PASSWORD,
+  startServer,
+  totpCode,
+  totpSecret,
+  totpStep,
+  uniqueEmail,
+} from './harness.mjs';
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let server;
 let protekt;
@@ -135,9 +145,11 @@ test('log out a user', async () => {
   assert.deepEqual(await res.json(), { error: 'Invalid or expired token' });
 });
 
-test('error handling: a wrong password lands in the invalid_credentials case', async () => {
-  const email = 'user@example.com';
-  const password = 'not-the-password';
+/**
+ * The guide's "Error handling" sample, with a line added to each case to record that it was
+ * reached, and its `console` captured.
+ */
+async function errorHandlingSample(email, password) {
   const reached = [];
   const logged = [];
   const console = { error: (...args) => logged.push(args) };
@@ -163,6 +175,15 @@ test('error handling: a wrong password lands in the invalid_credentials case', a
     }
   }
 
+  return { reached, logged, user, error };
+}
+
+test('error handling: a wrong password lands in the invalid_credentials case', async () => {
+  const email = 'user@example.com';
+  const password = 'not-the-password';
+
+  const { reached, logged, user } = await errorHandlingSample(email, password);
+
   assert.deepEqual(reached, ['invalid_credentials']);
   assert.deepEqual(logged, []);
   assert.equal(user, null);
@@ -173,6 +194,7 @@ const sample = (name) =>
   readFileSync(new URL(`./fixtures/guide/${name}`, import.meta.url), 'utf8');
 const USERS_SAMPLE = sample('working-with-users.js');
 const SESSIONS_SAMPLE = sample('session-management.js');
+const LOGIN_SAMPLE = sample('log-in.js');
 
 /**
  * The guide's `protekt`, wrapped so that every call of a sample is recorded with what it
@@ -192,7 +214,15 @@ function recording(client) {
         };
       },
     });
-  return { protekt: { auth: wrap('auth'), users: wrap('users'), sessions: wrap('sessions') }, calls };
+  return {
+    protekt: {
+      auth: wrap('auth'),
+      users: wrap('users'),
+      sessions: wrap('sessions'),
+      mfa: wrap('mfa'),
+    },
+    calls,
+  };
 }
 
 /** Runs sample code as the body of an async function, with `scope`'s names defined. */
@@ -325,5 +355,115 @@ describe('session management', () => {
     assert.equal(calls[1].result.error.code, 'not_found');
     assert.equal((await protekt.auth.verifyToken(theirs.tokens[1])).error, null);
     assert.deepEqual(calls[2].result, { revokedCount: 2, error: null });
+  });
+});
+
+describe('log in a user who has MFA (TOTP): the sample\'s mfa_required branch', () => {
+  // user@example.com, signed up by the guide's sample above, turns on TOTP. The login sample then
+  // takes its mfa_required branch, and mfa.verify with error.mfaToken finishes the login.
+  let secret;
+  let lastStep;
+
+  before(async () => {
+    const { accessToken, error } = await protekt.auth.login({
+      email: 'user@example.com',
+      password: 'supersecret123',
+    });
+    assert.equal(error, null, 'user@example.com has no MFA yet');
+    const { totpUri, error: enrollError } = await protekt.mfa.enroll({ method: 'totp' }, accessToken);
+    assert.equal(enrollError, null);
+    secret = totpSecret(totpUri);
+    // Confirmed with the previous step's code (the server accepts one step either way), so that
+    // the current and the next step are left for the two logins below without waiting. Not in
+    // the last seconds of a step, when "previous" could be two steps back by the time it arrives.
+    if (Date.now() % 30_000 > 27_000) await sleep(30_000 - (Date.now() % 30_000) + 100);
+    lastStep = totpStep() - 1;
+    const confirmed = await protekt.mfa.verify({ code: totpCode(secret, lastStep) }, accessToken);
+    assert.deepEqual(confirmed, { user: null, accessToken: null, refreshToken: null, error: null });
+  });
+
+  /**
+   * A TOTP code the server has not seen yet: it accepts one step either way of the current one,
+   * and each step once, never one older than the last used. Waits when the next unused step is
+   * further ahead.
+   */
+  async function nextCode() {
+    for (;;) {
+      const step = Math.max(lastStep + 1, totpStep());
+      if (step <= totpStep() + 1) {
+        lastStep = step;
+        return totpCode(secret, step);
+      }
+      await sleep(30_000 - (Date.now() % 30_000) + 100);
+    }
+  }
+
+  test('the sample as written: error.code is mfa_required, error.mfaToken is set', async () => {
+    const { protekt: recorded, calls } = recording(protekt);
+    // The sample unchanged; the statement after it hands its results to the test.
+    const { user, accessToken, refreshToken, error } = await run(
+      `${LOGIN_SAMPLE}\nreturn { user, accessToken, refreshToken, error };`,
+      { protekt: recorded },
+    );
+
+    assert.deepEqual(calls.map((c) => c.method), ['auth.login']);
+    assert.equal(error?.code === 'mfa_required', true, 'the branch condition holds');
+    assert.equal(error.status, 401);
+    assert.equal(typeof error.mfaToken, 'string');
+    assert.ok(error.mfaToken.length > 0);
+    assert.equal(user, null);
+    assert.equal(accessToken, null);
+    assert.equal(refreshToken, null);
+
+    // The next step: the user's code and error.mfaToken.
+    const verified = await protekt.mfa.verify({ code: await nextCode(), mfaToken: error.mfaToken });
+    assert.equal(verified.error, null);
+    assert.equal(verified.user.email, 'user@example.com');
+    assert.deepEqual(verified.user.mfaMethods, ['totp']);
+    const res = await fetch(`${appUrl}/me`, {
+      headers: { authorization: `Bearer ${verified.accessToken}` },
+    });
+    assert.equal(res.status, 200, 'the requireAuth middleware accepts the new access token');
+    assert.equal((await res.json()).user.email, 'user@example.com');
+  });
+
+  test('the branch runs: its placeholder filled in with the next step, mfa.verify', async () => {
+    // The branch's two comments say what goes there; this variant does just that.
+    const placeholder = '  // Use error.mfaToken in the next step\n';
+    assert.ok(LOGIN_SAMPLE.includes(placeholder));
+    const variant = LOGIN_SAMPLE.replace(
+      placeholder,
+      `${placeholder}  branchTaken(error.mfaToken);\n` +
+        '  return protekt.mfa.verify({ code: await promptForMfaCode(), mfaToken: error.mfaToken });\n',
+    );
+    const seen = [];
+    const { protekt: recorded, calls } = recording(protekt);
+    const result = await run(variant, {
+      protekt: recorded,
+      branchTaken: (mfaToken) => seen.push(mfaToken),
+      promptForMfaCode: nextCode,
+    });
+
+    assert.equal(seen.length, 1, 'the mfa_required branch was taken');
+    assert.equal(typeof seen[0], 'string');
+    assert.deepEqual(calls.map((c) => c.method), ['auth.login', 'mfa.verify']);
+    assert.equal(calls[0].result.error.mfaToken, seen[0]);
+    assert.equal(calls[1].args[0].mfaToken, seen[0]);
+    assert.equal(result.error, null);
+    assert.equal(result.user.email, 'user@example.com');
+    const { claims } = await protekt.auth.verifyToken(result.accessToken);
+    assert.deepEqual(claims.amr, ['pwd', 'otp']);
+    assert.equal(claims.aal, 'aal2');
+  });
+
+  test('error handling: the right password now lands in the mfa_required case', async () => {
+    const { reached, logged, user, error } = await errorHandlingSample(
+      'user@example.com',
+      'supersecret123',
+    );
+    assert.deepEqual(reached, ['mfa_required']);
+    assert.deepEqual(logged, []);
+    assert.equal(user, null);
+    assert.equal(typeof error.mfaToken, 'string');
   });
 });

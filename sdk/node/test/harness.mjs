@@ -1,9 +1,11 @@
 // Starts a real Protekt server for the tests: a free port, a fresh data dir, one project made
 // with the CLI. The binary is $PROTEKT_BIN, else the newer of ../../target/release/protekt and
-// ../../target/debug/protekt (relative to sdk/node); the tests never build it. Emails go to the
-// data dir's dev outbox, which the tests read (waitForEmail).
+// ../../target/debug/protekt (relative to sdk/node); the tests never build it. Emails and SMS go
+// to the data dir's dev outbox, which the tests read (waitForEmail, waitForSms). TOTP codes are
+// computed here too (totpCode), with node:crypto.
 
 import { spawn, execFile } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -322,4 +324,62 @@ export async function expectNoEmail(dataDir, { to, kind }, wait = 1_000) {
     if (found) throw new Error(`unexpected ${found.kind} email to ${found.to}`);
     await sleep(50);
   }
+}
+
+/**
+ * Waits for an SMS to `to` (an E.164 number) in the dev outbox that is not in `seen`; returns
+ * it: `{ id, kind: 'sms', purpose, to, text, code, createdAt }`.
+ */
+export function waitForSms(dataDir, { to }, options = {}) {
+  return waitForEmail(dataDir, { to, kind: 'sms' }, options);
+}
+
+/** A unique E.164 phone number for one test (the SMS quota counts per number). */
+let phoneCounter = 0;
+export function uniquePhone() {
+  phoneCounter += 1;
+  return `+1555${String(process.pid % 10_000).padStart(4, '0')}${String(phoneCounter).padStart(4, '0')}`;
+}
+
+/** RFC 4648 base32 (upper or lower case, padding optional) to bytes. */
+export function base32Decode(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let value = 0;
+  const out = [];
+  for (const char of text.replace(/=+$/, '').toUpperCase()) {
+    const index = alphabet.indexOf(char);
+    if (index < 0) throw new Error(`not base32: ${JSON.stringify(text)}`);
+    value = (value << 5) | index;
+    bits += 5;
+    if (bits >= 8) {
+      out.push((value >>> (bits - 8)) & 0xff);
+      bits -= 8;
+    }
+  }
+  return Buffer.from(out);
+}
+
+/** The TOTP time step (RFC 6238: 30 seconds) of `time` (milliseconds since the epoch). */
+export const totpStep = (time = Date.now()) => Math.floor(time / 30_000);
+
+/**
+ * The TOTP code (RFC 6238 with HMAC-SHA1, 30-second steps, `digits` digits) of `secret` for time
+ * step `step`. `secret` is base32, or an `otpauth://` URI carrying it.
+ */
+export function totpCode(secret, step = totpStep(), digits = 6) {
+  const key = secret.startsWith('otpauth://') ? base32Decode(totpSecret(secret)) : base32Decode(secret);
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(step));
+  const hmac = createHmac('sha1', key).update(counter).digest();
+  const offset = hmac[hmac.length - 1] & 0x0f;
+  const binary = hmac.readUInt32BE(offset) & 0x7fffffff;
+  return String(binary % 10 ** digits).padStart(digits, '0');
+}
+
+/** The base32 secret of an `otpauth://totp/…?secret=…` URI. */
+export function totpSecret(uri) {
+  const secret = new URL(uri).searchParams.get('secret');
+  if (!secret) throw new Error(`no secret in ${uri}`);
+  return secret;
 }

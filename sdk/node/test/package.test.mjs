@@ -40,6 +40,8 @@ test('the CommonJS build loads with require()', () => {
   assert.equal(typeof client.auth.changePassword, 'function');
   assert.equal(typeof client.users.list, 'function');
   assert.equal(typeof client.sessions.revokeAll, 'function');
+  assert.equal(typeof client.mfa.verify, 'function');
+  assert.equal(typeof client.mfa.generateBackupCodes, 'function');
   assert.throws(() => new cjs.Protekt({ apiKey: 'pk_live_x' }), (err) => {
     return err instanceof cjs.ProtektError && err.code === 'invalid_config';
   });

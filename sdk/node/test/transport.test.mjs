@@ -309,6 +309,85 @@ describe('what goes on the wire', () => {
     await rejectsWith(protekt.sessions.revokeAll('at'), 'invalid_response');
   });
 
+  test('mfa: paths, bodies, and the access token sent only where it belongs', async () => {
+    const seen = [];
+    const baseUrl = await httpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const parsed = body === '' ? {} : JSON.parse(body);
+        const answers = {
+          '/v1/mfa/enroll':
+            parsed.method === 'totp'
+              ? { totpUri: 'otpauth://totp/x:a?secret=AAAA&issuer=x', qrCode: 'data:image/svg+xml;base64,PHN2Zy8+' }
+              : { totpUri: null, qrCode: null },
+          '/v1/mfa/verify': parsed.mfaToken
+            ? { user: { id: 'usr_1', email: 'a@b.c', mfaMethods: ['totp'] }, accessToken: 'at2', refreshToken: 'rt2', expiresIn: 60 }
+            : { user: null, accessToken: null, refreshToken: null, expiresIn: null },
+          '/v1/mfa/unenroll': { ok: true },
+          '/v1/mfa/backup-codes': { backupCodes: ['aaaa-bbbb', 'cccc-dddd'] },
+        };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answers[req.url]));
+      });
+    });
+    const protekt = client(baseUrl, { tokenExpiry: 60 });
+    const results = [
+      await protekt.mfa.enroll({ method: 'totp' }, 'at'),
+      await protekt.mfa.enroll({ method: 'sms', phone: '+14155550123' }, 'at'),
+      await protekt.mfa.verify({ code: '123456' }, 'at'),
+      await protekt.mfa.verify({ code: '123456', mfaToken: 'mt' }),
+      await protekt.mfa.verify({ code: '123456', mfaToken: 'mt' }, 'at'),
+      await protekt.mfa.unenroll({ method: 'sms' }, 'at'),
+      await protekt.mfa.generateBackupCodes('at'),
+    ];
+    const wire = seen.map((r) => [
+      r.method,
+      r.url,
+      r.body === '' ? null : JSON.parse(r.body),
+      r.headers.authorization ?? null,
+    ]);
+    assert.deepEqual(wire, [
+      ['POST', '/v1/mfa/enroll', { method: 'totp' }, 'Bearer at'],
+      ['POST', '/v1/mfa/enroll', { method: 'sms', phone: '+14155550123' }, 'Bearer at'],
+      // Confirming an enrolment: the access token; tokenExpiry goes along (the server ignores it).
+      ['POST', '/v1/mfa/verify', { code: '123456', tokenExpiry: 60 }, 'Bearer at'],
+      // A login challenge is named by mfaToken: no access token, even when one is given.
+      ['POST', '/v1/mfa/verify', { code: '123456', mfaToken: 'mt', tokenExpiry: 60 }, null],
+      ['POST', '/v1/mfa/verify', { code: '123456', mfaToken: 'mt', tokenExpiry: 60 }, null],
+      ['POST', '/v1/mfa/unenroll', { method: 'sms' }, 'Bearer at'],
+      ['POST', '/v1/mfa/backup-codes', null, 'Bearer at'],
+    ]);
+    assert.equal(seen[6].headers['content-type'], undefined);
+    assert.deepEqual(results, [
+      { totpUri: 'otpauth://totp/x:a?secret=AAAA&issuer=x', qrCode: 'data:image/svg+xml;base64,PHN2Zy8+', error: null },
+      { totpUri: null, qrCode: null, error: null },
+      { user: null, accessToken: null, refreshToken: null, error: null },
+      { user: { id: 'usr_1', email: 'a@b.c', mfaMethods: ['totp'] }, accessToken: 'at2', refreshToken: 'rt2', error: null },
+      { user: { id: 'usr_1', email: 'a@b.c', mfaMethods: ['totp'] }, accessToken: 'at2', refreshToken: 'rt2', error: null },
+      { error: null },
+      { backupCodes: ['aaaa-bbbb', 'cccc-dddd'], error: null },
+    ]);
+  });
+
+  test('invalid_response: malformed success answers of the mfa methods', async () => {
+    const bodies = {
+      '/v1/mfa/enroll': { totpUri: 42, qrCode: null },
+      // A login challenge must answer a session.
+      '/v1/mfa/verify': { user: null, accessToken: null, refreshToken: null },
+      '/v1/mfa/backup-codes': { backupCodes: ['ok', 7] },
+    };
+    const baseUrl = await httpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(bodies[req.url] ?? {}));
+    });
+    const protekt = client(baseUrl);
+    await rejectsWith(protekt.mfa.enroll({ method: 'totp' }, 'at'), 'invalid_response');
+    await rejectsWith(protekt.mfa.verify({ code: '1', mfaToken: 'mt' }), 'invalid_response');
+    await rejectsWith(protekt.mfa.generateBackupCodes('at'), 'invalid_response');
+  });
+
   test('extra fields of an API error are passed through', async () => {
     const baseUrl = await httpServer((req, res) => {
       res.writeHead(401, { 'content-type': 'application/json' });

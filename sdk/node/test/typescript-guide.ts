@@ -1,6 +1,5 @@
 // The guide's other samples written in TypeScript, type-checked under `strict` (not run): what
-// a TypeScript user copying them gets. Includes codes the server does not send yet
-// ('mfa_required'), which must still compile.
+// a TypeScript user copying them gets. Then the MFA methods, as the README shows them.
 import type { Request, Response, NextFunction } from 'express';
 import {
   Protekt,
@@ -8,6 +7,10 @@ import {
   ERROR_CODES,
   type ApiError,
   type ListUsersResponse,
+  type MfaEnrollResponse,
+  type MfaMethod,
+  type MfaVerifyResponse,
+  type BackupCodesResponse,
   type ProtektErrorCode,
   type ProtektSession,
   type ProtektUser,
@@ -161,6 +164,50 @@ export async function samples(existingRefreshToken: string, email: string, passw
       const wait: number | undefined = resetError.retryAfter;
       void wait;
     }
+  }
+  // MFA: enrol (TOTP, SMS), confirm, the login's second step, backup codes, unenrol.
+  {
+    const accessToken = 'access-token';
+    const { totpUri, qrCode, error } = await protekt.mfa.enroll({ method: 'totp' }, accessToken);
+    if (!error) {
+      const secret: string | null = new URL(totpUri).searchParams.get('secret');
+      const img: string = `<img src="${qrCode}" alt="Scan with your authenticator app">`;
+      void secret, img;
+    }
+    const sms: MfaEnrollResponse<'sms'> = await protekt.mfa.enroll(
+      { method: 'sms', phone: '+14155550123' },
+      accessToken,
+    );
+    const noUri: null = sms.totpUri;
+    const method = 'totp' as MfaMethod;
+    const either: string | null = (await protekt.mfa.enroll({ method }, accessToken)).totpUri;
+    void noUri, either;
+
+    const confirmed: MfaVerifyResponse = await protekt.mfa.verify({ code: '123456' }, accessToken);
+    if (confirmed.error?.code === 'invalid_code') {
+      // Wrong code: ask again
+    }
+
+    const login = await protekt.auth.login({ email, password });
+    if (login.error?.code === 'mfa_required') {
+      const { user, accessToken: newAccessToken, refreshToken, error: mfaError } =
+        await protekt.mfa.verify({ code: '123456', mfaToken: login.error.mfaToken });
+      if (!mfaError) {
+        const methods: string[] = user.mfaMethods;
+        const tokens: [string, string] = [newAccessToken, refreshToken];
+        void methods, tokens;
+      }
+    }
+
+    const backup: BackupCodesResponse = await protekt.mfa.generateBackupCodes(accessToken);
+    if (backup.error?.code === 'mfa_step_up_required') {
+      // Sign in again with MFA first
+    }
+    const first: string | undefined = backup.backupCodes[0];
+    const { error: unenrollError } = await protekt.mfa.unenroll({ method: 'sms' }, accessToken);
+    void first, unenrollError;
+    const mfaCodes: ProtektErrorCode[] = ['mfa_required', 'mfa_step_up_required', 'invalid_code'];
+    void mfaCodes;
   }
   const codes: readonly ProtektErrorCode[] = ERROR_CODES;
   const claims: TokenClaims | null = null;

@@ -1,5 +1,5 @@
 // The CommonJS side of the package's types: `require` resolves to dist/cjs/index.d.ts.
-import { Protekt, ProtektError, type AuthTokenResponse } from '@protekt/node';
+import { Protekt, ProtektError, type AuthTokenResponse, type MfaVerifyResponse } from '@protekt/node';
 
 const protekt = new Protekt({ loginId: 'lp_x', apiKey: 'pk_live_x' });
 
@@ -10,4 +10,8 @@ export async function login(): Promise<AuthTokenResponse> {
     if (err instanceof ProtektError) console.error(err.code);
     throw err;
   }
+}
+
+export function finishLogin(code: string, mfaToken: string): Promise<MfaVerifyResponse> {
+  return protekt.mfa.verify({ code, mfaToken });
 }

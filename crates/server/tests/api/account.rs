@@ -788,6 +788,7 @@ async fn mail_is_delivered_over_smtp_and_retried_after_a_failure() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let _ = sink.kill();
+    let _ = sink.wait();
     assert_eq!(received.len(), 1, "exactly one delivery");
     let mail: Value = serde_json::from_slice(&std::fs::read(&received[0]).unwrap()).unwrap();
     assert_eq!(mail["to"], json!(["smtp@example.com"]));

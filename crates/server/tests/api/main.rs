@@ -2,6 +2,9 @@
 //! dominates). Every test that touches storage runs on SQLite and on PostgreSQL via `both_dbs!`.
 //! Tests name the SECURITY.md item they cover.
 
+// Test code may unwrap and panic: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 
 mod account;

@@ -558,3 +558,111 @@ async fn sms_goes_through_a_twilio_compatible_api() {
     );
     app.finish().await;
 }
+
+both_dbs!(
+    a_bad_token_expiry_does_not_spend_the_challenge,
+    |app| async move {
+        let (_, secret) = with_totp(&app, "ttl-mfa@example.com").await;
+        let token = mfa_token(&app, "ttl-mfa@example.com").await;
+        let code = now_code(&app, &secret);
+        let (status, body) = app
+            .post(
+                "/v1/mfa/verify",
+                json!({"code": code, "mfaToken": token, "tokenExpiry": 5}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("tokenExpiry"))
+        );
+        let (status, done) = app
+            .post(
+                "/v1/mfa/verify",
+                json!({"code": code, "mfaToken": token, "tokenExpiry": 60}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        assert_eq!(done["expiresIn"], 60);
+        app
+    }
+);
+
+both_dbs!(
+    a_pending_enrolment_can_be_cancelled_and_a_refused_send_keeps_the_last_code,
+    |app| async move {
+        let body = app.signup("pending@example.com", PASSWORD).await;
+        let access = body["accessToken"].as_str().unwrap().to_owned();
+        let (status, body) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/unenroll",
+                Some(&access),
+                Some(json!({"method": "fax"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("method"))
+        );
+        let phone = "+14155550777";
+        for _ in 0..3 {
+            app.request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                Some(&access),
+                Some(json!({"method": "sms", "phone": phone})),
+            )
+            .await;
+        }
+        let last = sms_codes(&app, phone).pop().unwrap();
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                Some(&access),
+                Some(json!({"method": "sms", "phone": phone})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        // The refused send changed nothing: the last code that arrived still confirms (spaces allowed).
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/verify",
+                Some(&access),
+                Some(json!({"code": format!(" {last} ")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        // A pending TOTP enrolment is cancelled from this aal1 session without a step-up...
+        let body = app.signup("pending2@example.com", PASSWORD).await;
+        let access2 = body["accessToken"].as_str().unwrap().to_owned();
+        app.request(
+            Method::POST,
+            "/v1/mfa/enroll",
+            Some(&access2),
+            Some(json!({"method": "totp"})),
+        )
+        .await;
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/unenroll",
+                Some(&access2),
+                Some(json!({"method": "totp"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        // ...while the confirmed SMS factor of the first user needs one.
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/unenroll",
+                Some(&access),
+                Some(json!({"method": "sms"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        app
+    }
+);
