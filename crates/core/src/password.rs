@@ -106,6 +106,11 @@ fn argon2id_into(params: &Params, password: &[u8], salt: &[u8], out: &mut [u8]) 
     })
 }
 
+/// Frees this thread's argon2 working memory (for threads that hash once, not the pool's).
+fn release_memory() {
+    MEMORY.with(|memory| *memory.borrow_mut() = Vec::new());
+}
+
 const B64: data_encoding::Encoding = data_encoding::BASE64_NOPAD;
 
 /// Hashes with the given parameters into a PHC string (blocking; call through [`Hasher`]).
@@ -240,7 +245,10 @@ impl Hasher {
                 })
                 .map_err(|e| anyhow::anyhow!("cannot start hashing thread: {e}"))?;
         }
-        let dummy = hash_blocking(params, &crate::ids::new_secret(""))?;
+        let dummy = hash_blocking(params, &crate::ids::new_secret(""));
+        // The starting thread is not a hashing thread: it must not keep 19 MiB for nothing.
+        release_memory();
+        let dummy = dummy?;
         Ok(Self {
             params,
             jobs: tx,
