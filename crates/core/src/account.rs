@@ -170,29 +170,57 @@ impl AccountService {
         redirect_url: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
+        self.request_link(project, email, redirect_url, client, Purpose::VerifyEmail)
+            .await
+    }
+
+    /// The shared front half of "email me a link": parse, check the redirect and the quotas,
+    /// answer, and only then, in the background, look the address up and send (SECURITY L4, L5,
+    /// F3, F6). The link goes only to the account's stored address.
+    async fn request_link(
+        &self,
+        project: &Project,
+        email: &str,
+        redirect_url: Option<&str>,
+        client: &ClientInfo,
+        purpose: Purpose,
+    ) -> Result<()> {
         let email = Email::parse(email)?;
         Self::check_redirect(project, redirect_url)?;
-        self.check_quota(project, "verify_email", email.normalized(), client)
+        self.check_quota(project, purpose.as_str(), email.normalized(), client)
             .await?;
         let me = self.clone();
         let project = project.clone();
         let redirect = redirect_url.map(str::to_owned);
+        let client = client.clone();
         tokio::spawn(async move {
             let result = async {
-                if let Some((user, _)) = me
+                let found = me
                     .store
                     .user_by_email(&project.id, email.normalized())
-                    .await?
-                {
-                    if !user.email_verified && !user.disabled {
-                        me.send_link(&project, &user, Purpose::VerifyEmail, redirect.as_deref())
+                    .await?;
+                let kind = match purpose {
+                    Purpose::VerifyEmail => "email.verification_requested",
+                    Purpose::PasswordReset => "password.reset_requested",
+                };
+                let mut event = audit::event(&project.id, kind, found.is_some(), None);
+                event.ip = client.ip.clone();
+                if let Some((user, _)) = found {
+                    event.subject = Some(user.id.clone());
+                    let wanted = match purpose {
+                        Purpose::VerifyEmail => !user.email_verified,
+                        Purpose::PasswordReset => true,
+                    };
+                    if wanted && !user.disabled {
+                        me.send_link(&project, &user, purpose, redirect.as_deref())
                             .await?;
                     }
                 }
+                audit::record(&me.store, event, me.clock.now()).await;
                 Ok::<_, Error>(())
             };
             if let Err(e) = result.await {
-                tracing::error!(error = ?e, "cannot send a verification email");
+                tracing::error!(error = ?e, purpose = purpose.as_str(), "cannot send an emailed link");
             }
         });
         Ok(())
@@ -262,43 +290,8 @@ impl AccountService {
         redirect_url: Option<&str>,
         client: &ClientInfo,
     ) -> Result<()> {
-        let email = Email::parse(email)?;
-        Self::check_redirect(project, redirect_url)?;
-        self.check_quota(project, "password_reset", email.normalized(), client)
-            .await?;
-        let me = self.clone();
-        let project = project.clone();
-        let redirect = redirect_url.map(str::to_owned);
-        let client = client.clone();
-        tokio::spawn(async move {
-            let result = async {
-                let found = me
-                    .store
-                    .user_by_email(&project.id, email.normalized())
-                    .await?;
-                let now = me.clock.now();
-                let mut event = audit::event(
-                    &project.id,
-                    "password.reset_requested",
-                    found.is_some(),
-                    None,
-                );
-                event.ip = client.ip.clone();
-                if let Some((user, _)) = found {
-                    event.subject = Some(user.id.clone());
-                    if !user.disabled {
-                        me.send_link(&project, &user, Purpose::PasswordReset, redirect.as_deref())
-                            .await?;
-                    }
-                }
-                audit::record(&me.store, event, now).await;
-                Ok::<_, Error>(())
-            };
-            if let Err(e) = result.await {
-                tracing::error!(error = ?e, "cannot send a password reset email");
-            }
-        });
-        Ok(())
+        self.request_link(project, email, redirect_url, client, Purpose::PasswordReset)
+            .await
     }
 
     /// Where the browser may go after the reset of this (still unused) token, for the hosted page.
