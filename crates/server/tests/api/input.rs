@@ -12,8 +12,13 @@ async fn raw(
     content_type: Option<&str>,
     body: Vec<u8>,
 ) -> (StatusCode, Value) {
-    let mut req = app
-        .http
+    // A fresh connection per request: after an early 413 the server closes the connection the
+    // oversized body was on, and a pooled client would reuse it for the next case.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let mut req = http
         .request(method, format!("{}{path}", app.base))
         .header("x-api-key", &app.api_key)
         .body(body);
