@@ -290,6 +290,13 @@ both_dbs!(sms_enrol_login_and_verify_m7, |app| async move {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
+    // M8/K1: the number is sealed at rest (only its last two digits are kept for display).
+    let dump = app.dump_table("mfa_factor").await;
+    assert!(dump.contains("sms"));
+    assert!(
+        !dump.contains("4155550123"),
+        "phone number in clear: {dump}"
+    );
 
     // Login: the challenge texts a code at once.
     let first = mfa_token(&app, "sms@example.com").await;
