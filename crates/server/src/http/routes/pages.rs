@@ -176,16 +176,19 @@ pub async fn verify_email_submit(
             redirect,
         ),
         Err(Error::InvalidToken) => invalid_link("Confirm your email"),
-        Err(e) => {
-            tracing::error!(error = ?e, "verify-email page");
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "<p class=\"error\">Please try again.</p>",
-                None,
-            )
-        }
+        Err(e) => unexpected("verify-email", e),
     }
+}
+
+/// An unexpected failure: logged with its cause, answered with a generic page.
+fn unexpected(page_name: &str, e: Error) -> Response {
+    tracing::error!(error = ?e, page = page_name, "hosted page failed");
+    page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "<p class=\"error\">Please try again.</p>",
+        None,
+    )
 }
 
 fn reset_form(
@@ -266,14 +269,6 @@ pub async fn reset_password_submit(
         Err(Error::InvalidRequest { message, .. }) => {
             reset_form(&project, &form.token, Some(&message), None)
         }
-        Err(e) => {
-            tracing::error!(error = ?e, "reset-password page");
-            page(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "Something went wrong",
-                "<p class=\"error\">Please try again.</p>",
-                None,
-            )
-        }
+        Err(e) => unexpected("reset-password", e),
     }
 }
