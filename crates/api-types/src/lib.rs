@@ -45,6 +45,9 @@ pub enum ErrorCode {
     MfaRequired,
     /// This needs a session that passed multi-factor authentication (aal2).
     MfaStepUpRequired,
+    /// After 100 consecutive wrong codes, authenticator-app and SMS codes no longer work for this
+    /// user: only a backup code (or an operator) unlocks them.
+    MfaLocked,
     /// The MFA code is wrong (or was already used).
     InvalidCode,
     /// Too many requests; retry after `retryAfter` seconds.
@@ -74,6 +77,7 @@ impl ErrorCode {
         ErrorCode::Forbidden,
         ErrorCode::MfaRequired,
         ErrorCode::MfaStepUpRequired,
+        ErrorCode::MfaLocked,
         ErrorCode::InvalidCode,
         ErrorCode::RateLimited,
         ErrorCode::ServerBusy,
@@ -99,6 +103,7 @@ impl ErrorCode {
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::MfaRequired => "mfa_required",
             ErrorCode::MfaStepUpRequired => "mfa_step_up_required",
+            ErrorCode::MfaLocked => "mfa_locked",
             ErrorCode::InvalidCode => "invalid_code",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerBusy => "server_busy",
@@ -119,7 +124,8 @@ impl ErrorCode {
             ErrorCode::UserDisabled
             | ErrorCode::EmailNotVerified
             | ErrorCode::Forbidden
-            | ErrorCode::MfaStepUpRequired => 403,
+            | ErrorCode::MfaStepUpRequired
+            | ErrorCode::MfaLocked => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
             ErrorCode::EmailTaken => 409,
@@ -424,6 +430,48 @@ pub struct ApiKeyCreated {
     pub api_key: String,
 }
 
+/// A management token as listed: never the token itself.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementToken {
+    /// `mgt_…`, to revoke it.
+    pub id: String,
+    pub name: String,
+    /// The one project it may manage; null: every project.
+    pub project_id: Option<String>,
+    pub created_at: String,
+    /// Null only for tokens made before tokens expired.
+    pub expires_at: Option<String>,
+    pub last_used_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementTokenList {
+    pub management_tokens: Vec<ManagementToken>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagementTokenCreateRequest {
+    pub name: String,
+    /// Limit the token to one project (`prj_…`); omitted: every project.
+    #[serde(default)]
+    pub project_id: Option<String>,
+    /// Lifetime in seconds: 60 to 31622400 (366 days); default 90 days.
+    #[serde(default)]
+    #[schema(minimum = 60, maximum = 31622400)]
+    pub expires_in: Option<u64>,
+}
+
+/// A new management token (`mt_…`), shown only this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ManagementTokenCreated {
+    pub token: String,
+    pub management_token: ManagementToken,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MfaEnrollRequest {
@@ -464,6 +512,9 @@ pub struct MfaVerifyResponse {
     pub access_token: Option<String>,
     pub refresh_token: Option<String>,
     pub expires_in: Option<u64>,
+    /// After confirming the user's first factor: a fresh set of ten backup codes, shown only
+    /// this once (codes made before the factor no longer work). Otherwise null.
+    pub backup_codes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -20,7 +20,6 @@ use crate::mail::Mailer;
 use crate::password::{self, Hasher, Verified};
 use crate::projects::Project;
 use crate::store::tokens::Purpose;
-use crate::store::users::UserChanges;
 use crate::store::{Store, User};
 
 /// Emails of one kind to one address per hour.
@@ -61,14 +60,18 @@ impl AccountService {
         }
     }
 
-    fn check_redirect(project: &Project, redirect_url: Option<&str>) -> Result<()> {
-        match redirect_url {
-            Some(u) if !project.settings.redirect_allowed(u) => Err(Error::invalid(
-                "redirectUrl",
-                "redirectUrl is not one of the project's allowed redirect URLs",
-            )),
-            _ => Ok(()),
-        }
+    /// The redirect URL in the form it is stored and later sent, if the project allows it.
+    fn check_redirect(project: &Project, redirect_url: Option<&str>) -> Result<Option<String>> {
+        redirect_url
+            .map(|u| {
+                project.settings.allowed_redirect(u).ok_or_else(|| {
+                    Error::invalid(
+                        "redirectUrl",
+                        "redirectUrl is not one of the project's allowed redirect URLs",
+                    )
+                })
+            })
+            .transpose()
     }
 
     /// Counts a send against the recipient's quota and the caller's: per end-user address when
@@ -186,12 +189,11 @@ impl AccountService {
         purpose: Purpose,
     ) -> Result<()> {
         let email = Email::parse(email)?;
-        Self::check_redirect(project, redirect_url)?;
+        let redirect = Self::check_redirect(project, redirect_url)?;
         self.check_quota(project, purpose.as_str(), email.normalized(), client)
             .await?;
         let me = self.clone();
         let project = project.clone();
-        let redirect = redirect_url.map(str::to_owned);
         let client = client.clone();
         tokio::spawn(async move {
             let result = async {
@@ -226,8 +228,8 @@ impl AccountService {
         Ok(())
     }
 
-    /// Consumes a verification token; the address it was sent to becomes verified. Returns the
-    /// user and where the browser may go next.
+    /// Consumes a verification token; the address it was sent to becomes verified, in one
+    /// transaction (SECURITY X1). Returns the user and where the browser may go next.
     pub async fn verify_email(
         &self,
         project: &Project,
@@ -241,44 +243,34 @@ impl AccountService {
             .ok_or(Error::InvalidToken)?;
         if !self
             .store
-            .consume_one_time_token(&project.id, &found.id, now)
+            .redeem_emailed_token(&project.id, &found, None, now)
             .await?
         {
             return Err(Error::InvalidToken);
         }
-        let user = self
-            .store
-            .user_by_id(&project.id, &found.user_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        if user.email != found.email {
-            return Err(Error::InvalidToken);
-        }
-        let changes = UserChanges {
-            email_verified: Some(true),
-            ..Default::default()
-        };
-        self.store
-            .update_user(
-                &project.id,
-                &user.id,
-                user.updated_at,
-                &changes,
-                now.max(user.updated_at + 1),
-            )
-            .await?;
         audit::record(
             &self.store,
-            audit::event(&project.id, "email.verified", true, Some(&user.id)),
+            audit::event(&project.id, "email.verified", true, Some(&found.user_id)),
             now,
         )
         .await;
         let user = self
             .store
-            .user_by_id(&project.id, &user.id)
+            .user_by_id(&project.id, &found.user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
         Ok((user, found.redirect_url))
+    }
+
+    /// Where the browser may go after the verification of this (still unused) token, for the
+    /// hosted page (its CSP must allow the form to lead there).
+    pub async fn verification_redirect(
+        &self,
+        project: &Project,
+        token: &str,
+    ) -> Result<Option<String>> {
+        self.pending_redirect(project, Purpose::VerifyEmail, token)
+            .await
     }
 
     /// Starts a password reset. Same answer for every address (SECURITY L4, F6); the reset link
@@ -296,6 +288,34 @@ impl AccountService {
 
     /// Where the browser may go after the reset of this (still unused) token, for the hosted page.
     pub async fn reset_redirect(&self, project: &Project, token: &str) -> Result<Option<String>> {
+        self.pending_redirect(project, Purpose::PasswordReset, token)
+            .await
+    }
+
+    async fn pending_redirect(
+        &self,
+        project: &Project,
+        purpose: Purpose,
+        token: &str,
+    ) -> Result<Option<String>> {
+        let found = self
+            .store
+            .find_one_time_token(&project.id, purpose, &secret_hash(token), self.clock.now())
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        Ok(found.redirect_url)
+    }
+
+    /// Completes a reset: the new password must meet the policy (a weak one does not use up the
+    /// token); then, in one transaction, the token is used up, the password replaced, every
+    /// session ended and the address counted as verified, since the reset proves control of the
+    /// mailbox (SECURITY F2, S5, X1). The user is told by email (P5).
+    pub async fn confirm_password_reset(
+        &self,
+        project: &Project,
+        token: &str,
+        new_password: &str,
+    ) -> Result<Option<String>> {
         let found = self
             .store
             .find_one_time_token(
@@ -303,29 +323,6 @@ impl AccountService {
                 Purpose::PasswordReset,
                 &secret_hash(token),
                 self.clock.now(),
-            )
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        Ok(found.redirect_url)
-    }
-
-    /// Completes a reset: the new password must meet the policy (a weak one does not use up the
-    /// token), every session ends, and the user is told by email (SECURITY F2, S5, P5). The
-    /// reset proves control of the mailbox, so the address counts as verified afterwards.
-    pub async fn confirm_password_reset(
-        &self,
-        project: &Project,
-        token: &str,
-        new_password: &str,
-    ) -> Result<Option<String>> {
-        let now = self.clock.now();
-        let found = self
-            .store
-            .find_one_time_token(
-                &project.id,
-                Purpose::PasswordReset,
-                &secret_hash(token),
-                now,
             )
             .await?
             .ok_or(Error::InvalidToken)?;
@@ -347,33 +344,10 @@ impl AccountService {
         let now = self.clock.now();
         if !self
             .store
-            .consume_one_time_token(&project.id, &found.id, now)
+            .redeem_emailed_token(&project.id, &found, Some(&hash), now)
             .await?
         {
             return Err(Error::InvalidToken);
-        }
-        self.store
-            .replace_password(&project.id, &user.id, &hash, None, now)
-            .await?;
-        if !user.email_verified {
-            let fresh = self
-                .store
-                .user_by_id(&project.id, &user.id)
-                .await?
-                .ok_or(Error::InvalidToken)?;
-            let changes = UserChanges {
-                email_verified: Some(true),
-                ..Default::default()
-            };
-            self.store
-                .update_user(
-                    &project.id,
-                    &user.id,
-                    fresh.updated_at,
-                    &changes,
-                    now.max(fresh.updated_at + 1),
-                )
-                .await?;
         }
         self.notify_password_changed(project, &user).await;
         audit::record(
@@ -395,6 +369,10 @@ impl AccountService {
         new_password: &str,
     ) -> Result<()> {
         let (user, claims) = self.auth.verify(project, access_token).await?;
+        // With a second factor, a password-only session cannot change the password (S6).
+        if !user.mfa_methods.is_empty() && claims.aal != "aal2" {
+            return Err(Error::MfaStepUpRequired);
+        }
         let stored = self
             .store
             .user_by_email(&project.id, &user.email.to_lowercase())

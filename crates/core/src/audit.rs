@@ -22,3 +22,14 @@ pub fn event(project_id: &str, kind: &'static str, ok: bool, subject: Option<&st
         ..Default::default()
     }
 }
+
+/// An event of the operator's, not of one project (management tokens).
+pub fn event_global(kind: &'static str, ok: bool) -> AuditEvent {
+    AuditEvent {
+        project_id: None,
+        kind,
+        result: if ok { "success" } else { "failure" },
+        detail: serde_json::json!({}),
+        ..Default::default()
+    }
+}

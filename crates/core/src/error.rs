@@ -27,6 +27,8 @@ pub enum Error {
     MfaRequired { mfa_token: String },
     #[error("this needs a session that passed multi-factor authentication")]
     MfaStepUpRequired,
+    #[error("too many wrong codes: sign in with a backup code, or contact support")]
+    MfaLocked,
     #[error("the code is not valid")]
     InvalidCode,
     #[error("the token is invalid")]

@@ -87,7 +87,12 @@ pub struct TemplateOverride {
 }
 
 /// The kinds of email Protekt sends.
-pub const KINDS: &[&str] = &["verify_email", "password_reset", "password_changed"];
+pub const KINDS: &[&str] = &[
+    "verify_email",
+    "password_reset",
+    "password_changed",
+    "mfa_locked",
+];
 
 fn default_template(kind: &str) -> (&'static str, &'static str, &'static str) {
     match kind {
@@ -106,6 +111,15 @@ fn default_template(kind: &str) -> (&'static str, &'static str, &'static str) {
             "<p>Someone asked to reset the password of your <strong>{{ project }}</strong> account.</p>\
              <p><a href=\"{{ link }}\">Choose a new password</a></p>\
              <p>The link works once and expires in {{ expires_minutes }} minutes. If it was not you, ignore this email: your password stays as it is.</p>",
+        ),
+        "mfa_locked" => (
+            "Sign-in codes for {{ project }} are blocked",
+            "Someone entered the right password of your {{ project }} account, followed by too many wrong verification codes. \
+             Codes from your authenticator app or by SMS no longer work for this account.\n\n\
+             To sign in, use one of your backup codes, or contact the {{ project }} team. If this was not you, change your password as soon as you can.\n",
+            "<p>Someone entered the right password of your <strong>{{ project }}</strong> account, followed by too many wrong verification codes. \
+             Codes from your authenticator app or by SMS no longer work for this account.</p>\
+             <p>To sign in, use one of your backup codes, or contact the {{ project }} team. If this was not you, change your password as soon as you can.</p>",
         ),
         _ => (
             "Your {{ project }} password was changed",

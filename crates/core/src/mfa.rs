@@ -8,10 +8,15 @@
 //!   only moves forward, in one conditional update (M1, M2).
 //! - A password login of a user with a factor answers `mfa_required` with an `mfaToken`: 256
 //!   bits, stored as SHA-256, single use, 5 minutes, bound to the user and project. Five wrong
-//!   codes kill it; verify attempts are also throttled per user across tokens (M3, L2). SMS codes
-//!   are bound to their challenge (M7).
+//!   codes kill it. SMS codes are bound to their challenge (M7).
+//! - Every code attempt of a user, across challenges, goes through a back-off (M3, L1): five
+//!   free, then a wait doubling from 1 s to 15 min. After 100 consecutive failures TOTP and SMS
+//!   codes stop working (NIST SP 800-63B), only a backup code unlocks them, and the user is told
+//!   by email.
 //! - Backup codes: ten of 120 bits each, stored as SHA-256, single use, shown once; a new set
-//!   voids the old (M6).
+//!   voids the old (M6). Confirming the first factor replaces any earlier set with a fresh one,
+//!   and (by default) ends the user's other sessions (S5).
+//! - SMS sends are capped per number, per user, per end-user address and per project (L7).
 //! - Enrolling when a factor exists, removing a factor and making backup codes need an aal2
 //!   session (S6); sessions started with a password alone stay aal1 (M4).
 
@@ -25,21 +30,30 @@ use crate::clock::{Clock, Millis};
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, random_bytes, secret_hash};
+use crate::mail::Mailer;
 use crate::projects::Project;
 use crate::sms::{is_e164, SmsSender};
-use crate::store::mfa::FactorRow;
+use crate::store::mfa::{FactorRow, MfaGuard, OnConfirm};
 use crate::store::{Store, User};
 
 /// Lifetime of an `mfaToken` and of an SMS code.
 pub const CHALLENGE_TTL_MS: Millis = 5 * 60 * 1000;
 /// Wrong codes that kill a challenge.
 pub const MAX_FAILURES: i64 = 5;
-/// Verify attempts per user per window, across challenges.
-pub const USER_ATTEMPTS: i64 = 10;
-const USER_WINDOW_MS: Millis = 15 * 60 * 1000;
-/// SMS per number per window (SECURITY L7).
+/// Consecutive wrong codes before the back-off starts.
+pub const FREE_FAILURES: i64 = 5;
+/// The longest wait between two attempts once the back-off has grown.
+pub const MAX_BACKOFF_MS: Millis = 15 * 60 * 1000;
+/// Consecutive failures after which TOTP and SMS codes stop working (NIST SP 800-63B §3.2.2).
+pub const LOCK_AFTER: i64 = 100;
+/// SMS per number per 10 minutes (SECURITY L7).
 pub const SMS_PER_NUMBER: i64 = 3;
-const SMS_WINDOW_MS: Millis = 10 * 60 * 1000;
+const SMS_NUMBER_WINDOW_MS: Millis = 10 * 60 * 1000;
+/// SMS per user per hour, whatever the number (enrolling number after number is SMS pumping).
+pub const SMS_PER_USER: i64 = 6;
+/// SMS asked for from one end-user address per hour (when the backend passes it).
+pub const SMS_PER_IP: i64 = 10;
+const HOUR_MS: Millis = 3600 * 1000;
 const STEP_SECS: u64 = 30;
 
 /// What enrolment hands back: for TOTP, the `otpauth://` URI and its QR code.
@@ -55,7 +69,32 @@ pub struct MfaService {
     auth: AuthService,
     master: MasterKey,
     sms: Arc<SmsSender>,
+    mailer: Arc<Mailer>,
     clock: Arc<Clock>,
+}
+
+/// How long the attempt after `failures` consecutive failures must wait: nothing for the first
+/// [`FREE_FAILURES`], then 1 s, 2 s, 4 s … up to [`MAX_BACKOFF_MS`].
+pub fn backoff_ms(failures: i64) -> Millis {
+    if failures < FREE_FAILURES {
+        return 0;
+    }
+    let doublings = (failures - FREE_FAILURES).min(20) as u32;
+    (1000i64 << doublings).min(MAX_BACKOFF_MS)
+}
+
+/// One counted code attempt (see [`MfaService::begin_attempt`]).
+#[derive(Debug, Clone, Copy)]
+struct Attempt {
+    /// Consecutive failures before this attempt.
+    failures_before: i64,
+}
+
+impl Attempt {
+    /// TOTP and SMS codes no longer count; only a backup code does.
+    fn locked(self) -> bool {
+        self.failures_before >= LOCK_AFTER
+    }
 }
 
 fn totp(secret: Vec<u8>, issuer: Option<String>, account: String) -> TOTP {
@@ -74,6 +113,29 @@ pub fn matching_step(secret: &[u8], code: &str, now_secs: u64) -> Option<u64> {
         })
 }
 
+/// Ten backup codes of 120 bits, as `xxxx-xxxx-xxxx-xxxx-xxxx-xxxx`.
+fn new_backup_codes() -> Vec<String> {
+    (0..10)
+        .map(|_| {
+            let raw = data_encoding::BASE32_NOPAD
+                .encode(&random_bytes::<15>())
+                .to_ascii_lowercase();
+            raw.as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join("-")
+        })
+        .collect()
+}
+
+fn backup_code_hashes(codes: &[String]) -> Vec<String> {
+    codes
+        .iter()
+        .map(|c| secret_hash(&normalize_backup_code(c)))
+        .collect()
+}
+
 fn normalize_backup_code(code: &str) -> String {
     code.chars()
         .filter(|c| c.is_ascii_alphanumeric())
@@ -87,6 +149,7 @@ impl MfaService {
         auth: AuthService,
         master: MasterKey,
         sms: Arc<SmsSender>,
+        mailer: Arc<Mailer>,
         clock: Arc<Clock>,
     ) -> Self {
         Self {
@@ -94,6 +157,7 @@ impl MfaService {
             auth,
             master,
             sms,
+            mailer,
             clock,
         }
     }
@@ -129,17 +193,46 @@ impl MfaService {
             .collect())
     }
 
-    /// Counts one SMS against the number's quota (SECURITY L7); call before changing anything.
-    async fn count_sms(&self, project: &Project, phone: &str) -> Result<()> {
+    /// Counts one SMS against every quota it falls under (SECURITY L7): the number (keyed by an
+    /// HMAC, so no number is stored in clear: M8), the user, the end user's address when the
+    /// backend gives it, and the project. Call before changing anything.
+    async fn count_sms(
+        &self,
+        project: &Project,
+        user_id: &str,
+        phone: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let number = data_encoding::HEXLOWER.encode(&crate::crypto::hmac_sha256(
+            &self.master.derive("protekt/sms-rate/v1"),
+            phone.as_bytes(),
+        ));
+        let mut quotas = vec![
+            (
+                format!("sms:number:{}:{number}", project.id),
+                SMS_PER_NUMBER,
+                SMS_NUMBER_WINDOW_MS,
+            ),
+            (
+                format!("sms:user:{}:{user_id}", project.id),
+                SMS_PER_USER,
+                HOUR_MS,
+            ),
+            (
+                format!("sms:project:{}", project.id),
+                project.settings.sms_per_hour,
+                HOUR_MS,
+            ),
+        ];
+        if let (Some(ip), true) = (&client.ip, client.ip_is_end_user) {
+            quotas.push((format!("sms:ip:{}:{ip}", project.id), SMS_PER_IP, HOUR_MS));
+        }
         let now = self.clock.now();
-        let sent = self
-            .store
-            .hit_counter(&format!("sms:{}:{phone}", project.id), SMS_WINDOW_MS, now)
-            .await?;
-        if sent > SMS_PER_NUMBER {
-            let retry_after =
-                ((SMS_WINDOW_MS - now.rem_euclid(SMS_WINDOW_MS)) / 1000).max(1) as u64;
-            return Err(Error::RateLimited { retry_after });
+        for (key, limit, window) in quotas {
+            if self.store.hit_counter(&key, window, now).await? > limit {
+                let retry_after = ((window - now.rem_euclid(window)) / 1000).max(1) as u64;
+                return Err(Error::RateLimited { retry_after });
+            }
         }
         Ok(())
     }
@@ -171,6 +264,7 @@ impl MfaService {
         access_token: &str,
         method: &str,
         phone: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<Enrolment> {
         let (user, claims) = self.auth.verify(project, access_token).await?;
         let factors = self.store.factors(&project.id, &user.id).await?;
@@ -229,7 +323,7 @@ impl MfaService {
                         "phone must be an E.164 number such as +14155550123",
                     )
                 })?;
-                self.count_sms(project, phone).await?;
+                self.count_sms(project, &user.id, phone, client).await?;
                 let sealed = self
                     .master
                     .seal(phone.as_bytes(), &format!("mfa_factor:{id}:phone"));
@@ -268,12 +362,28 @@ impl MfaService {
         }
     }
 
-    /// Confirms a pending factor of the access token's user with a code from it.
-    pub async fn confirm(&self, project: &Project, access_token: &str, code: &str) -> Result<()> {
-        let (user, _) = self.auth.verify(project, access_token).await?;
-        self.throttle(project, &user.id).await?;
-        let now = self.clock.now();
+    /// Confirms a pending factor of the access token's user with a code from it. When it is the
+    /// user's first factor, backup codes made before it are replaced by a fresh set, returned
+    /// here (shown once), and the user's other sessions end unless the project turned that off:
+    /// whoever held an aal1 session or a code from before must not outlive the new factor
+    /// (SECURITY M6, S5).
+    pub async fn confirm(
+        &self,
+        project: &Project,
+        access_token: &str,
+        code: &str,
+    ) -> Result<Option<Vec<String>>> {
+        let (user, claims) = self.auth.verify(project, access_token).await?;
         let factors = self.store.factors(&project.id, &user.id).await?;
+        if !factors.iter().any(|f| f.confirmed_at.is_none()) {
+            return Err(Error::invalid(
+                "code",
+                "there is no enrolment to confirm; call enroll first",
+            ));
+        }
+        let first = !factors.iter().any(|f| f.confirmed_at.is_some());
+        let attempt = self.begin_attempt(project, &user.id).await?;
+        let now = self.clock.now();
         for f in factors.iter().filter(|f| f.confirmed_at.is_none()) {
             let ok = match f.method.as_str() {
                 "totp" => self.check_totp(project, f, code).await?,
@@ -283,14 +393,7 @@ impl MfaService {
                     .await?
                 {
                     Some(c) => {
-                        let ok = c.sms_code_hash.as_deref().is_some_and(|h| {
-                            subtle::ConstantTimeEq::ct_eq(
-                                h.as_bytes(),
-                                self.sms_code_hash(&c.id, code.trim()).as_bytes(),
-                            )
-                            .into()
-                        });
-                        if ok {
+                        if self.sms_code_matches(c.sms_code_hash.as_deref(), &c.id, code) {
                             self.store
                                 .consume_challenge(&project.id, &c.id, now)
                                 .await?
@@ -303,25 +406,98 @@ impl MfaService {
                 },
                 _ => false,
             };
-            if ok
-                && self
-                    .store
-                    .confirm_factor(&project.id, &user.id, &f.id, now)
-                    .await?
+            if !ok {
+                continue;
+            }
+            let fresh_codes = first.then(new_backup_codes);
+            let hashes = fresh_codes.as_deref().map(backup_code_hashes);
+            let effects = OnConfirm {
+                replace_backup_codes: hashes.as_deref(),
+                end_sessions_except: project
+                    .settings
+                    .end_other_sessions_on_mfa_change
+                    .then_some(claims.sid.as_str()),
+            };
+            if self
+                .store
+                .confirm_factor(&project.id, &user.id, &f.id, &effects, now)
+                .await?
             {
+                self.end_attempt(project, &user.id, attempt, true).await?;
                 let mut event = audit::event(&project.id, "mfa.enroll", true, Some(&user.id));
-                event.detail = serde_json::json!({"method": f.method});
+                event.detail = serde_json::json!({"method": f.method, "first": first});
                 audit::record(&self.store, event, now).await;
-                return Ok(());
+                return Ok(fresh_codes);
             }
         }
-        if !factors.iter().any(|f| f.confirmed_at.is_none()) {
-            return Err(Error::invalid(
-                "code",
-                "there is no enrolment to confirm; call enroll first",
-            ));
-        }
+        self.end_attempt(project, &user.id, attempt, false).await?;
         Err(Error::InvalidCode)
+    }
+
+    fn sms_code_matches(&self, stored: Option<&str>, challenge_id: &str, code: &str) -> bool {
+        stored.is_some_and(|h| {
+            subtle::ConstantTimeEq::ct_eq(
+                h.as_bytes(),
+                self.sms_code_hash(challenge_id, code.trim()).as_bytes(),
+            )
+            .into()
+        })
+    }
+
+    /// Counts a code attempt of `user_id` before its code is checked, or refuses it while the
+    /// back-off runs (SECURITY M3, L1). Counting first makes concurrent guesses queue behind one
+    /// another; [`Self::end_attempt`] starts over on success.
+    async fn begin_attempt(&self, project: &Project, user_id: &str) -> Result<Attempt> {
+        for _ in 0..5 {
+            let now = self.clock.now();
+            let guard: MfaGuard = self.store.mfa_guard(&project.id, user_id).await?;
+            if guard.blocked_until > now {
+                let retry_after = ((guard.blocked_until - now + 999) / 1000).max(1) as u64;
+                return Err(Error::RateLimited { retry_after });
+            }
+            let blocked_until = now + backoff_ms(guard.failures + 1);
+            if self
+                .store
+                .claim_mfa_attempt(&project.id, user_id, &guard, blocked_until, now)
+                .await?
+            {
+                return Ok(Attempt {
+                    failures_before: guard.failures,
+                });
+            }
+        }
+        // Lost the race every time: others are guessing at once.
+        Err(Error::RateLimited { retry_after: 1 })
+    }
+
+    /// Settles an attempt: success clears the back-off and the lock; the failure that reaches
+    /// [`LOCK_AFTER`] locks TOTP and SMS codes and tells the user by email.
+    async fn end_attempt(
+        &self,
+        project: &Project,
+        user_id: &str,
+        attempt: Attempt,
+        ok: bool,
+    ) -> Result<()> {
+        if ok {
+            return self.store.reset_mfa_guard(&project.id, user_id).await;
+        }
+        let now = self.clock.now();
+        if attempt.failures_before + 1 >= LOCK_AFTER
+            && self.store.lock_mfa_guard(&project.id, user_id, now).await?
+        {
+            let mut event = audit::event(&project.id, "mfa.locked", true, Some(user_id));
+            event.detail = serde_json::json!({"failures": attempt.failures_before + 1});
+            audit::record(&self.store, event, now).await;
+            if let Some(user) = self.store.user_by_id(&project.id, user_id).await? {
+                let message = self
+                    .mailer
+                    .compose(project, "mfa_locked", &user.email, None, 0)?;
+                self.store.enqueue_email(&message, now).await?;
+                self.mailer.wake();
+            }
+        }
+        Ok(())
     }
 
     async fn check_totp(&self, project: &Project, factor: &FactorRow, code: &str) -> Result<bool> {
@@ -336,24 +512,6 @@ impl MfaService {
             }
             None => Ok(false),
         }
-    }
-
-    async fn throttle(&self, project: &Project, user_id: &str) -> Result<()> {
-        let now = self.clock.now();
-        let n = self
-            .store
-            .hit_counter(
-                &format!("mfa:{}:{user_id}", project.id),
-                USER_WINDOW_MS,
-                now,
-            )
-            .await?;
-        if n > USER_ATTEMPTS {
-            let retry_after =
-                ((USER_WINDOW_MS - now.rem_euclid(USER_WINDOW_MS)) / 1000).max(1) as u64;
-            return Err(Error::RateLimited { retry_after });
-        }
-        Ok(())
     }
 
     /// Issues the challenge that follows a correct password for a user with a factor, and
@@ -394,8 +552,8 @@ impl MfaService {
                 let phone =
                     String::from_utf8(self.open(&f.phone, &format!("mfa_factor:{}:phone", f.id))?)
                         .unwrap_or_default();
-                // Over the number's quota the login cannot finish now: say so, with retryAfter.
-                self.count_sms(project, &phone).await?;
+                // Over a quota the login cannot finish now: say so, with retryAfter.
+                self.count_sms(project, &user.id, &phone, client).await?;
                 if let Err(e) = self.send_code(project, &phone, &id).await {
                     tracing::warn!(error = ?e, "MFA SMS not sent; the user can ask for it again");
                 }
@@ -408,7 +566,12 @@ impl MfaService {
     }
 
     /// Sends the SMS code of a login challenge (again).
-    pub async fn resend(&self, project: &Project, mfa_token: &str) -> Result<()> {
+    pub async fn resend(
+        &self,
+        project: &Project,
+        mfa_token: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let now = self.clock.now();
         let challenge = self
             .store
@@ -426,7 +589,8 @@ impl MfaService {
             self.open(&factor.phone, &format!("mfa_factor:{}:phone", factor.id))?,
         )
         .unwrap_or_default();
-        self.count_sms(project, &phone).await?;
+        self.count_sms(project, &challenge.user_id, &phone, client)
+            .await?;
         self.send_code(project, &phone, &challenge.id).await
     }
 
@@ -451,7 +615,7 @@ impl MfaService {
             .await?
             .filter(|c| c.purpose == "login")
             .ok_or(Error::InvalidToken)?;
-        self.throttle(project, &challenge.user_id).await?;
+        let attempt = self.begin_attempt(project, &challenge.user_id).await?;
         let factors: Vec<FactorRow> = self
             .store
             .factors(&project.id, &challenge.user_id)
@@ -460,20 +624,17 @@ impl MfaService {
             .filter(|f| f.confirmed_at.is_some())
             .collect();
         let mut method = None;
-        if let Some(f) = factors.iter().find(|f| f.method == "totp") {
-            if self.check_totp(project, f, code).await? {
-                method = Some("otp");
+        // Once locked, TOTP and SMS codes are not even checked: only a backup code unlocks.
+        if !attempt.locked() {
+            if let Some(f) = factors.iter().find(|f| f.method == "totp") {
+                if self.check_totp(project, f, code).await? {
+                    method = Some("otp");
+                }
             }
-        }
-        if method.is_none() && factors.iter().any(|f| f.method == "sms") {
-            let ok = challenge.sms_code_hash.as_deref().is_some_and(|h| {
-                subtle::ConstantTimeEq::ct_eq(
-                    h.as_bytes(),
-                    self.sms_code_hash(&challenge.id, code.trim()).as_bytes(),
-                )
-                .into()
-            });
-            if ok {
+            if method.is_none()
+                && factors.iter().any(|f| f.method == "sms")
+                && self.sms_code_matches(challenge.sms_code_hash.as_deref(), &challenge.id, code)
+            {
                 method = Some("sms");
             }
         }
@@ -498,12 +659,19 @@ impl MfaService {
                 .store
                 .fail_challenge(&project.id, &challenge.id)
                 .await?;
+            self.end_attempt(project, &challenge.user_id, attempt, false)
+                .await?;
             let mut event =
                 audit::event(&project.id, "mfa.verify", false, Some(&challenge.user_id));
             event.detail = serde_json::json!({"failures": failures});
             audit::record(&self.store, event, now).await;
+            if attempt.failures_before + 1 >= LOCK_AFTER {
+                return Err(Error::MfaLocked);
+            }
             return Err(Error::InvalidCode);
         };
+        self.end_attempt(project, &challenge.user_id, attempt, true)
+            .await?;
         if !self
             .store
             .consume_challenge(&project.id, &challenge.id, now)
@@ -576,22 +744,8 @@ impl MfaService {
         if !self.methods(project, &user.id).await?.is_empty() && claims.aal != "aal2" {
             return Err(Error::MfaStepUpRequired);
         }
-        let codes: Vec<String> = (0..10)
-            .map(|_| {
-                let raw = data_encoding::BASE32_NOPAD
-                    .encode(&random_bytes::<15>())
-                    .to_ascii_lowercase();
-                raw.as_bytes()
-                    .chunks(4)
-                    .map(|c| String::from_utf8_lossy(c).into_owned())
-                    .collect::<Vec<_>>()
-                    .join("-")
-            })
-            .collect();
-        let hashes: Vec<String> = codes
-            .iter()
-            .map(|c| secret_hash(&normalize_backup_code(c)))
-            .collect();
+        let codes = new_backup_codes();
+        let hashes = backup_code_hashes(&codes);
         let now = self.clock.now();
         self.store
             .replace_backup_codes(&project.id, &user.id, &hashes, now)
@@ -648,6 +802,18 @@ mod tests {
         if !near.contains(&old) {
             assert!(matching_step(&secret, &old, now).is_none());
         }
+    }
+
+    #[test]
+    fn the_back_off_doubles_up_to_fifteen_minutes_m3_l1() {
+        assert_eq!(backoff_ms(0), 0);
+        assert_eq!(backoff_ms(FREE_FAILURES - 1), 0);
+        assert_eq!(backoff_ms(FREE_FAILURES), 1000);
+        assert_eq!(backoff_ms(FREE_FAILURES + 3), 8000);
+        assert_eq!(backoff_ms(LOCK_AFTER), MAX_BACKOFF_MS);
+        assert_eq!(backoff_ms(i64::MAX), MAX_BACKOFF_MS);
+        // At most ~96 guesses a day once it has grown, and never more than LOCK_AFTER in a row.
+        assert!(24 * 3600 * 1000 / MAX_BACKOFF_MS <= 96);
     }
 
     #[test]

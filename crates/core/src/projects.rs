@@ -8,6 +8,7 @@ use crate::clock::Millis;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_secret, secret_hash};
+use crate::store::tokens::ManagementToken;
 use crate::store::Store;
 use crate::tokens::{self, SigningAlg};
 
@@ -54,6 +55,10 @@ pub struct ProjectSettings {
     /// Per-kind overrides of the email templates (`verify_email`, `password_reset`,
     /// `password_changed`), each with optional `subject`, `text` and `html` (minijinja).
     pub email_templates: std::collections::BTreeMap<String, crate::mail::TemplateOverride>,
+    /// Confirming a user's first second factor ends the user's other sessions (SECURITY S5).
+    pub end_other_sessions_on_mfa_change: bool,
+    /// SMS this project may send per hour, all users together (a cost ceiling; SECURITY L7).
+    pub sms_per_hour: i64,
 }
 
 impl Default for ProjectSettings {
@@ -72,6 +77,8 @@ impl Default for ProjectSettings {
             email_from: None,
             smtp: None,
             email_templates: Default::default(),
+            end_other_sessions_on_mfa_change: true,
+            sms_per_hour: 500,
         }
     }
 }
@@ -101,7 +108,21 @@ impl ProjectSettings {
             60,
             self.session_lifetime,
         )?;
+        // Activity is recorded on refresh, so a session must not go idle while its access token
+        // is still in use.
+        if self.session_idle_timeout < self.access_token_ttl {
+            return Err(Error::invalid(
+                "settings.sessionIdleTimeout",
+                "sessionIdleTimeout must be at least accessTokenTtl",
+            ));
+        }
         range("settings.refreshGrace", self.refresh_grace, 0, 60)?;
+        range(
+            "settings.smsPerHour",
+            self.sms_per_hour.max(0) as u64,
+            1,
+            1_000_000,
+        )?;
         range(
             "settings.passwordMinLength",
             self.password_min_length as u64,
@@ -122,18 +143,11 @@ impl ProjectSettings {
             ));
         }
         for u in &self.allowed_redirect_urls {
-            let ok = url::Url::parse(u)
-                .map(|p| {
-                    (p.scheme() == "https" || p.scheme() == "http")
-                        && p.host().is_some()
-                        && p.username().is_empty()
-                        && p.password().is_none()
-                })
-                .unwrap_or(false);
-            if !ok || u.len() > 2048 {
+            // Stored in the parsed, serialised form, so what is compared is what is sent.
+            if normalize_redirect(u).as_deref() != Some(u.as_str()) {
                 return Err(Error::invalid(
                     "settings.allowedRedirectUrls",
-                    format!("not an absolute http(s) URL: {u}"),
+                    format!("not an absolute http(s) URL: {}", u.escape_debug()),
                 ));
             }
         }
@@ -151,10 +165,40 @@ impl ProjectSettings {
         Ok(())
     }
 
-    /// Whether `url` is exactly one of the allowed redirect URLs.
-    pub fn redirect_allowed(&self, url: &str) -> bool {
-        self.allowed_redirect_urls.iter().any(|a| a == url)
+    /// `url` in the form it is stored and sent in, if it is exactly one of the allowed redirect
+    /// URLs (compared parsed and serialised).
+    pub fn allowed_redirect(&self, url: &str) -> Option<String> {
+        let normalized = normalize_redirect(url)?;
+        self.allowed_redirect_urls
+            .iter()
+            .any(|a| *a == normalized)
+            .then_some(normalized)
     }
+
+    /// Allowed redirect URLs in their parsed, serialised form (a URL that does not parse is
+    /// left as given, for [`Self::validate`] to name).
+    fn normalize_redirects(&mut self) {
+        for u in &mut self.allowed_redirect_urls {
+            if let Some(n) = normalize_redirect(u) {
+                *u = n;
+            }
+        }
+    }
+}
+
+/// An absolute http(s) URL without credentials, parsed and serialised; `None` for anything
+/// else, including text with control characters, which the URL parser would silently drop
+/// (a stored `\n` once made the redirect itself fail after the token was spent).
+pub fn normalize_redirect(url: &str) -> Option<String> {
+    if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    let p = url::Url::parse(url).ok()?;
+    let ok = (p.scheme() == "https" || p.scheme() == "http")
+        && p.host().is_some()
+        && p.username().is_empty()
+        && p.password().is_none();
+    ok.then(|| p.to_string())
 }
 
 /// What `create` hands back once: the only time the API key is visible.
@@ -172,13 +216,47 @@ pub async fn create(
     settings: ProjectSettings,
     now: Millis,
 ) -> Result<CreatedProject> {
+    create_with_id(store, master, &new_id("prj"), name, settings, now).await
+}
+
+/// Creates a project from a request's settings (a JSON object, possibly empty), checked exactly
+/// as a later update would check them (see [`apply_settings_patch`]).
+pub async fn create_from_request(
+    store: &Store,
+    master: &MasterKey,
+    name: &str,
+    settings_patch: Option<&serde_json::Value>,
+    now: Millis,
+) -> Result<CreatedProject> {
+    let id = new_id("prj");
+    let mut settings = ProjectSettings::default();
+    if let Some(patch) = settings_patch {
+        settings = apply_settings_patch(&settings, patch, master, &id, true)?;
+    }
+    create_with_id(store, master, &id, name, settings, now).await
+}
+
+fn check_name(name: &str) -> Result<&str> {
     let name = name.trim();
     if name.is_empty() || name.len() > 100 {
         return Err(Error::invalid("name", "name must be 1 to 100 characters"));
     }
+    Ok(name)
+}
+
+async fn create_with_id(
+    store: &Store,
+    master: &MasterKey,
+    id: &str,
+    name: &str,
+    mut settings: ProjectSettings,
+    now: Millis,
+) -> Result<CreatedProject> {
+    let name = check_name(name)?;
+    settings.normalize_redirects();
     settings.validate()?;
     let project = Project {
-        id: new_id("prj"),
+        id: id.to_owned(),
         login_id: new_id("lp"),
         name: name.to_owned(),
         settings,
@@ -224,25 +302,67 @@ pub async fn rotate_keys(
     Ok(kid)
 }
 
-/// Creates a management token (`mt_…`) for the projects API; shown once, stored as SHA-256.
-pub async fn create_management_token(store: &Store, name: &str, now: Millis) -> Result<String> {
+/// The longest a management token may live.
+pub const MAX_MANAGEMENT_TOKEN_TTL_MS: Millis = 366 * 24 * 3600 * 1000;
+/// How long a management token lives unless its creator says otherwise.
+pub const DEFAULT_MANAGEMENT_TOKEN_TTL_MS: Millis = 90 * 24 * 3600 * 1000;
+/// The token printed at first start only gets the operator going (SECURITY P7).
+pub const BOOTSTRAP_TOKEN_TTL_MS: Millis = 24 * 3600 * 1000;
+
+/// Creates a management token (`mt_…`) for the projects API, for every project or only
+/// `project_id`, living `ttl_ms`. The token is returned once and stored as SHA-256 (SECURITY
+/// AS7, P7).
+pub async fn create_management_token(
+    store: &Store,
+    name: &str,
+    project_id: Option<&str>,
+    ttl_ms: Millis,
+    now: Millis,
+) -> Result<(ManagementToken, String)> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(Error::invalid("name", "name must be 1 to 100 characters"));
+    }
+    if !(60_000..=MAX_MANAGEMENT_TOKEN_TTL_MS).contains(&ttl_ms) {
+        return Err(Error::invalid(
+            "expiresIn",
+            "a management token lives between one minute and 366 days",
+        ));
+    }
+    if let Some(id) = project_id {
+        store
+            .project_by_id(id)
+            .await?
+            .ok_or_else(|| Error::invalid("projectId", "there is no project with this id"))?;
+    }
     let token = new_secret("mt_");
+    let info = ManagementToken {
+        id: new_id("mgt"),
+        name: name.to_owned(),
+        project_id: project_id.map(str::to_owned),
+        created_at: now,
+        expires_at: Some(now + ttl_ms),
+        last_used_at: None,
+    };
     store
-        .insert_management_token(&new_id("mgt"), name, &secret_hash(&token), now)
+        .insert_management_token(&info, &secret_hash(&token))
         .await?;
-    Ok(token)
+    Ok((info, token))
 }
 
-/// Checks a management token; `Forbidden`-free: a bad token is simply not authorized.
-pub async fn authenticate_management(store: &Store, token: Option<&str>) -> Result<()> {
+/// Checks a management token: unknown, revoked and expired tokens are `InvalidToken`.
+pub async fn authenticate_management(
+    store: &Store,
+    token: Option<&str>,
+    now: Millis,
+) -> Result<ManagementToken> {
     let token = token
         .filter(|t| t.starts_with("mt_") && t.len() <= 200)
         .ok_or(Error::InvalidToken)?;
-    if store.management_token_exists(&secret_hash(token)).await? {
-        Ok(())
-    } else {
-        Err(Error::InvalidToken)
-    }
+    store
+        .management_token_by_hash(&secret_hash(token), now)
+        .await?
+        .ok_or(Error::InvalidToken)
 }
 
 /// Applies a partial update to a project: `name`, and `settings` merged at top level (a
@@ -261,63 +381,74 @@ pub async fn update(
         .await?
         .ok_or(Error::NotFound)?;
     if let Some(name) = name {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 {
-            return Err(Error::invalid("name", "name must be 1 to 100 characters"));
-        }
-        project.name = name.to_owned();
+        project.name = check_name(name)?.to_owned();
     }
     if let Some(patch) = settings_patch {
-        let patch = patch
-            .as_object()
-            .ok_or_else(|| Error::invalid("settings", "settings must be an object"))?;
-        let mut merged = serde_json::to_value(&project.settings)
-            .map_err(|e| anyhow::anyhow!("settings: {e}"))?;
-        let previous_smtp = project.settings.smtp.clone();
-        for (k, v) in patch {
-            if k == "signingAlg" {
-                return Err(Error::invalid(
-                    "settings.signingAlg",
-                    "the signing algorithm is chosen when the project is created",
-                ));
-            }
-            if merged.get(k).is_none() {
-                return Err(Error::invalid(
-                    &format!("settings.{k}"),
-                    format!("unknown setting {k}"),
-                ));
-            }
-            merged[k] = v.clone();
-        }
-        let mut settings: ProjectSettings = serde_json::from_value(merged).map_err(|e| {
-            let text = e.to_string();
-            Error::invalid(
-                "settings",
-                format!(
-                    "settings: {}",
-                    text.split(" at line ").next().unwrap_or(&text)
-                ),
-            )
-        })?;
-        if let Some(smtp) = settings.smtp.as_mut() {
-            match smtp.password.take() {
-                Some(p) => {
-                    smtp.password_sealed =
-                        Some(master.seal(p.as_bytes(), &format!("smtp:{}", project.id)))
-                }
-                None => {
-                    smtp.password_sealed = previous_smtp
-                        .and_then(|s| s.password_sealed)
-                        .filter(|_| smtp.password_sealed.is_none())
-                }
-            }
-        }
-        settings.validate()?;
-        project.settings = settings;
+        project.settings =
+            apply_settings_patch(&project.settings, patch, master, &project.id, false)?;
     }
     project.updated_at = now.max(project.updated_at + 1);
     store.update_project(&project).await?;
     Ok(project)
+}
+
+/// Applies a settings patch (a JSON object of camelCase settings, each replacing the stored one)
+/// to `base`, for project creation and updates alike (SECURITY I1): an unknown setting or a
+/// client-supplied sealed SMTP password is refused, a given SMTP password is sealed with the
+/// master key (an omitted one keeps the stored one), redirect URLs are normalised, and the
+/// result is validated as a whole. The signing algorithm may only be chosen at creation.
+pub fn apply_settings_patch(
+    base: &ProjectSettings,
+    patch: &serde_json::Value,
+    master: &MasterKey,
+    project_id: &str,
+    creating: bool,
+) -> Result<ProjectSettings> {
+    let patch = patch
+        .as_object()
+        .ok_or_else(|| Error::invalid("settings", "settings must be an object"))?;
+    let mut merged = serde_json::to_value(base).map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+    for (k, v) in patch {
+        if k == "signingAlg" && !creating {
+            return Err(Error::invalid(
+                "settings.signingAlg",
+                "the signing algorithm is chosen when the project is created",
+            ));
+        }
+        if k == "smtp" && v.get("passwordSealed").is_some() {
+            return Err(Error::invalid(
+                "settings.smtp.passwordSealed",
+                "give the SMTP password as smtp.password; it is sealed by the server",
+            ));
+        }
+        // Every setting serialises (optional ones as null), so `merged` names them all.
+        if merged.get(k).is_none() {
+            return Err(Error::invalid(
+                &format!("settings.{k}"),
+                format!("unknown setting {k}"),
+            ));
+        }
+        merged[k] = v.clone();
+    }
+    let mut settings: ProjectSettings = serde_json::from_value(merged).map_err(|e| {
+        let text = e.to_string();
+        Error::invalid(
+            "settings",
+            format!(
+                "settings: {}",
+                text.split(" at line ").next().unwrap_or(&text)
+            ),
+        )
+    })?;
+    if let Some(smtp) = settings.smtp.as_mut() {
+        smtp.password_sealed = match smtp.password.take() {
+            Some(p) => Some(master.seal(p.as_bytes(), &format!("smtp:{project_id}"))),
+            None => base.smtp.as_ref().and_then(|s| s.password_sealed.clone()),
+        };
+    }
+    settings.normalize_redirects();
+    settings.validate()?;
+    Ok(settings)
 }
 
 /// Adds an API key to a project; returns (key id, the key), the key shown once.

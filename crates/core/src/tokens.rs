@@ -168,6 +168,14 @@ pub struct TokenService {
     keys: RwLock<HashMap<String, Arc<ProjectKeys>>>,
     verified: Cache<[u8; 32], Arc<AccessClaims>>,
     verified_generation: std::sync::atomic::AtomicU64,
+    /// The JWKS of each project by Login ID, as last read (see [`TokenService::published_jwks`]).
+    published: RwLock<HashMap<String, Published>>,
+}
+
+struct Published {
+    jwks: Arc<Vec<serde_json::Value>>,
+    loaded_generation: u64,
+    loaded_at: Millis,
 }
 
 impl TokenService {
@@ -179,6 +187,7 @@ impl TokenService {
             keys: RwLock::new(HashMap::new()),
             verified: Cache::new(100_000),
             verified_generation: std::sync::atomic::AtomicU64::new(0),
+            published: RwLock::new(HashMap::new()),
         }
     }
 
@@ -273,6 +282,61 @@ impl TokenService {
     /// The project's public keys as JWKS entries (current first).
     pub async fn jwks(&self, project: &Project, now: Millis) -> Result<Vec<serde_json::Value>> {
         Ok(self.project_keys(project, now, false).await?.jwks.clone())
+    }
+
+    /// The public keys of the project with this Login ID, for its JWKS endpoint (`None`: no such
+    /// project). Answered from memory while fresh, so the endpoint costs no database read; and
+    /// while the database fails, from the last good copy, so verifiers keep working (SECURITY
+    /// D2).
+    pub async fn published_jwks(
+        &self,
+        login_id: &str,
+        now: Millis,
+    ) -> Result<Option<Arc<Vec<serde_json::Value>>>> {
+        let generation = self.store.cache().keys_generation();
+        let cached = self.published.read().ok().and_then(|m| {
+            m.get(login_id)
+                .map(|p| (Arc::clone(&p.jwks), p.loaded_generation, p.loaded_at))
+        });
+        if let Some((jwks, loaded_generation, loaded_at)) = &cached {
+            if *loaded_generation == generation && now - loaded_at < KEY_RELOAD_MS {
+                return Ok(Some(Arc::clone(jwks)));
+            }
+        }
+        let fresh = async {
+            let Some(project) = self.store.project_by_login_id(login_id).await? else {
+                return Ok(None);
+            };
+            Ok::<_, Error>(Some(Arc::new(self.jwks(&project, now).await?)))
+        };
+        match fresh.await {
+            Ok(Some(jwks)) => {
+                if let Ok(mut map) = self.published.write() {
+                    map.insert(
+                        login_id.to_owned(),
+                        Published {
+                            jwks: Arc::clone(&jwks),
+                            loaded_generation: generation,
+                            loaded_at: now,
+                        },
+                    );
+                }
+                Ok(Some(jwks))
+            }
+            Ok(None) => {
+                if let Ok(mut map) = self.published.write() {
+                    map.remove(login_id);
+                }
+                Ok(None)
+            }
+            Err(e) => match cached {
+                Some((jwks, _, _)) => {
+                    tracing::warn!(error = ?e, "cannot reload a JWKS; serving the last good copy");
+                    Ok(Some(jwks))
+                }
+                None => Err(e),
+            },
+        }
     }
 
     /// Signs an access token for a session.

@@ -45,6 +45,8 @@ pub struct AppState {
     pub mfa: MfaService,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
+    /// The base URL users reach this server at (HSTS is sent when it is https).
+    pub public_url: Arc<str>,
 }
 
 /// The database URL: the flag or `DATABASE_URL`, else an SQLite file in the data dir.
@@ -144,6 +146,7 @@ impl App {
             auth.clone(),
             master.clone(),
             sms,
+            Arc::clone(&mailer),
             Arc::clone(&clock),
         );
         spawn_cleanup(store.clone(), Arc::clone(&clock));
@@ -163,7 +166,17 @@ impl App {
         };
         let bootstrapped_management_token =
             if config.bootstrap && store.count_management_tokens().await? == 0 {
-                Some(projects::create_management_token(&store, "first start", clock.now()).await?)
+                Some(
+                    projects::create_management_token(
+                        &store,
+                        "first start",
+                        None,
+                        projects::BOOTSTRAP_TOKEN_TTL_MS,
+                        clock.now(),
+                    )
+                    .await?
+                    .1,
+                )
             } else {
                 None
             };
@@ -177,6 +190,7 @@ impl App {
                 mfa,
                 master,
                 clock,
+                public_url: Arc::from(public_url.as_str()),
             },
             bootstrapped,
             bootstrapped_management_token,

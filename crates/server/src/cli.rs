@@ -5,6 +5,7 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+use protekt_core::clock::rfc3339;
 use protekt_core::mail::{SmtpSettings, TlsMode};
 use protekt_core::projects::{self, ProjectSettings};
 use protekt_core::sms::SmsConfig;
@@ -45,7 +46,7 @@ pub enum Command {
         #[command(flatten)]
         mail: MailArgs,
     },
-    /// Create a management token (`mt_…`) for the projects API; shown once.
+    /// Management tokens (`mt_…`) for the projects API: create (shown once), list, revoke.
     Token {
         #[command(subcommand)]
         command: TokenCommand,
@@ -186,7 +187,17 @@ pub enum TokenCommand {
     Create {
         #[arg(long, default_value = "cli")]
         name: String,
+        /// Limit the token to one project (its Login ID `lp_…` or id `prj_…`).
+        #[arg(long)]
+        project: Option<String>,
+        /// Lifetime in days (1 to 366).
+        #[arg(long, default_value_t = 90)]
+        expires_in_days: u32,
     },
+    /// List the management tokens that are not revoked (never the tokens themselves).
+    List,
+    /// Revoke a management token by its id (`mgt_…`).
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -265,18 +276,64 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("  API key:   {}", created.api_key);
             }
             if let Some(token) = &app.bootstrapped_management_token {
-                println!("  Management token (projects API, shown once): {token}");
+                println!("  Management token (projects API, shown once, valid 24 hours): {token}");
             }
             tracing::info!(addr = %app.local_addr(), public_url = %app.public_url, "protekt listening");
             app.run_until(shutdown).await
         }
-        Command::Token {
-            command: TokenCommand::Create { name },
-        } => {
+        Command::Token { command } => {
             let store = app::open_store(&cli.data_dir, db).await?;
             let now = protekt_core::clock::Clock::new().now();
-            let token = projects::create_management_token(&store, &name, now).await?;
-            println!("{token}");
+            match command {
+                TokenCommand::Create {
+                    name,
+                    project,
+                    expires_in_days,
+                } => {
+                    let project_id = match project {
+                        None => None,
+                        Some(p) => Some(match store.project_by_login_id(&p).await? {
+                            Some(found) => found.id,
+                            None => p,
+                        }),
+                    };
+                    let ttl = i64::from(expires_in_days) * 24 * 3600 * 1000;
+                    let (_, token) = projects::create_management_token(
+                        &store,
+                        &name,
+                        project_id.as_deref(),
+                        ttl,
+                        now,
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    println!("{token}");
+                }
+                TokenCommand::List => {
+                    for t in store.list_management_tokens().await? {
+                        let expires = t.expires_at.map(rfc3339).unwrap_or_else(|| "never".into());
+                        let state = if t.expires_at.is_some_and(|e| e <= now) {
+                            "expired"
+                        } else {
+                            "live"
+                        };
+                        println!(
+                            "{}  {}  project={}  expires={}  {}",
+                            t.id,
+                            t.name,
+                            t.project_id.as_deref().unwrap_or("*"),
+                            expires,
+                            state
+                        );
+                    }
+                }
+                TokenCommand::Revoke { id } => {
+                    if !store.revoke_management_token(&id, now).await? {
+                        anyhow::bail!("no live management token {id}");
+                    }
+                    println!("management token {id} revoked");
+                }
+            }
             store.close().await;
             Ok(())
         }

@@ -21,6 +21,7 @@ export const ERROR_CODES = Object.freeze([
   'forbidden',
   'mfa_required',
   'mfa_step_up_required',
+  'mfa_locked',
   'invalid_code',
   'rate_limited',
   'server_busy',

@@ -69,7 +69,9 @@ export class MfaClient {
    *   needed.
    * - Without `mfaToken`, with the user's `accessToken`: confirms the pending enrolment. The
    *   factor now counts; `user`, `accessToken` and `refreshToken` are `null` (the session
-   *   stays as it is).
+   *   stays as it is). For the user's first factor the result also carries `backupCodes`, a
+   *   fresh set that replaces any made before, and the user's other sessions end (unless the
+   *   project turned that off).
    */
   async verify(params: MfaVerifyParams, accessToken?: string): Promise<MfaVerifyResponse> {
     const p: Partial<MfaVerifyParams> = params ?? {};
@@ -84,12 +86,14 @@ export class MfaClient {
     const data = result.data;
     if (!login && data['user'] === null && data['accessToken'] === null && data['refreshToken'] === null) {
       // An enrolment was confirmed: no new session (typed as strings, like signUp's tokens).
-      return {
+      const confirmed: MfaVerifyResponse = {
         user: null as unknown as MfaVerifyResponse['user'],
         accessToken: null as unknown as string,
         refreshToken: null as unknown as string,
         error: null,
       };
+      if (Array.isArray(data['backupCodes'])) confirmed.backupCodes = readCodes(data);
+      return confirmed;
     }
     return {
       user: readUser(data, 'mfa.verify'),

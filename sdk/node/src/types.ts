@@ -277,6 +277,11 @@ export interface MfaVerifyResponse {
   accessToken: string;
   /** The new session's refresh token (`null` when `error` is set, and after confirming an enrolment). */
   refreshToken: string;
+  /**
+   * Only after confirming the user's first factor: ten fresh single-use backup codes, shown
+   * this once (codes made before the factor stop working). Absent otherwise.
+   */
+  backupCodes?: string[];
   error: ApiError | null;
 }
 

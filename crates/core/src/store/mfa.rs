@@ -19,6 +19,26 @@ pub struct FactorRow {
     pub created_at: Millis,
 }
 
+/// What confirming a factor changes besides the factor (SECURITY M6, S5).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OnConfirm<'a> {
+    /// Replace the user's backup codes with these hashes (codes made before the first factor
+    /// must not survive it).
+    pub replace_backup_codes: Option<&'a [String]>,
+    /// End every session of the user except this one.
+    pub end_sessions_except: Option<&'a str>,
+}
+
+/// The back-off state of a user's second-factor attempts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MfaGuard {
+    /// Attempts since the last success (each is counted before its code is checked).
+    pub failures: i64,
+    /// No attempt before this time.
+    pub blocked_until: Millis,
+    pub locked_at: Option<Millis>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ChallengeRow {
     pub id: String,
@@ -96,11 +116,14 @@ impl Store {
         Ok(())
     }
 
+    /// Confirms a pending factor and applies `effects` in the same transaction; false if the
+    /// factor was confirmed (or removed) meanwhile, and then nothing changes.
     pub async fn confirm_factor(
         &self,
         project_id: &str,
         user_id: &str,
         factor_id: &str,
+        effects: &OnConfirm<'_>,
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
@@ -113,10 +136,28 @@ impl Store {
         .bind(factor_id)
         .execute(&mut *tx)
         .await?;
+        if done.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if let Some(hashes) = effects.replace_backup_codes {
+            Self::replace_backup_codes_in(&mut tx, project_id, user_id, hashes, now).await?;
+        }
+        if let Some(keep) = effects.end_sessions_except {
+            sqlx::query(
+                "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null and id <> $4",
+            )
+            .bind(now)
+            .bind(project_id)
+            .bind(user_id)
+            .bind(keep)
+            .execute(&mut *tx)
+            .await?;
+        }
         // Cached session views carry the user's factors.
         self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     /// Records the TOTP time step just used; false if that step (or a later one) was already
@@ -310,10 +351,22 @@ impl Store {
         now: Millis,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        Self::replace_backup_codes_in(&mut tx, project_id, user_id, hashes, now).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_backup_codes_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        project_id: &str,
+        user_id: &str,
+        hashes: &[String],
+        now: Millis,
+    ) -> Result<()> {
         sqlx::query("delete from backup_code where project_id = $1 and user_id = $2")
             .bind(project_id)
             .bind(user_id)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         for hash in hashes {
             sqlx::query("insert into backup_code (id, project_id, user_id, code_hash, created_at) values ($1, $2, $3, $4, $5)")
@@ -322,10 +375,9 @@ impl Store {
                 .bind(user_id)
                 .bind(hash)
                 .bind(now)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
-        tx.commit().await?;
         Ok(())
     }
 
@@ -344,6 +396,83 @@ impl Store {
         .bind(project_id)
         .bind(user_id)
         .bind(code_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The user's back-off state (all zero when there is none).
+    pub async fn mfa_guard(&self, project_id: &str, user_id: &str) -> Result<MfaGuard> {
+        let row = sqlx::query(
+            "select failures, blocked_until, locked_at from mfa_guard where project_id = $1 and user_id = $2",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(r) => Ok(MfaGuard {
+                failures: r.try_get("failures")?,
+                blocked_until: r.try_get("blocked_until")?,
+                locked_at: r.try_get("locked_at")?,
+            }),
+            None => Ok(MfaGuard::default()),
+        }
+    }
+
+    /// Counts one attempt if the state is still `seen` and not blocked at `now`, and blocks the
+    /// next one until `blocked_until`. Of concurrent attempts on one state exactly one gets
+    /// `true` (a compare-and-set), so guesses cannot run in parallel past the back-off.
+    pub async fn claim_mfa_attempt(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        seen: &MfaGuard,
+        blocked_until: Millis,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "insert into mfa_guard (project_id, user_id, failures, blocked_until) values ($1, $2, 1, $3) \
+             on conflict (project_id, user_id) do update set failures = mfa_guard.failures + 1, \
+             blocked_until = excluded.blocked_until \
+             where mfa_guard.failures = $4 and mfa_guard.blocked_until <= $5",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .bind(blocked_until)
+        .bind(seen.failures)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A right code: the back-off and the lock start over.
+    pub async fn reset_mfa_guard(&self, project_id: &str, user_id: &str) -> Result<()> {
+        sqlx::query(
+            "update mfa_guard set failures = 0, blocked_until = 0, locked_at = null where project_id = $1 and user_id = $2",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Marks the user's codes as locked (after too many consecutive failures); true the first
+    /// time, so the user is told once.
+    pub async fn lock_mfa_guard(
+        &self,
+        project_id: &str,
+        user_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "update mfa_guard set locked_at = $1 where project_id = $2 and user_id = $3 and locked_at is null",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(user_id)
         .execute(&self.pool)
         .await?;
         Ok(done.rows_affected() == 1)

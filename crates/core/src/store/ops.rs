@@ -40,6 +40,7 @@ pub struct Cleaned {
     pub one_time_tokens: u64,
     pub emails: u64,
     pub rate_counters: u64,
+    pub mfa_challenges: u64,
 }
 
 /// Ended or expired sessions are kept this long (for the sessions list's sake, and audits).
@@ -134,7 +135,8 @@ impl Store {
 
     /// Deletes what can no longer be used: sessions ended or expired for a while (their refresh
     /// tokens and revoked ids go with them), revoked ids past their expiry, used or expired
-    /// one-time tokens, delivered emails older than a week, and stale rate counters (SECURITY D4).
+    /// one-time tokens, expired MFA challenges, delivered emails older than a week, and stale rate
+    /// counters (SECURITY D4).
     pub async fn cleanup(&self, now: Millis) -> Result<Cleaned> {
         let old = now - ENDED_SESSION_RETENTION_MS;
         let sessions = sqlx::query("delete from session where expires_at < $1 or ended_at < $1")
@@ -165,7 +167,13 @@ impl Store {
             .execute(&self.pool)
             .await?
             .rows_affected();
+        let mfa_challenges = sqlx::query("delete from mfa_challenge where expires_at < $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
         Ok(Cleaned {
+            mfa_challenges,
             sessions,
             revoked_tokens,
             one_time_tokens,

@@ -61,6 +61,32 @@ fn outbox_from_row(r: &AnyRow) -> Result<OutboxMessage> {
     })
 }
 
+/// A management token (`mt_…`) as stored, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagementToken {
+    pub id: String,
+    pub name: String,
+    /// The one project it may manage; `None`: every project, and management tokens themselves.
+    pub project_id: Option<String>,
+    pub created_at: Millis,
+    /// `None` only for tokens made before tokens expired.
+    pub expires_at: Option<Millis>,
+    pub last_used_at: Option<Millis>,
+}
+
+const MANAGEMENT_TOKEN_COLUMNS: &str = "id, name, project_id, created_at, expires_at, last_used_at";
+
+fn management_token_from_row(r: &AnyRow) -> Result<ManagementToken> {
+    Ok(ManagementToken {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        project_id: r.try_get("project_id")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        last_used_at: r.try_get("last_used_at")?,
+    })
+}
+
 impl Store {
     /// Issues a one-time token and queues the email that carries it, in one transaction; earlier
     /// unused tokens of the same purpose for the user are voided (SECURITY F2).
@@ -245,29 +271,75 @@ impl Store {
 
     pub async fn insert_management_token(
         &self,
-        id: &str,
-        name: &str,
+        t: &ManagementToken,
         token_hash: &str,
-        now: Millis,
     ) -> Result<()> {
-        sqlx::query("insert into management_token (id, name, token_hash, created_at) values ($1, $2, $3, $4)")
-            .bind(id)
-            .bind(name)
-            .bind(token_hash)
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "insert into management_token (id, name, token_hash, project_id, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(token_hash)
+        .bind(&t.project_id)
+        .bind(t.created_at)
+        .bind(t.expires_at)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
-    pub async fn management_token_exists(&self, token_hash: &str) -> Result<bool> {
-        let row = sqlx::query(
-            "select id from management_token where token_hash = $1 and revoked_at is null",
-        )
+    /// The live (unrevoked, unexpired) management token with this hash; notes its use, at most
+    /// once a minute.
+    pub async fn management_token_by_hash(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<ManagementToken>> {
+        let row = sqlx::query(&format!(
+            "select {MANAGEMENT_TOKEN_COLUMNS} from management_token where token_hash = $1 and revoked_at is null \
+             and (expires_at is null or expires_at > $2)"
+        ))
         .bind(token_hash)
+        .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.is_some())
+        let Some(token) = row.as_ref().map(management_token_from_row).transpose()? else {
+            return Ok(None);
+        };
+        sqlx::query(
+            "update management_token set last_used_at = $1 where id = $2 \
+             and (last_used_at is null or last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(&token.id)
+        .bind(now - 60_000)
+        .execute(&self.pool)
+        .await?;
+        Ok(Some(token))
+    }
+
+    /// Unrevoked management tokens, newest first (expired ones included, marked by `expires_at`).
+    pub async fn list_management_tokens(&self) -> Result<Vec<ManagementToken>> {
+        let rows = sqlx::query(&format!(
+            "select {MANAGEMENT_TOKEN_COLUMNS} from management_token where revoked_at is null \
+             order by created_at desc, id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(management_token_from_row).collect()
+    }
+
+    /// Revokes a management token; false if there is no such live token.
+    pub async fn revoke_management_token(&self, id: &str, now: Millis) -> Result<bool> {
+        let done = sqlx::query(
+            "update management_token set revoked_at = $1 where id = $2 and revoked_at is null",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn count_management_tokens(&self) -> Result<i64> {

@@ -3,6 +3,7 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::tokens::OneTimeToken;
 use super::{flag, Store};
 use crate::cache::Invalidation;
 use crate::clock::Millis;
@@ -357,6 +358,22 @@ impl Store {
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
+        let ended =
+            Self::after_password_change(&mut tx, project_id, user_id, keep_session, now).await?;
+        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await?;
+        Ok(ended)
+    }
+
+    /// Ends the user's sessions but `keep` and voids their unused reset tokens; returns how many
+    /// sessions ended.
+    async fn after_password_change(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        project_id: &str,
+        user_id: &str,
+        keep_session: Option<&str>,
+        now: Millis,
+    ) -> Result<u64> {
         let ended = sqlx::query(
             "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null \
              and id <> $4",
@@ -365,7 +382,7 @@ impl Store {
         .bind(project_id)
         .bind(user_id)
         .bind(keep_session.unwrap_or(""))
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
         sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and user_id = $3 \
@@ -374,10 +391,52 @@ impl Store {
         .bind(now)
         .bind(project_id)
         .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(ended.rows_affected())
+    }
+
+    /// Redeems an emailed token in one transaction (SECURITY O1, X1): the token is used up, the
+    /// address it was sent to (still the user's) becomes verified, and for a reset the password
+    /// is replaced, every session ends and other reset tokens die. False, with nothing changed,
+    /// if the token was used meanwhile or the user's email is no longer the one it was sent to.
+    pub async fn redeem_emailed_token(
+        &self,
+        project_id: &str,
+        token: &OneTimeToken,
+        new_password_hash: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let used = sqlx::query(
+            "update one_time_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
+        )
+        .bind(now)
+        .bind(project_id)
+        .bind(&token.id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        let updated = sqlx::query(
+            "update app_user set email_verified = 1, password_hash = coalesce($1, password_hash), \
+             updated_at = case when updated_at >= $2 then updated_at + 1 else $2 end \
+             where project_id = $3 and id = $4 and email = $5",
+        )
+        .bind(new_password_hash)
+        .bind(now)
+        .bind(project_id)
+        .bind(&token.user_id)
+        .bind(&token.email)
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() != 1 || updated.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        if new_password_hash.is_some() {
+            Self::after_password_change(&mut tx, project_id, &token.user_id, None, now).await?;
+        }
+        self.commit_announcing(tx, Invalidation::User(token.user_id.clone()))
             .await?;
-        Ok(ended.rows_affected())
+        Ok(true)
     }
 }

@@ -55,6 +55,7 @@ impl From<Error> for ApiError {
                 ..ApiError::new(ErrorCode::MfaRequired, message)
             },
             Error::MfaStepUpRequired => ApiError::new(ErrorCode::MfaStepUpRequired, message),
+            Error::MfaLocked => ApiError::new(ErrorCode::MfaLocked, message),
             Error::InvalidCode => ApiError::new(ErrorCode::InvalidCode, message),
             Error::Forbidden => ApiError::new(ErrorCode::Forbidden, message),
             Error::RateLimited { retry_after } => ApiError {

@@ -7,6 +7,7 @@ use axum::http::{header, request::Parts};
 use protekt_api_types::ErrorCode;
 use protekt_core::auth::ClientInfo;
 use protekt_core::projects::{self, Project};
+use protekt_core::store::tokens::ManagementToken;
 use serde::de::DeserializeOwned;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,8 +132,31 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-/// A management token (`Authorization: Bearer mt_…`), checked.
-pub struct Management;
+/// A management token (`Authorization: Bearer mt_…`), checked: live, and what it may manage.
+pub struct Management(pub ManagementToken);
+
+impl Management {
+    /// Refuses a token scoped to another project, as if the project did not exist.
+    pub fn may_manage(&self, project_id: &str) -> Result<(), ApiError> {
+        match &self.0.project_id {
+            Some(scope) if scope != project_id => {
+                Err(ApiError::new(ErrorCode::NotFound, "no such project"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Creating projects and managing tokens need a token for every project.
+    pub fn require_global(&self) -> Result<(), ApiError> {
+        match self.0.project_id {
+            Some(_) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this management token is limited to one project",
+            )),
+            None => Ok(()),
+        }
+    }
+}
 
 impl FromRequestParts<AppState> for Management {
     type Rejection = ApiError;
@@ -145,15 +169,16 @@ impl FromRequestParts<AppState> for Management {
             .await
             .ok()
             .map(|b| b.0);
-        projects::authenticate_management(&state.store, token.as_deref())
+        match projects::authenticate_management(&state.store, token.as_deref(), state.clock.now())
             .await
-            .map_err(|_| {
-                ApiError::new(
-                    ErrorCode::InvalidToken,
-                    "a valid management token (mt_…) is required",
-                )
-            })?;
-        Ok(Management)
+        {
+            Ok(found) => Ok(Management(found)),
+            Err(protekt_core::Error::InvalidToken) => Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "a valid management token (mt_…) is required",
+            )),
+            Err(e) => Err(e.into()),
+        }
     }
 }
 

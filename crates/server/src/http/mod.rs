@@ -1,7 +1,9 @@
 //! The HTTP layer: routes per capability, merged here, with the layers every request passes:
 //! a body limit, panic catching (a panic answers a generic 500 JSON, never a dropped
 //! connection), request tracing (method and path only: query strings and bodies can carry
-//! secrets) and JSON answers for unknown routes and methods.
+//! secrets), JSON answers for unknown routes and methods, `Cache-Control: no-store` on every
+//! answer that does not set its own (answers carry tokens and user data; RFC 6749 §5.1), and
+//! HSTS when the server is reached over https (SECURITY U4).
 
 pub mod error;
 pub mod extract;
@@ -9,7 +11,8 @@ pub mod openapi;
 pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::Request;
+use axum::http::{header, HeaderValue, Request};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use protekt_api_types::ErrorCode;
@@ -25,6 +28,7 @@ use error::ApiError;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    let hsts = state.public_url.starts_with("https://");
     Router::new()
         .merge(routes::auth::router())
         .merge(routes::account::router())
@@ -32,10 +36,14 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::sessions::router())
         .merge(routes::mfa::router())
         .merge(routes::projects::router())
+        .merge(routes::management_tokens::router())
         .merge(routes::pages::router())
         .merge(routes::system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(move |req, next| {
+            response_headers(req, next, hsts)
+        }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -45,6 +53,22 @@ pub fn router(state: AppState) -> Router {
             tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
         }))
         .with_state(state)
+}
+
+/// Headers every answer carries unless its handler chose otherwise.
+async fn response_headers(req: axum::extract::Request, next: Next, hsts: bool) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if hsts {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
 }
 
 async fn not_found() -> Response {

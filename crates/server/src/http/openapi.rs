@@ -4,11 +4,11 @@ use protekt_api_types as api;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{account, auth, mfa, projects, sessions, system, users};
+use super::routes::{account, auth, management_tokens, mfa, projects, sessions, system, users};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Protekt API", description = "Self-hosted authentication server. Every /v1 call except /v1/projects needs the project's API key in X-Api-Key; /v1/projects needs a management token (Authorization: Bearer mt_…)."),
+    info(title = "Protekt API", description = "Self-hosted authentication server. Every /v1 call except /v1/projects needs the project's API key in X-Api-Key; /v1/projects and /v1/management-tokens need a management token (Authorization: Bearer mt_…)."),
     paths(
         auth::auth_signup, auth::auth_login, auth::auth_logout, auth::auth_verify,
         auth::auth_refresh, auth::auth_revoke,
@@ -19,6 +19,8 @@ use super::routes::{account, auth, mfa, projects, sessions, system, users};
         sessions::sessions_list, sessions::session_revoke, sessions::sessions_revoke_all,
         projects::projects_list, projects::project_create, projects::project_get, projects::project_update,
         projects::project_delete, projects::api_key_create, projects::api_key_delete,
+        management_tokens::management_tokens_list, management_tokens::management_token_create,
+        management_tokens::management_token_revoke,
         system::health_get, system::ready_get, system::jwks_get, system::openapi_get,
     ),
     components(schemas(api::ErrorCode, api::ErrorBody, api::ErrorDetail)),

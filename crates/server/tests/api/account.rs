@@ -389,10 +389,7 @@ both_dbs!(email_verification_by_api_o1_o5, |app| async move {
 both_dbs!(
     a_project_can_require_a_verified_email_to_log_in,
     |app| async move {
-        let token =
-            protekt_core::projects::create_management_token(&app.store, "t", app.clock.now())
-                .await
-                .unwrap();
+        let token = app.management_token().await;
         let (status, _) = app
             .manage(
                 Method::PATCH,
@@ -440,10 +437,7 @@ both_dbs!(
 both_dbs!(
     hosted_pages_do_not_consume_on_get_and_redirect_only_where_allowed_o6_f5_u1,
     |app| async move {
-        let mgmt =
-            protekt_core::projects::create_management_token(&app.store, "t", app.clock.now())
-                .await
-                .unwrap();
+        let mgmt = app.management_token().await;
         app.manage(
             Method::PATCH,
             &format!("/v1/projects/{}", app.project.id),
@@ -725,9 +719,7 @@ async fn mail_is_delivered_over_smtp_and_retried_after_a_failure() {
         .unwrap()
         .port();
     let inbox = app.data_dir().join("smtp-inbox");
-    let mgmt = protekt_core::projects::create_management_token(&app.store, "t", app.clock.now())
-        .await
-        .unwrap();
+    let mgmt = app.management_token().await;
     let (status, project) = app
         .manage(Method::PATCH, &format!("/v1/projects/{}", app.project.id), &mgmt,
             Some(json!({"settings": {"smtp": {"host": "127.0.0.1", "port": port, "tls": "none"}, "emailFrom": "Acme <auth@acme.test>"}})))

@@ -369,6 +369,20 @@ impl TestApp {
         (status, resp.json().await.unwrap_or(Value::Null))
     }
 
+    /// A management token for every project, valid 90 days.
+    pub async fn management_token(&self) -> String {
+        projects::create_management_token(
+            &self.store,
+            "test",
+            None,
+            projects::DEFAULT_MANAGEMENT_TOKEN_TTL_MS,
+            self.clock.now(),
+        )
+        .await
+        .expect("management token")
+        .1
+    }
+
     pub fn data_dir(&self) -> &std::path::Path {
         &self.data_dir
     }

@@ -6,9 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 async fn token(app: &TestApp) -> String {
-    protekt_core::projects::create_management_token(&app.store, "test", app.clock.now())
-        .await
-        .unwrap()
+    app.management_token().await
 }
 
 both_dbs!(management_tokens_are_required_p7, |app| async move {

@@ -8,7 +8,7 @@ use protekt_api_types as api;
 
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
-use crate::http::extract::{ApiJson, ApiProject, Bearer};
+use crate::http::extract::{ApiJson, ApiProject, Bearer, Client};
 use crate::http::user_json;
 
 pub fn router() -> Router<AppState> {
@@ -28,17 +28,24 @@ pub fn router() -> Router<AppState> {
         (status = 200, body = api::MfaEnrollResponse),
         (status = 400, body = api::ErrorBody, description = "invalid_request (method, phone)"),
         (status = 403, body = api::ErrorBody, description = "mfa_step_up_required (a factor exists; needs an aal2 session)"),
-        (status = 429, body = api::ErrorBody, description = "rate_limited (SMS per number)"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (SMS per number, user, end-user address or project)"),
     ))]
 pub async fn mfa_enroll(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
     Bearer(token): Bearer,
+    Client(client): Client,
     ApiJson(body): ApiJson<api::MfaEnrollRequest>,
 ) -> ApiResult<Json<api::MfaEnrollResponse>> {
     let e = state
         .mfa
-        .enroll(&project, &token, &body.method, body.phone.as_deref())
+        .enroll(
+            &project,
+            &token,
+            &body.method,
+            body.phone.as_deref(),
+            &client,
+        )
         .await?;
     Ok(Json(api::MfaEnrollResponse {
         totp_uri: e.totp_uri,
@@ -47,13 +54,15 @@ pub async fn mfa_enroll(
 }
 
 /// With `mfaToken`: finish a login with a TOTP, SMS or backup code (a new aal2 session). Without
-/// it, with the user's access token: confirm an enrolment (tokens are null).
+/// it, with the user's access token: confirm an enrolment (tokens are null; for the first factor
+/// `backupCodes` holds a fresh set and the user's other sessions end).
 #[utoipa::path(post, path = "/v1/mfa/verify", tag = "mfa", request_body = api::MfaVerifyRequest,
     security(("apiKey" = []), ("apiKey" = [], "bearer" = [])),
     responses(
         (status = 200, body = api::MfaVerifyResponse),
         (status = 401, body = api::ErrorBody, description = "invalid_code, invalid_token (mfaToken unknown, used, expired or killed by 5 wrong codes)"),
-        (status = 429, body = api::ErrorBody, description = "rate_limited (per-user attempts)"),
+        (status = 403, body = api::ErrorBody, description = "mfa_locked (100 wrong codes in a row: only a backup code works)"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (the back-off after wrong codes)"),
     ))]
 pub async fn mfa_verify(
     State(state): State<AppState>,
@@ -71,6 +80,7 @@ pub async fn mfa_verify(
             access_token: Some(tokens.access_token),
             refresh_token: Some(tokens.refresh_token),
             expires_in: Some(tokens.expires_in),
+            backup_codes: None,
         }));
     }
     let bearer = headers
@@ -85,12 +95,13 @@ pub async fn mfa_verify(
                 "give the mfaToken of a login, or the user's access token to confirm an enrolment",
             )
         })?;
-    state.mfa.confirm(&project, &bearer, &body.code).await?;
+    let backup_codes = state.mfa.confirm(&project, &bearer, &body.code).await?;
     Ok(Json(api::MfaVerifyResponse {
         user: None,
         access_token: None,
         refresh_token: None,
         expires_in: None,
+        backup_codes,
     }))
 }
 
@@ -101,9 +112,10 @@ pub async fn mfa_verify(
 pub async fn mfa_resend(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
+    Client(client): Client,
     ApiJson(body): ApiJson<api::MfaResendRequest>,
 ) -> ApiResult<Json<api::OkResponse>> {
-    state.mfa.resend(&project, &body.mfa_token).await?;
+    state.mfa.resend(&project, &body.mfa_token, &client).await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
 

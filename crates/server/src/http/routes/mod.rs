@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod management_tokens;
 pub mod mfa;
 pub mod pages;
 pub mod projects;

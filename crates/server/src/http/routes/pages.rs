@@ -1,10 +1,12 @@
 //! Hosted pages behind emailed links: confirm an email, choose a new password.
 //!
 //! Mail scanners open links before people do, so a GET only shows a page; the token is used by
-//! that page's POST (SECURITY O6). The token is moved out of the URL into the form at once, and
-//! every page forbids referrers, framing and third-party resources (SECURITY F5, U4). After
-//! success the browser goes only to the redirect URL recorded with the token, which was checked
-//! against the project's allow-list when the email was requested.
+//! that page's POST (SECURITY O6). The token travels in the form; a small script (allowed by the
+//! CSP nonce of that one response) drops it from the address bar and history as soon as the page
+//! loads. Every page forbids referrers, framing, plugins and third-party resources (SECURITY F5,
+//! U4). After success the browser goes only to the redirect URL recorded with the token, which
+//! was checked against the project's allow-list when the email was requested; the page's
+//! `form-action` names that URL's origin, or browsers would refuse to follow the redirect.
 
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -65,6 +67,13 @@ fn esc(s: &str) -> String {
 /// A page with the security headers every hosted page carries. `form_target` is an extra
 /// origin the form's POST may redirect to.
 fn page(status: StatusCode, title: &str, body: &str, form_target: Option<&str>) -> Response {
+    let nonce: String = protekt_core::ids::random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let body = format!(
+        "{body}<script nonce=\"{nonce}\">if(location.search)history.replaceState(null,\"\",location.pathname)</script>"
+    );
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
          <title>{t}</title><style>body{{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1a1a1a}}\
@@ -80,7 +89,8 @@ fn page(status: StatusCode, title: &str, body: &str, form_target: Option<&str>) 
         .map(|o| format!(" {o}"))
         .unwrap_or_default();
     let csp = format!(
-        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'{origin}; frame-ancestors 'none'; base-uri 'none'"
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; form-action 'self'{origin}; \
+         frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
     );
     let mut response = (
         status,
@@ -151,13 +161,28 @@ pub async fn verify_email_page(
         Ok(p) => p,
         Err(r) => return r,
     };
+    // Looking the token up uses nothing; it tells where the form may lead.
+    let redirect = match state
+        .account
+        .verification_redirect(&project, &q.token)
+        .await
+    {
+        Ok(redirect) => redirect,
+        Err(Error::InvalidToken) => return invalid_link("Confirm your email"),
+        Err(e) => return unexpected("verify-email", e),
+    };
     let body = format!(
         "<p>Confirm the email address of your {} account.</p>\
          <form method=\"post\"><input type=\"hidden\" name=\"token\" value=\"{}\"><button type=\"submit\">Confirm my email</button></form>",
         esc(&project.name),
         esc(&q.token)
     );
-    page(StatusCode::OK, "Confirm your email", &body, None)
+    page(
+        StatusCode::OK,
+        "Confirm your email",
+        &body,
+        redirect.as_deref(),
+    )
 }
 
 pub async fn verify_email_submit(

@@ -6,10 +6,10 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
-use protekt_core::projects::{self, Project, ProjectSettings};
+use protekt_core::projects::{self, Project};
 
 use crate::app::AppState;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, Management};
 
 pub fn router() -> Router<AppState> {
@@ -56,40 +56,33 @@ async fn audit(state: &AppState, project_id: &str, kind: &'static str) {
     responses((status = 200, body = api::ProjectList), (status = 401, body = api::ErrorBody, description = "invalid_token")))]
 pub async fn projects_list(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
 ) -> ApiResult<Json<api::ProjectList>> {
     let list = state.store.list_projects().await?;
     Ok(Json(api::ProjectList {
-        projects: list.iter().map(project_json).collect(),
+        projects: list
+            .iter()
+            .filter(|p| manager.may_manage(&p.id).is_ok())
+            .map(project_json)
+            .collect(),
     }))
 }
 
 /// Create a project with its first API key (shown once) and signing key.
 #[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = api::ProjectCreateRequest, security(("bearer" = [])),
-    responses((status = 201, body = api::ProjectCreated), (status = 400, body = api::ErrorBody, description = "invalid_request naming the field")))]
+    responses((status = 201, body = api::ProjectCreated), (status = 400, body = api::ErrorBody, description = "invalid_request naming the field"),
+        (status = 403, body = api::ErrorBody, description = "forbidden (a token limited to one project)")))]
 pub async fn project_create(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
     ApiJson(body): ApiJson<api::ProjectCreateRequest>,
 ) -> ApiResult<(StatusCode, Json<api::ProjectCreated>)> {
-    let settings: ProjectSettings = match body.settings {
-        None => ProjectSettings::default(),
-        Some(v) => {
-            if v.get("smtp").and_then(|s| s.get("password")).is_some() {
-                return Err(ApiError::invalid(
-                    "settings.smtp.password",
-                    "set the SMTP password with PATCH after creating the project",
-                ));
-            }
-            serde_json::from_value(v)
-                .map_err(|e| ApiError::invalid("settings", format!("settings: {e}")))?
-        }
-    };
-    let created = projects::create(
+    manager.require_global()?;
+    let created = projects::create_from_request(
         &state.store,
         &state.master,
         &body.name,
-        settings,
+        body.settings.as_ref(),
         state.clock.now(),
     )
     .await?;
@@ -108,9 +101,10 @@ pub async fn project_create(
     responses((status = 200, body = api::Project), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn project_get(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::Project>> {
+    manager.may_manage(&id)?;
     let p = state
         .store
         .project_by_id(&id)
@@ -129,10 +123,11 @@ pub async fn project_get(
     ))]
 pub async fn project_update(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<api::ProjectUpdateRequest>,
 ) -> ApiResult<Json<api::Project>> {
+    manager.may_manage(&id)?;
     let p = projects::update(
         &state.store,
         &state.master,
@@ -151,9 +146,10 @@ pub async fn project_update(
     responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn project_delete(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::OkResponse>> {
+    manager.may_manage(&id)?;
     if !state.store.delete_project(&id).await? {
         return Err(protekt_core::Error::NotFound.into());
     }
@@ -166,9 +162,10 @@ pub async fn project_delete(
     responses((status = 201, body = api::ApiKeyCreated), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn api_key_create(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<api::ApiKeyCreated>)> {
+    manager.may_manage(&id)?;
     let (key_id, api_key) = projects::create_api_key(&state.store, &id, state.clock.now()).await?;
     audit(&state, &id, "api_key.create").await;
     Ok((
@@ -186,9 +183,10 @@ pub async fn api_key_create(
     responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn api_key_delete(
     State(state): State<AppState>,
-    _: Management,
+    manager: Management,
     Path((id, key_id)): Path<(String, String)>,
 ) -> ApiResult<Json<api::OkResponse>> {
+    manager.may_manage(&id)?;
     if !state
         .store
         .revoke_api_key(&id, &key_id, state.clock.now())

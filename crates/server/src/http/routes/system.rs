@@ -49,20 +49,18 @@ pub async fn jwks_get(
     State(state): State<AppState>,
     Path(login_id): Path<String>,
 ) -> ApiResult<impl IntoResponse> {
-    let project = state
-        .store
-        .project_by_login_id(&login_id)
-        .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such project"))?;
     let keys = state
         .auth
         .tokens()
-        .jwks(&project, state.clock.now())
-        .await?;
+        .published_jwks(&login_id, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such project"))?;
     Ok((
         StatusCode::OK,
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(api::Jwks { keys }),
+        Json(api::Jwks {
+            keys: keys.as_ref().clone(),
+        }),
     ))
 }
 

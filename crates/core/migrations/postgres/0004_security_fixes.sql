@@ -1,0 +1,23 @@
+-- Fixes from the security review (issue 8).
+
+-- Management tokens expire, can be listed and revoked, and may be scoped to one project
+-- (project_id null: every project).
+alter table management_token add column expires_at bigint;
+alter table management_token add column project_id text references project(id) on delete cascade;
+alter table management_token add column last_used_at bigint;
+
+-- Consecutive wrong second-factor codes per user (SECURITY M3, L1). Each attempt is counted
+-- before its code is checked and a success resets the row, so concurrent guesses cannot slip
+-- past the back-off; `blocked_until` is when the next attempt may come. After 100 consecutive
+-- failures (`locked_at`) only a backup code, or an operator, can unlock the factors.
+create table mfa_guard (
+    project_id    text not null references project(id) on delete cascade,
+    user_id       text not null references app_user(id) on delete cascade,
+    failures      bigint not null default 0,
+    blocked_until bigint not null default 0,
+    locked_at     bigint,
+    primary key (project_id, user_id)
+);
+
+-- Rate counters used to name phone numbers in clear; they are keyed by an HMAC now (M8).
+delete from rate_counter where key like 'sms:%';
