@@ -814,3 +814,111 @@ async fn mail_is_delivered_over_smtp_and_retried_after_a_failure() {
     assert!(!app.dump_table("email_outbox").await.contains(&token));
     app.finish().await;
 }
+
+// ---- Fixes from the security review (issue 8) ----
+
+both_dbs!(
+    redirect_urls_are_compared_parsed_and_control_characters_refused_u1,
+    |app| async move {
+        let mgmt = app.management_token().await;
+        let path = format!("/v1/projects/{}", app.project.id);
+        let (status, body) = app
+            .manage(
+                Method::PATCH,
+                &path,
+                &mgmt,
+                Some(
+                    json!({"settings": {"allowedRedirectUrls": ["https://app.example.com/a\nb"]}}),
+                ),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (
+                StatusCode::BAD_REQUEST,
+                Some("settings.allowedRedirectUrls")
+            )
+        );
+        // Stored in the serialised form; either spelling of the same URL matches it.
+        let (status, body) = app
+            .manage(
+                Method::PATCH,
+                &path,
+                &mgmt,
+                Some(json!({"settings": {"allowedRedirectUrls": ["https://App.Example.com"]}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            body["settings"]["allowedRedirectUrls"],
+            json!(["https://app.example.com/"])
+        );
+        app.signup("norm@example.com", PASSWORD).await;
+        for spelling in ["https://app.example.com", "https://app.example.com/"] {
+            let (status, body) = app
+                .post(
+                    "/v1/auth/password-reset",
+                    json!({"email": "norm@example.com", "redirectUrl": spelling}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{spelling}: {body}");
+        }
+        // A URL with a newline stored before this check (written straight to the database) can
+        // never be asked for: the request is refused up front, before any token exists.
+        let mut legacy = app
+            .store
+            .project_by_id(&app.project.id)
+            .await
+            .unwrap()
+            .unwrap();
+        legacy.settings.allowed_redirect_urls = vec!["https://app.example.com/x\ny".into()];
+        app.store.update_project(&legacy).await.unwrap();
+        let (status, body) = app
+            .post(
+                "/v1/auth/password-reset",
+                json!({"email": "norm@example.com", "redirectUrl": "https://app.example.com/x\ny"}),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["field"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("redirectUrl"))
+        );
+        app
+    }
+);
+
+both_dbs!(
+    a_verification_racing_an_update_is_never_lost_x1,
+    |app| async move {
+        // Each round: the verification link is used while the user's metadata is being
+        // updated. Whenever the verification says yes, the email must be verified.
+        for round in 0..8 {
+            let email = format!("race{round}@example.com");
+            let user = app.signup(&email, PASSWORD).await;
+            let id = user["user"]["id"].as_str().unwrap().to_owned();
+            app.post("/v1/auth/verify-email/send", json!({"email": email}))
+                .await;
+            let mail = app.wait_for_email(&email, "verify_email", 1).await;
+            let token = token_of(&mail);
+            let user_path = format!("/v1/users/{id}");
+            let updates = (0..4).map(|i| {
+                app.request(
+                    Method::PATCH,
+                    &user_path,
+                    None,
+                    Some(json!({"metadata": {"n": i}})),
+                )
+            });
+            let (verified, _) = tokio::join!(
+                app.post("/v1/auth/verify-email", json!({"token": token})),
+                futures::future::join_all(updates)
+            );
+            assert_eq!(verified.0, StatusCode::OK, "{}", verified.1);
+            let (_, now) = app
+                .request(Method::GET, &format!("/v1/users/{id}"), None, None)
+                .await;
+            assert_eq!(now["user"]["emailVerified"], true, "round {round}: {now}");
+        }
+        app
+    }
+);

@@ -155,8 +155,63 @@ async fn cli_round_trip(db: Option<&str>) {
     let out = protekt(&dir, db, &["keys", "rotate", "--project", "lp_nope"]);
     assert!(!out.status.success());
 
+    // Management tokens (SECURITY P7, AS7): one limited to the new project, listed without
+    // its secret, revoked at once.
+    let out = protekt(
+        &dir,
+        db,
+        &[
+            "token",
+            "create",
+            "--name",
+            "acme-ci",
+            "--project",
+            created["loginId"].as_str().unwrap(),
+            "--expires-in-days",
+            "7",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let scoped = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(scoped.starts_with("mt_"), "{scoped}");
+    let out = protekt(&dir, db, &["token", "list"]);
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = listed
+        .lines()
+        .find(|l| l.contains("acme-ci"))
+        .expect(&listed);
+    assert!(line.contains(created["id"].as_str().unwrap()), "{line}");
+    assert!(line.contains("live") && !listed.contains("mt_"), "{listed}");
+    let token_id = line.split_whitespace().next().unwrap().to_owned();
+    assert!(
+        !protekt(&dir, db, &["token", "create", "--expires-in-days", "0"])
+            .status
+            .success()
+    );
+
     // The server uses what the CLI made; the rotated key set is published.
     let server = Server::start(&dir, db);
+    let projects = |token: String| {
+        let url = format!("{}/v1/projects", server.url);
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let seen: Value = projects(scoped.clone()).await.json().await.unwrap();
+    assert_eq!(seen["projects"].as_array().unwrap().len(), 1, "{seen}");
+    assert!(protekt(&dir, db, &["token", "revoke", &token_id])
+        .status
+        .success());
+    assert_eq!(projects(scoped).await.status(), 401);
     let jwks: Value = reqwest::get(format!(
         "{}/p/{}/.well-known/jwks.json",
         server.url,
@@ -215,6 +270,22 @@ async fn first_start_prints_a_dev_project_once_and_later_starts_reuse_it() {
             "the master key is readable by its owner only"
         );
     }
+    // P7: the management token printed at first start lives for a day only.
+    assert!(first.contains("valid 24 hours"), "{first}");
+    let db = format!("sqlite://{}", dir.join("protekt.db").display());
+    sqlx::any::install_default_drivers();
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    let row = sqlx::query("select expires_at - created_at as ttl from management_token")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        sqlx::Row::try_get::<i64, _>(&row, "ttl").unwrap(),
+        24 * 3600 * 1000
+    );
+    drop(conn);
     let (status, second) = Server::start(&dir, None).terminate();
     assert!(status.success());
     assert!(

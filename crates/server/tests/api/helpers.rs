@@ -48,17 +48,29 @@ impl TestApp {
     }
 
     pub async fn spawn_with_sms(db: Db, sms: protekt_core::sms::SmsConfig) -> Self {
-        Self::spawn_full(db, ProjectSettings::default(), Some(sms)).await
+        Self::spawn_full(db, ProjectSettings::default(), Some(sms), None).await
     }
 
     pub async fn spawn_with(db: Db, settings: ProjectSettings) -> Self {
-        Self::spawn_full(db, settings, None).await
+        Self::spawn_full(db, settings, None, None).await
+    }
+
+    /// A server that users reach at `public_url` (say, behind a TLS-terminating proxy).
+    pub async fn spawn_with_public_url(db: Db, public_url: &str) -> Self {
+        Self::spawn_full(
+            db,
+            ProjectSettings::default(),
+            None,
+            Some(public_url.to_owned()),
+        )
+        .await
     }
 
     async fn spawn_full(
         db: Db,
         settings: ProjectSettings,
         sms: Option<protekt_core::sms::SmsConfig>,
+        public_url: Option<String>,
     ) -> Self {
         let data_dir = std::env::temp_dir().join(unique("protekt_test"));
         std::fs::create_dir_all(&data_dir).expect("temp dir");
@@ -94,7 +106,7 @@ impl TestApp {
             listen: "127.0.0.1:0".into(),
             data_dir: data_dir.clone(),
             database_url: Some(url),
-            public_url: None,
+            public_url,
             bootstrap: false,
             email_from: "Protekt Test <no-reply@protekt.test>".into(),
             smtp: None,
@@ -274,6 +286,51 @@ impl TestApp {
             out.push('\n');
         }
         out
+    }
+
+    /// Every table of the test database, dumped (for "no secret at rest" checks).
+    pub async fn dump_all_tables(&self) -> String {
+        let names_sql = match self.db {
+            Db::Sqlite => {
+                "select name from sqlite_master where type = 'table' and name not like 'sqlite_%'"
+            }
+            Db::Postgres => {
+                "select table_name::text as name from information_schema.tables where table_schema = 'public'"
+            }
+        };
+        let url = self.database_url();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        let names: Vec<String> = sqlx::query(names_sql)
+            .fetch_all(&mut conn)
+            .await
+            .expect("table names")
+            .iter()
+            .map(|r| sqlx::Row::try_get::<String, _>(r, "name").expect("name"))
+            .collect();
+        assert!(names.len() >= 10, "tables: {names:?}");
+        let mut out = String::new();
+        // sqlx's own bookkeeping holds no user data (and types the Any driver cannot read).
+        for name in names.into_iter().filter(|n| n != "_sqlx_migrations") {
+            out.push_str(&format!("## {name}\n{}", self.dump_table(&name).await));
+        }
+        out
+    }
+
+    fn database_url(&self) -> String {
+        sqlx::any::install_default_drivers();
+        match &self.pg_database {
+            Some(name) => {
+                let admin = postgres_admin_url();
+                let base = admin
+                    .rsplit_once('/')
+                    .map(|(b, _)| b.to_owned())
+                    .unwrap_or(admin);
+                format!("{base}/{name}")
+            }
+            None => format!("sqlite://{}", self.data_dir.join("protekt.db").display()),
+        }
     }
 
     /// Emails in the dev outbox so far, oldest first.

@@ -36,13 +36,26 @@ fn now_code(app: &TestApp, secret: &[u8]) -> String {
 
 /// Signs up, enrols and confirms TOTP; returns (access token, secret).
 async fn with_totp(app: &TestApp, email: &str) -> (String, Vec<u8>) {
+    let (access, secret, _) = with_totp_codes(app, email).await;
+    (access, secret)
+}
+
+/// Signs up, enrols and confirms TOTP; returns (access token, secret, the backup codes the
+/// confirmation handed out).
+async fn with_totp_codes(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<String>) {
     let body = app.signup(email, PASSWORD).await;
     let access = body["accessToken"].as_str().unwrap().to_owned();
+    let (secret, codes) = confirm_totp(app, &access).await;
+    (access, secret, codes)
+}
+
+/// Enrols and confirms TOTP with `access`; returns the secret and the backup codes handed out.
+async fn confirm_totp(app: &TestApp, access: &str) -> (Vec<u8>, Vec<String>) {
     let (status, enrolled) = app
         .request(
             Method::POST,
             "/v1/mfa/enroll",
-            Some(&access),
+            Some(access),
             Some(json!({"method": "totp"})),
         )
         .await;
@@ -60,15 +73,19 @@ async fn with_totp(app: &TestApp, email: &str) -> (String, Vec<u8>) {
         .request(
             Method::POST,
             "/v1/mfa/verify",
-            Some(&access),
+            Some(access),
             Some(json!({"code": now_code(app, &secret)})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{confirmed}");
     assert!(confirmed["accessToken"].is_null());
+    let codes: Vec<String> = confirmed["backupCodes"]
+        .as_array()
+        .map(|a| a.iter().map(|c| c.as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default();
     // The code used to confirm cannot be used again: move to the next time step.
     app.clock.advance(Duration::from_secs(30));
-    (access, secret)
+    (secret, codes)
 }
 
 async fn mfa_token(app: &TestApp, email: &str) -> String {
@@ -211,7 +228,7 @@ both_dbs!(
             (status, body["error"]["code"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("invalid_token"))
         );
-        // Across tokens the user is throttled too: 10 attempts per 15 minutes.
+        // Across tokens the user is throttled too: after five failures in a row, a back-off.
         let mut last = (StatusCode::OK, Value::Null);
         for _ in 0..6 {
             let t = mfa_token(&app, "brute@example.com").await;
@@ -670,6 +687,386 @@ both_dbs!(
             )
             .await;
         assert_eq!(status, StatusCode::FORBIDDEN);
+        app
+    }
+);
+
+// ---- Fixes from the security review (issue 8) ----
+
+async fn backup_codes(app: &TestApp, access: &str) -> Vec<String> {
+    let (status, body) = app
+        .request(Method::POST, "/v1/mfa/backup-codes", Some(access), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["backupCodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
+}
+
+both_dbs!(
+    codes_and_sessions_from_before_the_first_factor_do_not_survive_it_m6_s5_s6,
+    |app| async move {
+        // The attack as reproduced: an aal1 session (someone who got the password, or a stolen
+        // token) makes backup codes while the user has no factor.
+        let owner = app.signup("victim@example.com", PASSWORD).await;
+        let owner_access = owner["accessToken"].as_str().unwrap().to_owned();
+        let (_, attacker) = app.login("victim@example.com", PASSWORD).await;
+        let attacker_access = attacker["accessToken"].as_str().unwrap().to_owned();
+        let planted = backup_codes(&app, &attacker_access).await;
+        // The owner enrols TOTP and confirms it: the answer hands out a fresh set.
+        let (secret, fresh) = confirm_totp(&app, &owner_access).await;
+        assert_eq!(
+            fresh.len(),
+            10,
+            "M6: a fresh set comes with the first factor"
+        );
+        assert!(fresh.iter().all(|c| !planted.contains(c)));
+        // S5: the attacker's session is over; the owner's stays.
+        assert_eq!(
+            app.verify(&attacker_access).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(app.verify(&owner_access).await.0, StatusCode::OK);
+        // M6: the planted codes do not finish a login; the fresh ones do.
+        let token = mfa_token(&app, "victim@example.com").await;
+        let (status, body) = verify(&app, &token, &planted[0]).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_code"))
+        );
+        let (status, done) = verify(&app, &token, &fresh[0]).await;
+        assert_eq!(status, StatusCode::OK, "{done}");
+        assert_eq!(
+            jwt_claims(done["accessToken"].as_str().unwrap())["aal"],
+            "aal2"
+        );
+        let token = mfa_token(&app, "victim@example.com").await;
+        let (_, done) = verify(&app, &token, &now_code(&app, &secret)).await;
+        // S6: with a factor, the password cannot be changed from an aal1 session...
+        let change =
+            json!({"currentPassword": PASSWORD, "newPassword": "another-long-passphrase-9"});
+        let (status, body) = app
+            .request(
+                Method::POST,
+                "/v1/auth/change-password",
+                Some(&owner_access),
+                Some(change.clone()),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("mfa_step_up_required"))
+        );
+        // A second factor added later hands out no new codes (the set stays).
+        let body = app
+            .request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                done["accessToken"].as_str(),
+                Some(json!({"method": "sms", "phone": "+14155550142"})),
+            )
+            .await;
+        assert_eq!(body.0, StatusCode::OK, "{}", body.1);
+        let code = sms_codes(&app, "+14155550142").pop().unwrap();
+        let (status, confirmed) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/verify",
+                done["accessToken"].as_str(),
+                Some(json!({"code": code})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{confirmed}");
+        assert!(confirmed["backupCodes"].is_null());
+        let token = mfa_token(&app, "victim@example.com").await;
+        assert_eq!(verify(&app, &token, &fresh[1]).await.0, StatusCode::OK);
+        app.clock.advance(Duration::from_secs(30));
+        let token = mfa_token(&app, "victim@example.com").await;
+        let (_, done) = verify(&app, &token, &now_code(&app, &secret)).await;
+        // ...but can from an aal2 one.
+        let (status, body) = app
+            .request(
+                Method::POST,
+                "/v1/auth/change-password",
+                done["accessToken"].as_str(),
+                Some(change),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        app
+    }
+);
+
+both_dbs!(
+    a_project_may_keep_other_sessions_when_a_factor_is_added_s5,
+    |app| async move {
+        protekt_core::projects::update(
+            &app.store,
+            &app.master,
+            &app.project.id,
+            None,
+            Some(&json!({"endOtherSessionsOnMfaChange": false})),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+        let owner = app.signup("keep@example.com", PASSWORD).await;
+        let (_, other) = app.login("keep@example.com", PASSWORD).await;
+        confirm_totp(&app, owner["accessToken"].as_str().unwrap()).await;
+        assert_eq!(
+            app.verify(other["accessToken"].as_str().unwrap()).await.0,
+            StatusCode::OK
+        );
+        app
+    }
+);
+
+both_dbs!(
+    one_session_cannot_pump_sms_through_many_numbers_l7,
+    |app| async move {
+        let body = app.signup("pump@example.com", PASSWORD).await;
+        let access = body["accessToken"].as_str().unwrap().to_owned();
+        let mut limited = None;
+        for i in 0..12 {
+            let (status, body) = app
+                .request(
+                    Method::POST,
+                    "/v1/mfa/enroll",
+                    Some(&access),
+                    Some(json!({"method": "sms", "phone": format!("+1415555{:04}", 1000 + i)})),
+                )
+                .await;
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                assert_eq!(body["error"]["code"], "rate_limited");
+                assert!(body["error"]["retryAfter"].as_u64().unwrap() > 0);
+                limited.get_or_insert(i);
+            }
+        }
+        assert_eq!(limited, Some(6), "the 7th number in an hour is refused");
+        let sent = app.outbox().iter().filter(|m| m["kind"] == "sms").count();
+        assert_eq!(sent, 6, "12 numbers enrolled, only 6 SMS sent");
+        // The next hour the user may try again.
+        app.clock.advance(Duration::from_secs(3600));
+        let (_, again) = app.login("pump@example.com", PASSWORD).await;
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                again["accessToken"].as_str(),
+                Some(json!({"method": "sms", "phone": "+14155559999"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        app
+    }
+);
+
+both_dbs!(
+    sms_are_capped_per_end_user_address_and_per_project_l7,
+    |app| async move {
+        // Per end-user address (as told by the backend): 10 an hour, across users.
+        let mut statuses = Vec::new();
+        for i in 0..11 {
+            let body = app.signup(&format!("ip{i}@example.com"), PASSWORD).await;
+            let resp = app
+                .http
+                .post(format!("{}/v1/mfa/enroll", app.base))
+                .header("x-api-key", &app.api_key)
+                .header("x-client-ip", "203.0.113.7")
+                .bearer_auth(body["accessToken"].as_str().unwrap())
+                .json(&json!({"method": "sms", "phone": format!("+1415556{:04}", i)}))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(resp.status());
+        }
+        assert!(
+            statuses[..10].iter().all(|s| *s == StatusCode::OK),
+            "{statuses:?}"
+        );
+        assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+        // Per project: a ceiling for all users together.
+        app.clock.advance(Duration::from_secs(3600));
+        protekt_core::projects::update(
+            &app.store,
+            &app.master,
+            &app.project.id,
+            None,
+            Some(&json!({"smsPerHour": 2})),
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+        let mut statuses = Vec::new();
+        for i in 0..3 {
+            let body = app.signup(&format!("prj{i}@example.com"), PASSWORD).await;
+            let (status, _) = app
+                .request(
+                    Method::POST,
+                    "/v1/mfa/enroll",
+                    body["accessToken"].as_str(),
+                    Some(json!({"method": "sms", "phone": format!("+1415557{:04}", i)})),
+                )
+                .await;
+            statuses.push(status);
+        }
+        assert_eq!(
+            statuses,
+            [
+                StatusCode::OK,
+                StatusCode::OK,
+                StatusCode::TOO_MANY_REQUESTS
+            ]
+        );
+        app
+    }
+);
+
+both_dbs!(
+    no_phone_number_is_stored_in_clear_in_any_table_m8,
+    |app| async move {
+        let body = app.signup("clear@example.com", PASSWORD).await;
+        let access = body["accessToken"].as_str().unwrap().to_owned();
+        let phone = "+14155550188";
+        let (status, _) = app
+            .request(
+                Method::POST,
+                "/v1/mfa/enroll",
+                Some(&access),
+                Some(json!({"method": "sms", "phone": phone})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let code = sms_codes(&app, phone).pop().unwrap();
+        app.request(
+            Method::POST,
+            "/v1/mfa/verify",
+            Some(&access),
+            Some(json!({"code": code})),
+        )
+        .await;
+        // A login texts a code too (counted against the number's quota).
+        mfa_token(&app, "clear@example.com").await;
+        let dump = app.dump_all_tables().await;
+        assert!(dump.contains("## rate_counter"), "every table is read");
+        assert!(dump.contains("sms:number:"), "the quota was counted");
+        assert!(
+            !dump.contains("4155550188"),
+            "a phone number in clear at rest: {dump}"
+        );
+        app
+    }
+);
+
+both_dbs!(
+    wrong_codes_back_off_then_lock_after_100_and_a_backup_code_unlocks_m3_l1,
+    |app| async move {
+        let email = "lock@example.com";
+        let (_, secret, codes) = with_totp_codes(&app, email).await;
+        let mut token = String::new();
+        let mut on_token = 5;
+        let mut waits = Vec::new();
+        for failure in 1..=100i64 {
+            if on_token == 5 {
+                // A challenge dies after five wrong codes; the attacker knows the password.
+                token = mfa_token(&app, email).await;
+                on_token = 0;
+            }
+            let (status, body) = verify(&app, &token, "000000").await;
+            on_token += 1;
+            let expected = if failure == 100 {
+                "mfa_locked"
+            } else {
+                "invalid_code"
+            };
+            assert_eq!(body["error"]["code"], expected, "failure {failure}: {body}");
+            assert!(status.is_client_error());
+            // The first four failures cost nothing (the loop's next attempt comes at once);
+            // from the fifth on, the next attempt must wait, longer and longer, up to 15 min.
+            if failure < 5 {
+                continue;
+            }
+            if on_token == 5 {
+                token = mfa_token(&app, email).await;
+                on_token = 0;
+            }
+            let (status, body) = verify(&app, &token, "000000").await;
+            assert_eq!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS,
+                "failure {failure}: {body}"
+            );
+            let wait = body["error"]["retryAfter"].as_u64().unwrap();
+            waits.push(wait);
+            app.clock.advance(Duration::from_secs(wait));
+            // A challenge lives five minutes; the waits outgrow it.
+            on_token = 5;
+        }
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]), "{waits:?}");
+        assert_eq!(*waits.last().unwrap(), 15 * 60);
+        // Locked: a right TOTP code no longer works...
+        let token = mfa_token(&app, email).await;
+        let (status, body) = verify(&app, &token, &now_code(&app, &secret)).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("mfa_locked"))
+        );
+        // ...the user was told, once...
+        app.wait_for_email(email, "mfa_locked", 1).await;
+        assert_eq!(app.count_emails(email, "mfa_locked").await, 1);
+        // ...and a backup code signs in and unlocks.
+        let wait = verify(&app, &token, &codes[0]).await;
+        assert_eq!(
+            wait.0,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the back-off still applies"
+        );
+        app.clock.advance(Duration::from_secs(
+            wait.1["error"]["retryAfter"].as_u64().unwrap(),
+        ));
+        let token = mfa_token(&app, email).await;
+        let (status, body) = verify(&app, &token, &codes[0]).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        app.clock.advance(Duration::from_secs(30));
+        let token = mfa_token(&app, email).await;
+        assert_eq!(
+            verify(&app, &token, &now_code(&app, &secret)).await.0,
+            StatusCode::OK
+        );
+        app
+    }
+);
+
+both_dbs!(
+    concurrent_guesses_cannot_run_past_the_back_off_m3,
+    |app| async move {
+        let email = "parallel@example.com";
+        with_totp(&app, email).await;
+        let mut tokens = Vec::new();
+        for _ in 0..4 {
+            tokens.push(mfa_token(&app, email).await);
+        }
+        // 16 wrong guesses at once, four per challenge: each is counted before it is checked,
+        // so at most the five free ones get an answer; the rest must wait.
+        let guesses = tokens
+            .iter()
+            .flat_map(|t| std::iter::repeat_n(t, 4))
+            .map(|t| verify(&app, t, "000000"));
+        let results = futures::future::join_all(guesses).await;
+        let answered = results
+            .iter()
+            .filter(|(_, b)| b["error"]["code"] == "invalid_code")
+            .count();
+        let limited = results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        // (One more may slip in if the machine takes over a second: the first wait is 1 s.)
+        assert!(answered <= 6, "{answered} guesses checked: {results:?}");
+        assert_eq!(answered + limited, 16, "{results:?}");
         app
     }
 );

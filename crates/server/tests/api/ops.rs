@@ -120,3 +120,128 @@ both_dbs!(
         app
     }
 );
+
+// ---- Fixes from the security review (issue 8) ----
+
+both_dbs!(
+    cleanup_removes_expired_mfa_challenges_d4,
+    |app| async move {
+        let user = app.signup("challenged@example.com", PASSWORD).await;
+        let user_id = user["user"]["id"].as_str().unwrap();
+        let now = app.clock.now();
+        for (id, expires) in [("mfc_old", now + 1000), ("mfc_live", now + 3_600_000)] {
+            app.store
+                .insert_challenge(
+                    &app.project.id,
+                    user_id,
+                    id,
+                    "login",
+                    None,
+                    None,
+                    None,
+                    None,
+                    now,
+                    expires,
+                )
+                .await
+                .unwrap();
+        }
+        app.clock.advance(Duration::from_secs(60));
+        let done = app.store.cleanup(app.clock.now()).await.unwrap();
+        assert_eq!(done.mfa_challenges, 1, "{done:?}");
+        let left = app.dump_table("mfa_challenge").await;
+        assert!(
+            left.contains("mfc_live") && !left.contains("mfc_old"),
+            "{left}"
+        );
+        app
+    }
+);
+
+both_dbs!(
+    the_jwks_is_served_from_memory_even_when_the_database_is_down_d2,
+    |app| async move {
+        let url = format!(
+            "{}/p/{}/.well-known/jwks.json",
+            app.base, app.project.login_id
+        );
+        let first = app.http.get(&url).send().await.unwrap();
+        assert_eq!(first.status(), StatusCode::OK);
+        assert_eq!(first.headers()["cache-control"], "public, max-age=300");
+        let keys: serde_json::Value = first.json().await.unwrap();
+        // The database goes away (the pool is closed under the server).
+        app.store.close().await;
+        assert!(
+            app.store.ping().await.is_err(),
+            "the database is really gone"
+        );
+        // Fresh copy from memory, and after its freshness ran out, the last good copy.
+        for wait in [0, 120] {
+            app.clock.advance(Duration::from_secs(wait));
+            let again = app.http.get(&url).send().await.unwrap();
+            assert_eq!(again.status(), StatusCode::OK, "after {wait} s");
+            assert_eq!(again.json::<serde_json::Value>().await.unwrap(), keys);
+        }
+        // An unknown project is still a 404 or a clear error, never a copy of another's keys.
+        let other = app
+            .http
+            .get(format!("{}/p/lp_unknown/.well-known/jwks.json", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_ne!(other.status(), StatusCode::OK);
+        app
+    }
+);
+
+both_dbs!(
+    answers_carrying_tokens_are_never_cached_as7,
+    |app| async move {
+        let signup = app
+            .http
+            .post(format!("{}/v1/auth/signup", app.base))
+            .header("x-api-key", &app.api_key)
+            .json(&json!({"email": "nostore@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signup.headers()["cache-control"], "no-store");
+        let body: serde_json::Value = signup.json().await.unwrap();
+        let refresh = app
+            .http
+            .post(format!("{}/v1/auth/refresh", app.base))
+            .header("x-api-key", &app.api_key)
+            .json(&json!({"refreshToken": body["refreshToken"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refresh.status(), StatusCode::OK);
+        assert_eq!(refresh.headers()["cache-control"], "no-store");
+        // Plain http: no HSTS (a browser would ignore it, and it must not stick to localhost).
+        assert!(refresh.headers().get("strict-transport-security").is_none());
+        app
+    }
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hsts_is_sent_when_users_reach_the_server_over_https_u4() {
+    let app = TestApp::spawn_with_public_url(Db::Sqlite, "https://auth.example.test").await;
+    for path in [
+        "/healthz".to_owned(),
+        format!("/p/{}/verify-email?token=x", app.project.login_id),
+        format!("/p/{}/.well-known/jwks.json", app.project.login_id),
+    ] {
+        let resp = app
+            .http
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            resp.headers()["strict-transport-security"],
+            "max-age=31536000; includeSubDomains",
+            "{path}"
+        );
+    }
+    app.finish().await;
+}

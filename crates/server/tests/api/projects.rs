@@ -330,3 +330,184 @@ both_dbs!(
         app
     }
 );
+
+// ---- Fixes from the security review (issue 8) ----
+
+both_dbs!(
+    creation_checks_settings_exactly_like_an_update_i1,
+    |app| async move {
+        let mt = token(&app).await;
+        let path = format!("/v1/projects/{}", app.project.id);
+        let cases = [
+            (json!({"accessTokenTTL": 60}), "settings.accessTokenTTL"),
+            (
+                json!({"smtp": {"host": "mail.example.com", "port": 587, "tls": "starttls", "passwordSealed": "v1.forged"}}),
+                "settings.smtp.passwordSealed",
+            ),
+            (
+                json!({"accessTokenTtl": 3600, "sessionIdleTimeout": 600}),
+                "settings.sessionIdleTimeout",
+            ),
+        ];
+        for (settings, field) in cases {
+            for (method, route) in [
+                (Method::POST, "/v1/projects"),
+                (Method::PATCH, path.as_str()),
+            ] {
+                let body = json!({"name": "Checked", "settings": settings});
+                let (status, answer) = app.manage(method.clone(), route, &mt, Some(body)).await;
+                assert_eq!(
+                    (status, answer["error"]["field"].as_str()),
+                    (StatusCode::BAD_REQUEST, Some(field)),
+                    "{method} {route}: {answer}"
+                );
+            }
+        }
+        // An SMTP password given at creation is sealed, as on update, and never returned.
+        let secret = "smtp-secret-at-creation";
+        let (status, created) = app
+            .manage(
+                Method::POST,
+                "/v1/projects",
+                &mt,
+                Some(json!({"name": "With SMTP", "settings": {"smtp": {"host": "mail.example.com", "port": 587, "password": secret, "tls": "starttls"}}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        assert_eq!(created["project"]["settings"]["smtp"]["passwordSet"], true);
+        assert!(!created.to_string().contains(secret));
+        assert!(!app.dump_table("project").await.contains(secret));
+        app
+    }
+);
+
+both_dbs!(
+    management_tokens_expire_are_listed_revoked_and_scoped_p7_as7,
+    |app| async move {
+        let root = token(&app).await;
+        // Created through the API: shown once, stored hashed, expiring.
+        let (status, made) = app
+            .manage(
+                Method::POST,
+                "/v1/management-tokens",
+                &root,
+                Some(json!({"name": "ci", "expiresIn": 120})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let short = made["token"].as_str().unwrap().to_owned();
+        assert!(short.starts_with("mt_"));
+        assert!(!app.dump_table("management_token").await.contains(&short));
+        let (status, _) = app.manage(Method::GET, "/v1/projects", &short, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, list) = app
+            .manage(Method::GET, "/v1/management-tokens", &root, None)
+            .await;
+        let listed = list["managementTokens"].as_array().unwrap();
+        assert!(listed
+            .iter()
+            .any(|t| t["id"] == made["managementToken"]["id"]));
+        assert!(listed.iter().all(|t| t.get("token").is_none()));
+        assert!(!list.to_string().contains(&short));
+        assert!(listed.iter().any(|t| !t["lastUsedAt"].is_null()), "{list}");
+        // Expired: refused.
+        app.clock.advance(std::time::Duration::from_secs(121));
+        let (status, body) = app.manage(Method::GET, "/v1/projects", &short, None).await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+        );
+        let (status, _) = app
+            .manage(
+                Method::POST,
+                "/v1/management-tokens",
+                &root,
+                Some(json!({"name": "forever", "expiresIn": 400 * 86400})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "no token lives for ever");
+        // Revoked: refused at once.
+        let (_, made) = app
+            .manage(
+                Method::POST,
+                "/v1/management-tokens",
+                &root,
+                Some(json!({"name": "leaked"})),
+            )
+            .await;
+        let leaked = made["token"].as_str().unwrap().to_owned();
+        let id = made["managementToken"]["id"].as_str().unwrap();
+        let (status, _) = app
+            .manage(
+                Method::DELETE,
+                &format!("/v1/management-tokens/{id}"),
+                &root,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            app.manage(Method::GET, "/v1/projects", &leaked, None)
+                .await
+                .0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Scoped to one project: sees and manages only it.
+        let (other, _) = app.other_project().await;
+        let (status, made) = app
+            .manage(
+                Method::POST,
+                "/v1/management-tokens",
+                &root,
+                Some(json!({"name": "one project", "projectId": app.project.id})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let scoped = made["token"].as_str().unwrap().to_owned();
+        let (_, list) = app.manage(Method::GET, "/v1/projects", &scoped, None).await;
+        let ids: Vec<&str> = list["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, [app.project.id.as_str()]);
+        let own = format!("/v1/projects/{}", app.project.id);
+        assert_eq!(
+            app.manage(Method::GET, &own, &scoped, None).await.0,
+            StatusCode::OK
+        );
+        let theirs = format!("/v1/projects/{}", other.id);
+        for method in [Method::GET, Method::DELETE] {
+            assert_eq!(
+                app.manage(method, &theirs, &scoped, None).await.0,
+                StatusCode::NOT_FOUND
+            );
+        }
+        assert_eq!(
+            app.manage(Method::POST, &format!("{theirs}/api-keys"), &scoped, None)
+                .await
+                .0,
+            StatusCode::NOT_FOUND
+        );
+        let (status, body) = app
+            .manage(
+                Method::POST,
+                "/v1/projects",
+                &scoped,
+                Some(json!({"name": "More"})),
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"]["code"].as_str()),
+            (StatusCode::FORBIDDEN, Some("forbidden"))
+        );
+        assert_eq!(
+            app.manage(Method::GET, "/v1/management-tokens", &scoped, None)
+                .await
+                .0,
+            StatusCode::FORBIDDEN
+        );
+        app
+    }
+);
