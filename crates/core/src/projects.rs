@@ -170,8 +170,7 @@ impl ProjectSettings {
     pub fn allowed_redirect(&self, url: &str) -> Option<String> {
         let normalized = normalize_redirect(url)?;
         self.allowed_redirect_urls
-            .iter()
-            .any(|a| *a == normalized)
+            .contains(&normalized)
             .then_some(normalized)
     }
 

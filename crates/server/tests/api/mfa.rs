@@ -991,7 +991,6 @@ both_dbs!(
             }
             if on_token == 5 {
                 token = mfa_token(&app, email).await;
-                on_token = 0;
             }
             let (status, body) = verify(&app, &token, "000000").await;
             assert_eq!(
