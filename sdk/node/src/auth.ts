@@ -139,7 +139,8 @@ export class AuthClient {
 
   /**
    * Change the password of the access token's user, who must give the current one. The user's
-   * other sessions end; the session of `accessToken` stays.
+   * other sessions end; the session of `accessToken` stays. A user with a second factor needs
+   * an aal2 session (one that passed MFA), otherwise `mfa_step_up_required`.
    */
   async changePassword(params: ChangePasswordParams, accessToken: string): Promise<ErrorResponse> {
     const p: Partial<ChangePasswordParams> = params ?? {};

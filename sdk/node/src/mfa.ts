@@ -72,6 +72,9 @@ export class MfaClient {
    *   stays as it is). For the user's first factor the result also carries `backupCodes`, a
    *   fresh set that replaces any made before, and the user's other sessions end (unless the
    *   project turned that off).
+   *
+   * Wrong codes of a user back off (`rate_limited` with `retryAfter` after five in a row); after
+   * 100 in a row app and SMS codes stop working (`mfa_locked`) and only a backup code does.
    */
   async verify(params: MfaVerifyParams, accessToken?: string): Promise<MfaVerifyResponse> {
     const p: Partial<MfaVerifyParams> = params ?? {};

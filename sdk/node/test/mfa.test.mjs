@@ -1,5 +1,9 @@
 // protekt.mfa against a real Protekt server: enrolment (TOTP, SMS), the mfa_required login and
-// its second step, backup codes, unenrolment, and the documented errors.
+// its second step, backup codes, unenrolment, and the documented errors. Also the fixes of the
+// security review that the SDK can see: the first factor's fresh backup codes voiding older ones
+// (SECURITY M6), the other sessions it ends (S5), step-up for a password change (S6), and the
+// back-off after wrong codes (M3, L1). The lock after 100 wrong codes (mfa_locked) takes hours
+// of back-off in real time: the server's own tests cover it with a test clock.
 //
 // TOTP codes are computed from the secret in totpUri (test/harness.mjs: RFC 6238, HMAC-SHA1, 30 s
 // steps). The server accepts the current step ±1, and each step only once (and never one older
@@ -38,8 +42,26 @@ function decodeJwtPayload(jwt) {
   return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString('utf8'));
 }
 
-/** The answer of mfa.verify() that confirmed an enrolment. */
+/** The answer of mfa.verify() that confirmed an enrolment (of a factor other than the first). */
 const CONFIRMED = { user: null, accessToken: null, refreshToken: null, error: null };
+
+/** The format of a backup code: 120 bits in base32, six groups of four. */
+const BACKUP_CODE = /^[a-z2-7]{4}(-[a-z2-7]{4}){5}$/;
+
+/**
+ * Asserts the answer of mfa.verify() that confirmed a user's first factor: CONFIRMED plus ten
+ * fresh, distinct backup codes (SECURITY M6). Returns the codes.
+ */
+function assertFirstFactorConfirmed(result) {
+  assert.equal(result.error, null, `mfa.verify failed: ${JSON.stringify(result.error)}`);
+  const { backupCodes, ...rest } = result;
+  assert.deepEqual(rest, CONFIRMED);
+  assert.ok(Array.isArray(backupCodes), `no backupCodes in ${JSON.stringify(result)}`);
+  assert.equal(backupCodes.length, 10);
+  for (const code of backupCodes) assert.match(code, BACKUP_CODE);
+  assert.equal(new Set(backupCodes).size, 10);
+  return backupCodes;
+}
 
 before(async () => {
   server = await startServer();
@@ -77,7 +99,7 @@ async function nextTotp(user) {
 
 /**
  * A fresh user with a confirmed TOTP factor. `accessToken` is the sign-up session's (aal1);
- * `secret` and `lastStep` feed nextTotp().
+ * `secret` and `lastStep` feed nextTotp(); `backupCodes` came with the confirmation.
  */
 async function userWithTotp(client = protekt) {
   const user = await newUser(client);
@@ -85,7 +107,9 @@ async function userWithTotp(client = protekt) {
   assert.equal(enrolled.error, null, `enroll failed: ${JSON.stringify(enrolled.error)}`);
   const totp = { ...user, secret: totpSecret(enrolled.totpUri), lastStep: -1 };
   totp.confirmCode = await nextTotp(totp);
-  assert.deepEqual(await client.mfa.verify({ code: totp.confirmCode }, user.accessToken), CONFIRMED);
+  totp.backupCodes = assertFirstFactorConfirmed(
+    await client.mfa.verify({ code: totp.confirmCode }, user.accessToken),
+  );
   return totp;
 }
 
@@ -146,10 +170,11 @@ describe('TOTP', () => {
     assertApiError(refused.error, 'invalid_code', 401);
     assert.deepEqual(refused, { user: null, accessToken: null, refreshToken: null, error: refused.error });
 
-    // The right one does: no new session, all data fields null.
-    assert.deepEqual(await protekt.mfa.verify({ code: current }, user.accessToken), CONFIRMED);
+    // The right one does: no new session, all data fields null, and (the first factor) a fresh
+    // set of backup codes.
+    assertFirstFactorConfirmed(await protekt.mfa.verify({ code: current }, user.accessToken));
     assert.deepEqual((await protekt.users.get(user.user.id)).user.mfaMethods, ['totp']);
-    // The sessions that existed go on (they stay aal1).
+    // The confirming session goes on (it stays aal1).
     assert.equal((await claimsOf(user.accessToken)).aal, 'aal1');
   });
 
@@ -228,7 +253,7 @@ describe('SMS', () => {
     assert.ok(enrolSms.text.includes(enrolSms.code));
     assert.deepEqual((await protekt.users.get(user.user.id)).user.mfaMethods, []);
 
-    assert.deepEqual(await protekt.mfa.verify({ code: enrolSms.code }, user.accessToken), CONFIRMED);
+    assertFirstFactorConfirmed(await protekt.mfa.verify({ code: enrolSms.code }, user.accessToken));
     assert.deepEqual((await protekt.users.get(user.user.id)).user.mfaMethods, ['sms']);
 
     // SMS is the user's only factor: the login challenge texts a code at once.
@@ -297,6 +322,14 @@ describe('enroll errors', () => {
     const twice = await protekt.mfa.enroll({ method: 'totp' }, accessToken);
     assertApiError(twice.error, 'invalid_request', 400);
     assert.equal(twice.error.field, 'method');
+
+    // Confirming this second factor hands out no backup codes: the set that came with the
+    // first factor stays (SECURITY M6).
+    const sms = await waitForSms(server.dataDir, { to: phone });
+    assert.deepEqual(await protekt.mfa.verify({ code: sms.code }, accessToken), CONFIRMED);
+    assert.deepEqual((await protekt.users.get(user.user.id)).user.mfaMethods.sort(), ['sms', 'totp']);
+    const mfaToken = await loginChallenge(user.email);
+    assert.equal((await protekt.mfa.verify({ code: user.backupCodes[0], mfaToken })).error, null);
   });
 });
 
@@ -337,42 +370,51 @@ describe('verify errors', () => {
     assert.notEqual(again, mfaToken);
   });
 
-  test('rate_limited after 10 attempts by one user in 15 minutes, across challenges', async () => {
-    const user = await userWithTotp(); // confirming the enrolment was attempt 1
-    let attempts = 1;
+  test('wrong codes back off across challenges: five free, then 1 s, 2 s … (rate_limited); a right code starts over (SECURITY M3, L1)', async () => {
+    const user = await userWithTotp(); // confirming the enrolment (a right code) starts at zero
     let mfaToken = await loginChallenge(user.email);
-    let limited;
-    while (!limited && attempts < 20) {
+    for (let i = 1; i <= 5; i++) {
       const result = await protekt.mfa.verify({ code: '12345', mfaToken });
-      if (result.error.code === 'invalid_token') {
-        mfaToken = await loginChallenge(user.email); // killed after 5 wrong codes
-        continue;
-      }
-      attempts += 1;
-      if (result.error.code === 'rate_limited') limited = result;
-      else assertApiError(result.error, 'invalid_code', 401);
+      assertApiError(result.error, 'invalid_code', 401);
     }
-    assert.ok(limited, 'never rate limited');
-    assert.equal(attempts, 11);
-    assertApiError(limited.error, 'rate_limited', 429);
-    assert.ok(limited.error.retryAfter > 0);
-    // The right code is refused too while the limit lasts.
+    // Those five killed the challenge; the count is the user's, so a new challenge waits 1 s.
     mfaToken = await loginChallenge(user.email);
-    const right = await protekt.mfa.verify({ code: await nextTotp(user), mfaToken });
-    assertApiError(right.error, 'rate_limited', 429);
+    const limited = await protekt.mfa.verify({ code: '12345', mfaToken });
+    assertApiError(limited.error, 'rate_limited', 429);
+    assert.equal(limited.error.retryAfter, 1);
+    assert.deepEqual(limited, { user: null, accessToken: null, refreshToken: null, error: limited.error });
+
+    // After the wait a sixth wrong code is checked; the next attempt then waits 2 s, and even the
+    // right code is refused until then.
+    await sleep(1_100);
+    assertApiError((await protekt.mfa.verify({ code: '12345', mfaToken })).error, 'invalid_code', 401);
+    const code = await nextTotp(user);
+    const waiting = await protekt.mfa.verify({ code, mfaToken });
+    assertApiError(waiting.error, 'rate_limited', 429);
+    assert.ok(waiting.error.retryAfter >= 1 && waiting.error.retryAfter <= 2, `retryAfter ${waiting.error.retryAfter}`);
+    await sleep(waiting.error.retryAfter * 1_000 + 100);
+    // The refused attempts did not use up the challenge or the code.
+    const verified = await protekt.mfa.verify({ code, mfaToken });
+    assert.equal(verified.error, null, JSON.stringify(verified.error));
+    assert.equal((await claimsOf(verified.accessToken)).aal, 'aal2');
+
+    // The right code started the count over: five wrong codes in a row are free again.
+    mfaToken = await loginChallenge(user.email);
+    for (let i = 1; i <= 5; i++) {
+      const result = await protekt.mfa.verify({ code: '12345', mfaToken });
+      assertApiError(result.error, 'invalid_code', 401);
+    }
   });
 });
 
 describe('backup codes', () => {
-  const FORMAT = /^[a-z2-7]{4}(-[a-z2-7]{4}){5}$/;
-
   test('generateBackupCodes: ten single-use codes; with a factor it needs an aal2 session', async () => {
     // Without a factor, any session may make them.
     const plain = await newUser();
     const first = await protekt.mfa.generateBackupCodes(plain.accessToken);
     assert.equal(first.error, null);
     assert.equal(first.backupCodes.length, 10);
-    for (const code of first.backupCodes) assert.match(code, FORMAT);
+    for (const code of first.backupCodes) assert.match(code, BACKUP_CODE);
     assert.equal(new Set(first.backupCodes).size, 10);
 
     const user = await userWithTotp();
@@ -384,7 +426,7 @@ describe('backup codes', () => {
     const made = await protekt.mfa.generateBackupCodes(accessToken);
     assert.equal(made.error, null);
     assert.equal(made.backupCodes.length, 10);
-    for (const code of made.backupCodes) assert.match(code, FORMAT);
+    for (const code of made.backupCodes) assert.match(code, BACKUP_CODE);
 
     assertApiError((await protekt.mfa.generateBackupCodes('not-a-token')).error, 'invalid_token', 401);
   });
@@ -415,6 +457,137 @@ describe('backup codes', () => {
     mfaToken = await loginChallenge(user.email);
     assertApiError((await protekt.mfa.verify({ code: backupCodes[2], mfaToken })).error, 'invalid_code', 401);
     assert.equal((await protekt.mfa.verify({ code: renewed.backupCodes[0], mfaToken })).error, null);
+  });
+});
+
+describe('the first factor: fresh backup codes, other sessions end, step-up for the password', () => {
+  /** Enrols TOTP with `accessToken` and confirms it; returns mfa.verify's answer and the user's TOTP state. */
+  async function enrolTotp(user, accessToken = user.accessToken, client = protekt) {
+    const enrolled = await client.mfa.enroll({ method: 'totp' }, accessToken);
+    assert.equal(enrolled.error, null, `enroll failed: ${JSON.stringify(enrolled.error)}`);
+    const totp = { ...user, secret: totpSecret(enrolled.totpUri), lastStep: -1 };
+    const confirmed = await client.mfa.verify({ code: await nextTotp(totp) }, accessToken);
+    return { confirmed, totp };
+  }
+
+  test('confirming the first TOTP factor answers ten fresh backup codes; one finishes a login, once (SECURITY M6)', async () => {
+    const user = await newUser();
+    const { confirmed } = await enrolTotp(user);
+    const backupCodes = assertFirstFactorConfirmed(confirmed);
+    assert.deepEqual(Object.keys(confirmed).sort(), ['accessToken', 'backupCodes', 'error', 'refreshToken', 'user']);
+
+    let mfaToken = await loginChallenge(user.email);
+    const verified = await protekt.mfa.verify({ code: backupCodes[3], mfaToken });
+    assert.equal(verified.error, null, JSON.stringify(verified.error));
+    assert.equal(verified.user.id, user.user.id);
+    assert.equal(verified.backupCodes, undefined, 'a login hands out no codes');
+    const claims = await claimsOf(verified.accessToken);
+    assert.deepEqual(claims.amr, ['pwd', 'backup_code']);
+    assert.equal(claims.aal, 'aal2');
+
+    // Single use; the others of the set still work (typed in capitals and without dashes too).
+    mfaToken = await loginChallenge(user.email);
+    assertApiError((await protekt.mfa.verify({ code: backupCodes[3], mfaToken })).error, 'invalid_code', 401);
+    const loose = backupCodes[4].replaceAll('-', '').toUpperCase();
+    assert.equal((await protekt.mfa.verify({ code: loose, mfaToken })).error, null);
+  });
+
+  test('backup codes made before the first factor stop working once it is confirmed: invalid_code (SECURITY M6)', async () => {
+    // The attack: someone with an aal1 session of the user (a guessed password, a stolen token)
+    // makes backup codes while the user has no factor, hoping they outlive the owner's TOTP.
+    const owner = await newUser();
+    const intruder = await protekt.auth.login({ email: owner.email, password: GOOD_PASSWORD });
+    assert.equal(intruder.error, null);
+    const planted = await protekt.mfa.generateBackupCodes(intruder.accessToken);
+    assert.equal(planted.error, null);
+    assert.equal(planted.backupCodes.length, 10);
+    // So does the owner, before enrolling.
+    const early = await protekt.mfa.generateBackupCodes(owner.accessToken);
+    assert.equal(early.error, null);
+
+    const { confirmed } = await enrolTotp(owner);
+    const fresh = assertFirstFactorConfirmed(confirmed);
+    const before = [...planted.backupCodes, ...early.backupCodes];
+    assert.equal(fresh.filter((c) => before.includes(c)).length, 0);
+
+    // No code made before the factor finishes a login; the fresh ones do.
+    const mfaToken = await loginChallenge(owner.email);
+    for (const code of [planted.backupCodes[0], early.backupCodes[0]]) {
+      const refused = await protekt.mfa.verify({ code, mfaToken });
+      assertApiError(refused.error, 'invalid_code', 401);
+      assert.deepEqual(refused, { user: null, accessToken: null, refreshToken: null, error: refused.error });
+    }
+    const verified = await protekt.mfa.verify({ code: fresh[0], mfaToken });
+    assert.equal(verified.error, null, JSON.stringify(verified.error));
+    assert.deepEqual((await claimsOf(verified.accessToken)).amr, ['pwd', 'backup_code']);
+  });
+
+  test('confirming the first factor ends the user\'s other sessions; the confirming one stays (SECURITY S5)', async () => {
+    const user = await newUser();
+    const other = await protekt.auth.login({ email: user.email, password: GOOD_PASSWORD });
+    assert.equal(other.error, null);
+    assert.equal((await protekt.auth.verifyToken(other.accessToken)).error, null);
+
+    const { confirmed } = await enrolTotp(user);
+    assertFirstFactorConfirmed(confirmed);
+
+    // The session started before the confirmation is dead: its access token no longer
+    // verifies and its refresh token no longer refreshes.
+    const dead = await protekt.auth.verifyToken(other.accessToken);
+    assertApiError(dead.error, 'invalid_token', 401);
+    assert.deepEqual(dead, { user: null, claims: null, error: dead.error });
+    assertApiError((await protekt.auth.refreshToken(other.refreshToken)).error, 'invalid_token', 401);
+    // The confirming session goes on, aal1, and is the user's only one.
+    const claims = await claimsOf(user.accessToken);
+    assert.equal(claims.aal, 'aal1');
+    const { sessions, error } = await protekt.sessions.list(user.accessToken);
+    assert.equal(error, null);
+    assert.deepEqual(sessions.map((s) => [s.id, s.current]), [[claims.sid, true]]);
+    assert.equal((await protekt.auth.refreshToken(user.refreshToken)).error, null);
+  });
+
+  test('a project with endOtherSessionsOnMfaChange: false keeps the other sessions; the codes are still replaced (SECURITY S5, M6)', async () => {
+    const second = await server.createProject('keep-sessions');
+    const settings = await server.updateSettings(second.id, { endOtherSessionsOnMfaChange: false });
+    assert.equal(settings.endOtherSessionsOnMfaChange, false);
+    const client = new Protekt({ loginId: second.loginId, apiKey: second.apiKey, baseUrl: server.baseUrl });
+    const user = await newUser(client);
+    const other = await client.auth.login({ email: user.email, password: GOOD_PASSWORD });
+    assert.equal(other.error, null);
+    const early = await client.mfa.generateBackupCodes(other.accessToken);
+    assert.equal(early.error, null);
+
+    const { confirmed } = await enrolTotp(user, user.accessToken, client);
+    const fresh = assertFirstFactorConfirmed(confirmed);
+    assert.equal((await client.auth.verifyToken(other.accessToken)).error, null);
+    const mfaToken = await loginChallenge(user.email, client);
+    assertApiError((await client.mfa.verify({ code: early.backupCodes[0], mfaToken })).error, 'invalid_code', 401);
+    assert.equal((await client.mfa.verify({ code: fresh[0], mfaToken })).error, null);
+  });
+
+  test('auth.changePassword with the aal1 session of a user with TOTP: mfa_step_up_required; with aal2 it works (SECURITY S6)', async () => {
+    const user = await userWithTotp();
+    const NEW_PASSWORD = 'another long passphrase 77';
+    const refused = await protekt.auth.changePassword(
+      { currentPassword: GOOD_PASSWORD, newPassword: NEW_PASSWORD },
+      user.accessToken,
+    );
+    assertApiError(refused.error, 'mfa_step_up_required', 403);
+    assert.deepEqual(refused, { error: refused.error });
+    // Nothing changed: the password still leads to the MFA step, the aal1 session still verifies.
+    await loginChallenge(user.email);
+    assert.equal((await protekt.auth.verifyToken(user.accessToken)).error, null);
+
+    // A session that passed MFA may change it.
+    const { accessToken } = await aal2Session(user);
+    assert.deepEqual(
+      await protekt.auth.changePassword({ currentPassword: GOOD_PASSWORD, newPassword: NEW_PASSWORD }, accessToken),
+      { error: null },
+    );
+    const login = await protekt.auth.login({ email: user.email, password: NEW_PASSWORD });
+    assertApiError(login.error, 'mfa_required', 401);
+    // The change ended the other sessions, the aal1 one among them.
+    assertApiError((await protekt.auth.verifyToken(user.accessToken)).error, 'invalid_token', 401);
   });
 });
 

@@ -187,6 +187,14 @@ export async function samples(existingRefreshToken: string, email: string, passw
     if (confirmed.error?.code === 'invalid_code') {
       // Wrong code: ask again
     }
+    // The user's first factor: ten fresh backup codes, shown once (absent otherwise).
+    const { backupCodes } = confirmed;
+    const fresh: string[] | undefined = backupCodes;
+    if (backupCodes) {
+      const shown: string = backupCodes.join('\n');
+      void shown;
+    }
+    void fresh;
 
     const login = await protekt.auth.login({ email, password });
     if (login.error?.code === 'mfa_required') {
@@ -206,7 +214,7 @@ export async function samples(existingRefreshToken: string, email: string, passw
     const first: string | undefined = backup.backupCodes[0];
     const { error: unenrollError } = await protekt.mfa.unenroll({ method: 'sms' }, accessToken);
     void first, unenrollError;
-    const mfaCodes: ProtektErrorCode[] = ['mfa_required', 'mfa_step_up_required', 'invalid_code'];
+    const mfaCodes: ProtektErrorCode[] = ['mfa_required', 'mfa_step_up_required', 'mfa_locked', 'invalid_code'];
     void mfaCodes;
   }
   const codes: readonly ProtektErrorCode[] = ERROR_CODES;
