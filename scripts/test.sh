@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # The SMTP delivery test talks to a real SMTP server (aiosmtpd, from PyPI).
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 
+# Known advisories in what we build fail the run (RustSec, via cargo-audit).
+bash scripts/audit.sh
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

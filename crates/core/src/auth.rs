@@ -305,6 +305,7 @@ impl AuthService {
             aud: project.login_id.clone(),
             exp: iat + ttl as i64,
             iat,
+            nbf: None,
             jti: new_id("jti"),
             sid: session_id.to_owned(),
             amr: amr.to_vec(),

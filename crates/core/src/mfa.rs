@@ -738,6 +738,19 @@ impl MfaService {
         Ok(())
     }
 
+    /// An operator's unlock of a user's codes (after `mfa_locked`), with the back-off cleared.
+    pub async fn unlock(&self, project: &Project, user_id: &str) -> Result<()> {
+        self.store
+            .user_by_id(&project.id, user_id)
+            .await?
+            .ok_or(Error::NotFound)?;
+        self.store.reset_mfa_guard(&project.id, user_id).await?;
+        let mut event = audit::event(&project.id, "mfa.unlock", true, Some(user_id));
+        event.actor = Some("api_key".into());
+        audit::record(&self.store, event, self.clock.now()).await;
+        Ok(())
+    }
+
     /// Ten new backup codes (shown once); the previous set stops working.
     pub async fn backup_codes(&self, project: &Project, access_token: &str) -> Result<Vec<String>> {
         let (user, claims) = self.auth.verify(project, access_token).await?;

@@ -55,7 +55,8 @@ pub struct ProjectSettings {
     /// Per-kind overrides of the email templates (`verify_email`, `password_reset`,
     /// `password_changed`), each with optional `subject`, `text` and `html` (minijinja).
     pub email_templates: std::collections::BTreeMap<String, crate::mail::TemplateOverride>,
-    /// Confirming a user's first second factor ends the user's other sessions (SECURITY S5).
+    /// Confirming a second factor ends the user's other sessions (SECURITY S5): whoever held a
+    /// session from before the factor must sign in again and pass it.
     pub end_other_sessions_on_mfa_change: bool,
     /// SMS this project may send per hour, all users together (a cost ceiling; SECURITY L7).
     pub sms_per_hour: i64,

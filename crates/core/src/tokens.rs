@@ -102,13 +102,18 @@ pub fn generate_signing_key(
             (pem.to_string(), jwk)
         }
         SigningAlg::Rs256 => {
-            use rsa::traits::PublicKeyParts;
-            let secret = rsa::RsaPrivateKey::new(&mut rng, 3072).map_err(|e| err(&e))?;
-            let pem = rsa::pkcs8::EncodePrivateKey::to_pkcs8_pem(&secret, LineEnding::LF)
-                .map_err(|e| err(&e))?;
+            // AWS-LC generates and signs (constant-time, unlike the `rsa` crate).
+            use aws_lc_rs::encoding::AsDer;
+            use aws_lc_rs::rsa::{KeyPair, KeySize};
+            use aws_lc_rs::signature::KeyPair as _;
+            let secret = KeyPair::generate(KeySize::Rsa3072).map_err(|e| err(&e))?;
+            let der = secret.as_der().map_err(|e| err(&e))?;
+            let pem = pem::encode(&pem::Pem::new("PRIVATE KEY", der.as_ref()));
+            let public = secret.public_key();
             let jwk = serde_json::json!({"kty": "RSA",
-                "n": B64URL.encode(secret.n().to_bytes_be()), "e": B64URL.encode(secret.e().to_bytes_be())});
-            (pem.to_string(), jwk)
+                "n": B64URL.encode(public.modulus().big_endian_without_leading_zero()),
+                "e": B64URL.encode(public.exponent().big_endian_without_leading_zero())});
+            (pem, jwk)
         }
     };
     jwk["kid"] = kid.clone().into();
@@ -133,6 +138,10 @@ pub struct AccessClaims {
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
+    /// Never issued by Protekt; honoured if present, and a wrongly typed one is refused
+    /// (CVE-2026-25537 was a wrongly typed `nbf`/`exp` skipped silently).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     pub jti: String,
     pub sid: String,
     pub amr: Vec<String>,
@@ -383,7 +392,7 @@ impl TokenService {
         if claims.exp <= now_secs {
             return Err(Error::TokenExpired);
         }
-        if claims.iat > now_secs + LEEWAY_SECS {
+        if claims.iat > now_secs + LEEWAY_SECS || claims.nbf.is_some_and(|nbf| nbf > now_secs) {
             return Err(Error::InvalidToken);
         }
         Ok(claims)

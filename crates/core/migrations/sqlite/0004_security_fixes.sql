@@ -5,6 +5,8 @@
 alter table management_token add column expires_at integer;
 alter table management_token add column project_id text references project(id) on delete cascade;
 alter table management_token add column last_used_at integer;
+-- Tokens made before tokens expired get the default lifetime, counted from their creation.
+update management_token set expires_at = created_at + 7776000000 where expires_at is null;
 
 -- Consecutive wrong second-factor codes per user (SECURITY M3, L1). Each attempt is counted
 -- before its code is checked and a success resets the row, so concurrent guesses cannot slip

@@ -298,7 +298,7 @@ impl Store {
     ) -> Result<Option<ManagementToken>> {
         let row = sqlx::query(&format!(
             "select {MANAGEMENT_TOKEN_COLUMNS} from management_token where token_hash = $1 and revoked_at is null \
-             and (expires_at is null or expires_at > $2)"
+             and expires_at > $2"
         ))
         .bind(token_hash)
         .bind(now)

@@ -16,6 +16,7 @@ use super::routes::{account, auth, management_tokens, mfa, projects, sessions, s
         account::email_verify, account::email_verification_send,
         mfa::mfa_enroll, mfa::mfa_verify, mfa::mfa_resend, mfa::mfa_unenroll, mfa::mfa_backup_codes,
         users::users_list, users::user_get, users::user_update, users::user_delete,
+        users::user_mfa_unlock,
         sessions::sessions_list, sessions::session_revoke, sessions::sessions_revoke_all,
         projects::projects_list, projects::project_create, projects::project_get, projects::project_update,
         projects::project_delete, projects::api_key_create, projects::api_key_delete,

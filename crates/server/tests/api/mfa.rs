@@ -1035,9 +1035,42 @@ both_dbs!(
             verify(&app, &token, &now_code(&app, &secret)).await.0,
             StatusCode::OK
         );
+        // Support can unlock a user without backup codes, with the project's API key.
+        let user_id = jwt_claims(&mfa_login(&app, email, &secret).await)["sub"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (status, _) = app
+            .request(Method::POST, "/v1/users/usr_nobody/mfa/unlock", None, None)
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = app
+            .request(
+                Method::POST,
+                &format!("/v1/users/{user_id}/mfa/unlock"),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let guard = app
+            .store
+            .mfa_guard(&app.project.id, &user_id)
+            .await
+            .unwrap();
+        assert_eq!((guard.failures, guard.locked_at), (0, None));
         app
     }
 );
+
+/// A full TOTP login at the next time step; returns the access token.
+async fn mfa_login(app: &TestApp, email: &str, secret: &[u8]) -> String {
+    app.clock.advance(Duration::from_secs(30));
+    let token = mfa_token(app, email).await;
+    let (status, done) = verify(app, &token, &now_code(app, secret)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    done["accessToken"].as_str().unwrap().to_owned()
+}
 
 both_dbs!(
     concurrent_guesses_cannot_run_past_the_back_off_m3,

@@ -311,3 +311,53 @@ async fn eddsa_and_rs256_projects_work_t6() {
         app.finish().await;
     }
 }
+
+both_dbs!(
+    wrongly_typed_or_future_time_claims_are_refused_cve_2026_25537,
+    |app| async move {
+        let body = app.signup("typed@example.com", PASSWORD).await;
+        let good = body["accessToken"].as_str().unwrap().to_owned();
+        // Sign with the project's own key, as only a key holder could.
+        let row = app
+            .store
+            .signing_keys(&app.project.id, app.clock.now())
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|k| k.retired_at.is_none())
+            .unwrap();
+        let pem = app
+            .master
+            .open(&row.private_key, &format!("signing_key:{}", row.id))
+            .unwrap();
+        let key = <SigningKey as p256::pkcs8::DecodePrivateKey>::from_pkcs8_pem(
+            std::str::from_utf8(&pem).unwrap(),
+        )
+        .unwrap();
+        let header = jwt_header(&good);
+        let claims = jwt_claims(&good);
+        // The same claims re-signed verify: the signing here is right.
+        assert_eq!(
+            app.verify(&es256(&header, &claims, &key)).await.0,
+            StatusCode::OK
+        );
+        let now = app.clock.now() / 1000;
+        for (name, value) in [
+            ("exp", json!("0")),
+            ("exp", json!(null)),
+            ("nbf", json!("later")),
+            ("nbf", json!(now + 3600)),
+            ("iat", json!("now")),
+        ] {
+            let mut changed = claims.clone();
+            changed[name] = value.clone();
+            rejected(
+                &app,
+                &es256(&header, &changed, &key),
+                &format!("{name}: {value}"),
+            )
+            .await;
+        }
+        app
+    }
+);

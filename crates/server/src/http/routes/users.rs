@@ -1,7 +1,7 @@
 //! `/v1/users`: a project's users, with its API key.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::users::{self, UserUpdate};
@@ -13,10 +13,13 @@ use crate::http::extract::{ApiJson, ApiProject};
 use crate::http::user_json;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/users", get(users_list)).route(
-        "/v1/users/{id}",
-        get(user_get).patch(user_update).delete(user_delete),
-    )
+    Router::new()
+        .route("/v1/users", get(users_list))
+        .route(
+            "/v1/users/{id}",
+            get(user_get).patch(user_update).delete(user_delete),
+        )
+        .route("/v1/users/{id}/mfa/unlock", post(user_mfa_unlock))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -118,5 +121,19 @@ pub async fn user_delete(
     let mut event = protekt_core::audit::event(&project.id, "user.delete", true, Some(&id));
     event.actor = Some("api_key".into());
     protekt_core::audit::record(&state.store, event, state.clock.now()).await;
+    Ok(Json(api::OkResponse { ok: true }))
+}
+
+/// Unlock a user's authenticator-app and SMS codes after 100 wrong ones in a row (`mfa_locked`),
+/// and clear the back-off: support's answer to a user without backup codes, once they proved
+/// who they are some other way.
+#[utoipa::path(post, path = "/v1/users/{id}/mfa/unlock", tag = "users", params(("id" = String, Path)), security(("apiKey" = [])),
+    responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
+pub async fn user_mfa_unlock(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    Path(id): Path<String>,
+) -> ApiResult<Json<api::OkResponse>> {
+    state.mfa.unlock(&project, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
