@@ -17,10 +17,11 @@ use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
 use crate::mail::Mailer;
+use crate::model::Project;
+use crate::model::Purpose;
+use crate::model::User;
 use crate::password::{self, Hasher, Verified};
-use crate::projects::Project;
-use crate::store::tokens::Purpose;
-use crate::store::{Store, User};
+use crate::store::Store;
 
 /// Emails of one kind to one address per hour.
 pub const PER_RECIPIENT_PER_HOUR: i64 = 5;

@@ -1,7 +1,7 @@
 //! Writing audit events (SECURITY AU1). A failed write is logged, never turned into a failed
 //! request: the action itself already happened.
 
-use crate::store::ops::AuditEvent;
+use crate::model::AuditEvent;
 use crate::store::Store;
 
 pub async fn record(store: &Store, event: AuditEvent, now: crate::clock::Millis) {

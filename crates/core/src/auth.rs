@@ -14,10 +14,12 @@ use crate::clock::{Clock, Millis};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
+use crate::model::Project;
+use crate::model::SessionInfo;
+use crate::model::User;
 use crate::password::{self, Hasher, Verified};
-use crate::projects::Project;
-use crate::store::sessions::{LoginStamp, NewSession, SessionInfo};
-use crate::store::{Store, User};
+use crate::store::sessions::{LoginStamp, NewSession};
+use crate::store::Store;
 use crate::tokens::{AccessClaims, TokenService};
 
 /// Largest accepted user metadata, serialised.

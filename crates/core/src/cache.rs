@@ -17,8 +17,8 @@ use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::projects::Project;
-use crate::store::SessionView;
+use crate::model::Project;
+use crate::model::SessionView;
 
 /// What a committed write changed, for eviction.
 #[derive(Debug, Clone, PartialEq, Eq)]

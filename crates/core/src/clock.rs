@@ -4,8 +4,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Unix milliseconds.
-pub type Millis = i64;
+pub use crate::model::Millis;
 
 #[derive(Debug, Default)]
 pub struct Clock {

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod mail;
 pub mod mfa;
+pub mod model;
 pub mod password;
 pub mod projects;
 pub mod sms;

@@ -12,7 +12,6 @@
 //! (project name, link, lifetime), never user input (SECURITY O4).
 
 use minijinja::{AutoEscape, Environment};
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +19,9 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::projects::Project;
-use crate::store::tokens::OutboxMessage;
+use crate::model::OutboxMessage;
+use crate::model::Project;
+use crate::model::{SmtpSettings, TemplateOverride, TlsMode};
 use crate::store::Store;
 
 /// Delivery attempts before a message is given up.
@@ -29,61 +29,24 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// An SMTP conversation longer than this counts as failed (and is retried).
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TlsMode {
-    /// Plain connection upgraded with STARTTLS (required).
-    Starttls,
-    /// TLS from the first byte (SMTPS, usually port 465).
-    Tls,
-    /// No encryption (local relays and tests only).
-    None,
-}
-
-/// An SMTP server. The password is write-only: it is sealed with the master key when the
-/// settings are saved and never returned.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct SmtpSettings {
-    pub host: String,
-    pub port: u16,
-    #[serde(default)]
-    pub username: Option<String>,
-    /// Clear-text password as given in a request; replaced by `password_sealed` before storage.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub password_sealed: Option<String>,
-    pub tls: TlsMode,
-}
-
-impl SmtpSettings {
-    pub fn validate(&self, field: &str) -> Result<()> {
-        if self.host.trim().is_empty()
-            || self.host.len() > 255
-            || self.host.contains(|c: char| c.is_whitespace() || c == '/')
-        {
-            return Err(Error::invalid(
-                &format!("{field}.host"),
-                "not a valid host name",
-            ));
-        }
-        if self.port == 0 {
-            return Err(Error::invalid(
-                &format!("{field}.port"),
-                "port must be 1 to 65535",
-            ));
-        }
-        Ok(())
+/// Checks an SMTP server's settings; errors name `field`.
+pub fn validate_smtp(smtp: &SmtpSettings, field: &str) -> Result<()> {
+    if smtp.host.trim().is_empty()
+        || smtp.host.len() > 255
+        || smtp.host.contains(|c: char| c.is_whitespace() || c == '/')
+    {
+        return Err(Error::invalid(
+            &format!("{field}.host"),
+            "not a valid host name",
+        ));
     }
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct TemplateOverride {
-    pub subject: Option<String>,
-    pub text: Option<String>,
-    pub html: Option<String>,
+    if smtp.port == 0 {
+        return Err(Error::invalid(
+            &format!("{field}.port"),
+            "port must be 1 to 65535",
+        ));
+    }
+    Ok(())
 }
 
 /// The kinds of email Protekt sends.
@@ -451,7 +414,7 @@ async fn send_smtp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::projects::ProjectSettings;
+    use crate::model::ProjectSettings;
 
     fn project(name: &str) -> Project {
         Project {

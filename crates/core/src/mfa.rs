@@ -31,10 +31,11 @@ use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, random_bytes, secret_hash};
 use crate::mail::Mailer;
-use crate::projects::Project;
+use crate::model::Project;
+use crate::model::User;
+use crate::model::{Factor, MfaGuard, OnConfirm};
 use crate::sms::{is_e164, SmsSender};
-use crate::store::mfa::{FactorRow, MfaGuard, OnConfirm};
-use crate::store::{Store, User};
+use crate::store::Store;
 
 /// Lifetime of an `mfaToken` and of an SMS code.
 pub const CHALLENGE_TTL_MS: Millis = 5 * 60 * 1000;
@@ -500,7 +501,7 @@ impl MfaService {
         Ok(())
     }
 
-    async fn check_totp(&self, project: &Project, factor: &FactorRow, code: &str) -> Result<bool> {
+    async fn check_totp(&self, project: &Project, factor: &Factor, code: &str) -> Result<bool> {
         let secret = self.open(&factor.secret, &format!("mfa_factor:{}:secret", factor.id))?;
         let now_secs = (self.clock.now() / 1000).max(0) as u64;
         match matching_step(&secret, code.trim(), now_secs) {
@@ -540,7 +541,7 @@ impl MfaService {
                 now + CHALLENGE_TTL_MS,
             )
             .await?;
-        let factors: Vec<FactorRow> = self
+        let factors: Vec<Factor> = self
             .store
             .factors(&project.id, &user.id)
             .await?
@@ -616,7 +617,7 @@ impl MfaService {
             .filter(|c| c.purpose == "login")
             .ok_or(Error::InvalidToken)?;
         let attempt = self.begin_attempt(project, &challenge.user_id).await?;
-        let factors: Vec<FactorRow> = self
+        let factors: Vec<Factor> = self
             .store
             .factors(&project.id, &challenge.user_id)
             .await?

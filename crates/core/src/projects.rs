@@ -1,204 +1,98 @@
 //! Projects (tenants) and their API keys. A project has a public Login ID (`lp_…`), settings,
 //! secret API keys (`pk_live_…`, stored as SHA-256, shown once) and its own signing keys.
 
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
 use crate::clock::Millis;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_secret, secret_hash};
-use crate::store::tokens::ManagementToken;
+use crate::model::ManagementToken;
+use crate::model::{normalize_redirect, Project, ProjectSettings};
 use crate::store::Store;
-use crate::tokens::{self, SigningAlg};
+use crate::tokens;
 
-#[derive(Debug, Clone)]
-pub struct Project {
-    pub id: String,
-    pub login_id: String,
-    pub name: String,
-    pub settings: ProjectSettings,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-}
-
-/// Per-project settings, stored as JSON. Unknown or missing fields take their defaults, so
-/// adding a setting needs no migration. [`ProjectSettings::validate`] names the field at fault.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", default)]
-pub struct ProjectSettings {
-    /// Access-token lifetime in seconds (default 15 minutes).
-    pub access_token_ttl: u64,
-    /// Absolute session (and refresh-token) lifetime in seconds (default 30 days).
-    pub session_lifetime: u64,
-    /// A session with no refresh for this long ends (seconds; default 7 days).
-    pub session_idle_timeout: u64,
-    /// How long a rotated refresh token may be presented again and get the same successor
-    /// (client retries), in seconds. After it, reuse ends the session (RFC 9700 §4.14).
-    pub refresh_grace: u64,
-    /// Minimum password length in characters (NIST: at least 8).
-    pub password_min_length: usize,
-    /// Algorithm for new signing keys: ES256 (default), EdDSA or RS256.
-    pub signing_alg: SigningAlg,
-    /// Refuse password login (`email_not_verified`) until the email is verified.
-    pub require_email_verification: bool,
-    /// Where emailed links may send the browser afterwards; exact match only.
-    pub allowed_redirect_urls: Vec<String>,
-    /// Lifetime of password-reset links, seconds (default 1 hour).
-    pub reset_token_ttl: u64,
-    /// Lifetime of email-verification links, seconds (default 1 hour).
-    pub verification_token_ttl: u64,
-    /// Sender address of this project's emails (default: the server's).
-    pub email_from: Option<String>,
-    /// This project's own SMTP server (default: the server's, else the dev outbox).
-    pub smtp: Option<crate::mail::SmtpSettings>,
-    /// Per-kind overrides of the email templates (`verify_email`, `password_reset`,
-    /// `password_changed`), each with optional `subject`, `text` and `html` (minijinja).
-    pub email_templates: std::collections::BTreeMap<String, crate::mail::TemplateOverride>,
-    /// Confirming a second factor ends the user's other sessions (SECURITY S5): whoever held a
-    /// session from before the factor must sign in again and pass it.
-    pub end_other_sessions_on_mfa_change: bool,
-    /// SMS this project may send per hour, all users together (a cost ceiling; SECURITY L7).
-    pub sms_per_hour: i64,
-}
-
-impl Default for ProjectSettings {
-    fn default() -> Self {
-        Self {
-            access_token_ttl: 900,
-            session_lifetime: 30 * 24 * 3600,
-            session_idle_timeout: 7 * 24 * 3600,
-            refresh_grace: 10,
-            password_min_length: 8,
-            signing_alg: SigningAlg::Es256,
-            require_email_verification: false,
-            allowed_redirect_urls: Vec::new(),
-            reset_token_ttl: 3600,
-            verification_token_ttl: 3600,
-            email_from: None,
-            smtp: None,
-            email_templates: Default::default(),
-            end_other_sessions_on_mfa_change: true,
-            sms_per_hour: 500,
+/// Checks settings as a whole, naming the field at fault.
+pub fn validate_settings(settings: &ProjectSettings) -> Result<()> {
+    let s = settings;
+    let range = |field: &str, v: u64, lo: u64, hi: u64| {
+        if v < lo || v > hi {
+            Err(Error::invalid(
+                field,
+                format!("{field} must be between {lo} and {hi}"),
+            ))
+        } else {
+            Ok(())
         }
-    }
-}
-
-impl ProjectSettings {
-    pub fn validate(&self) -> Result<()> {
-        let range = |field: &str, v: u64, lo: u64, hi: u64| {
-            if v < lo || v > hi {
-                Err(Error::invalid(
-                    field,
-                    format!("{field} must be between {lo} and {hi}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        range("settings.accessTokenTtl", self.access_token_ttl, 60, 86_400)?;
-        range(
-            "settings.sessionLifetime",
-            self.session_lifetime,
-            300,
-            400 * 86_400,
-        )?;
-        range(
+    };
+    range("settings.accessTokenTtl", s.access_token_ttl, 60, 86_400)?;
+    range(
+        "settings.sessionLifetime",
+        s.session_lifetime,
+        300,
+        400 * 86_400,
+    )?;
+    range(
+        "settings.sessionIdleTimeout",
+        s.session_idle_timeout,
+        60,
+        s.session_lifetime,
+    )?;
+    // Activity is recorded on refresh, so a session must not go idle while its access token
+    // is still in use.
+    if s.session_idle_timeout < s.access_token_ttl {
+        return Err(Error::invalid(
             "settings.sessionIdleTimeout",
-            self.session_idle_timeout,
-            60,
-            self.session_lifetime,
-        )?;
-        // Activity is recorded on refresh, so a session must not go idle while its access token
-        // is still in use.
-        if self.session_idle_timeout < self.access_token_ttl {
-            return Err(Error::invalid(
-                "settings.sessionIdleTimeout",
-                "sessionIdleTimeout must be at least accessTokenTtl",
-            ));
-        }
-        range("settings.refreshGrace", self.refresh_grace, 0, 60)?;
-        range(
-            "settings.smsPerHour",
-            self.sms_per_hour.max(0) as u64,
-            1,
-            1_000_000,
-        )?;
-        range(
-            "settings.passwordMinLength",
-            self.password_min_length as u64,
-            8,
-            128,
-        )?;
-        range("settings.resetTokenTtl", self.reset_token_ttl, 60, 3600)?;
-        range(
-            "settings.verificationTokenTtl",
-            self.verification_token_ttl,
-            60,
-            24 * 3600,
-        )?;
-        if self.allowed_redirect_urls.len() > 100 {
+            "sessionIdleTimeout must be at least accessTokenTtl",
+        ));
+    }
+    range("settings.refreshGrace", s.refresh_grace, 0, 60)?;
+    range(
+        "settings.smsPerHour",
+        s.sms_per_hour.max(0) as u64,
+        1,
+        1_000_000,
+    )?;
+    range(
+        "settings.passwordMinLength",
+        s.password_min_length as u64,
+        8,
+        128,
+    )?;
+    range("settings.resetTokenTtl", s.reset_token_ttl, 60, 3600)?;
+    range(
+        "settings.verificationTokenTtl",
+        s.verification_token_ttl,
+        60,
+        24 * 3600,
+    )?;
+    if s.allowed_redirect_urls.len() > 100 {
+        return Err(Error::invalid(
+            "settings.allowedRedirectUrls",
+            "at most 100 redirect URLs",
+        ));
+    }
+    for u in &s.allowed_redirect_urls {
+        // Stored in the parsed, serialised form, so what is compared is what is sent.
+        if normalize_redirect(u).as_deref() != Some(u.as_str()) {
             return Err(Error::invalid(
                 "settings.allowedRedirectUrls",
-                "at most 100 redirect URLs",
+                format!("not an absolute http(s) URL: {}", u.escape_debug()),
             ));
         }
-        for u in &self.allowed_redirect_urls {
-            // Stored in the parsed, serialised form, so what is compared is what is sent.
-            if normalize_redirect(u).as_deref() != Some(u.as_str()) {
-                return Err(Error::invalid(
-                    "settings.allowedRedirectUrls",
-                    format!("not an absolute http(s) URL: {}", u.escape_debug()),
-                ));
-            }
-        }
-        if let Some(from) = &self.email_from {
-            crate::mail::parse_mailbox(from)
-                .map_err(|_| Error::invalid("settings.emailFrom", "not a valid sender address"))?;
-        }
-        if let Some(smtp) = &self.smtp {
-            smtp.validate("settings.smtp")?;
-        }
-        for (kind, t) in &self.email_templates {
-            crate::mail::validate_override(kind, t)
-                .map_err(|m| Error::invalid(&format!("settings.emailTemplates.{kind}"), m))?;
-        }
-        Ok(())
     }
-
-    /// `url` in the form it is stored and sent in, if it is exactly one of the allowed redirect
-    /// URLs (compared parsed and serialised).
-    pub fn allowed_redirect(&self, url: &str) -> Option<String> {
-        let normalized = normalize_redirect(url)?;
-        self.allowed_redirect_urls
-            .contains(&normalized)
-            .then_some(normalized)
+    if let Some(from) = &s.email_from {
+        crate::mail::parse_mailbox(from)
+            .map_err(|_| Error::invalid("settings.emailFrom", "not a valid sender address"))?;
     }
-
-    /// Allowed redirect URLs in their parsed, serialised form (a URL that does not parse is
-    /// left as given, for [`Self::validate`] to name).
-    fn normalize_redirects(&mut self) {
-        for u in &mut self.allowed_redirect_urls {
-            if let Some(n) = normalize_redirect(u) {
-                *u = n;
-            }
-        }
+    if let Some(smtp) = &s.smtp {
+        crate::mail::validate_smtp(smtp, "settings.smtp")?;
     }
-}
-
-/// An absolute http(s) URL without credentials, parsed and serialised; `None` for anything
-/// else, including text with control characters, which the URL parser would silently drop
-/// (a stored `\n` once made the redirect itself fail after the token was spent).
-pub fn normalize_redirect(url: &str) -> Option<String> {
-    if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        return None;
+    for (kind, t) in &s.email_templates {
+        crate::mail::validate_override(kind, t)
+            .map_err(|m| Error::invalid(&format!("settings.emailTemplates.{kind}"), m))?;
     }
-    let p = url::Url::parse(url).ok()?;
-    let ok = (p.scheme() == "https" || p.scheme() == "http")
-        && p.host().is_some()
-        && p.username().is_empty()
-        && p.password().is_none();
-    ok.then(|| p.to_string())
+    Ok(())
 }
 
 /// What `create` hands back once: the only time the API key is visible.
@@ -254,7 +148,7 @@ async fn create_with_id(
 ) -> Result<CreatedProject> {
     let name = check_name(name)?;
     settings.normalize_redirects();
-    settings.validate()?;
+    validate_settings(&settings)?;
     let project = Project {
         id: id.to_owned(),
         login_id: new_id("lp"),
@@ -447,7 +341,7 @@ pub fn apply_settings_patch(
         };
     }
     settings.normalize_redirects();
-    settings.validate()?;
+    validate_settings(&settings)?;
     Ok(settings)
 }
 

@@ -22,8 +22,10 @@ use crate::clock::Millis;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::projects::Project;
-use crate::store::{SigningKeyRow, Store};
+use crate::model::Project;
+use crate::model::SigningAlg;
+use crate::model::SigningKeyRow;
+use crate::store::Store;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 /// Tokens longer than this are refused before any parsing.
@@ -31,40 +33,12 @@ const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Allowed clock skew for `iat` in the future, in seconds.
 const LEEWAY_SECS: i64 = 60;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SigningAlg {
-    #[serde(rename = "ES256")]
-    Es256,
-    #[serde(rename = "EdDSA")]
-    EdDsa,
-    #[serde(rename = "RS256")]
-    Rs256,
-}
-
-impl SigningAlg {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::Es256 => "ES256",
-            SigningAlg::EdDsa => "EdDSA",
-            SigningAlg::Rs256 => "RS256",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "ES256" => Some(SigningAlg::Es256),
-            "EdDSA" => Some(SigningAlg::EdDsa),
-            "RS256" => Some(SigningAlg::Rs256),
-            _ => None,
-        }
-    }
-
-    fn jwt(self) -> Algorithm {
-        match self {
-            SigningAlg::Es256 => Algorithm::ES256,
-            SigningAlg::EdDsa => Algorithm::EdDSA,
-            SigningAlg::Rs256 => Algorithm::RS256,
-        }
+/// The JWT algorithm of a signing algorithm.
+fn jwt_alg(alg: SigningAlg) -> Algorithm {
+    match alg {
+        SigningAlg::Es256 => Algorithm::ES256,
+        SigningAlg::EdDsa => Algorithm::EdDSA,
+        SigningAlg::Rs256 => Algorithm::RS256,
     }
 }
 
@@ -356,7 +330,7 @@ impl TokenService {
         now: Millis,
     ) -> Result<String> {
         let keys = self.project_keys(project, now, false).await?;
-        let mut header = Header::new(keys.current_alg.jwt());
+        let mut header = Header::new(jwt_alg(keys.current_alg));
         header.kid = Some(keys.current_kid.clone());
         header.typ = Some("at+jwt".to_owned());
         jsonwebtoken::encode(&header, claims, &keys.signing)
@@ -415,10 +389,10 @@ impl TokenService {
             keys = self.project_keys(project, now, true).await?;
         }
         let key = keys.verifying.get(&kid).ok_or(Error::InvalidToken)?;
-        if header.alg != key.alg.jwt() {
+        if header.alg != jwt_alg(key.alg) {
             return Err(Error::InvalidToken);
         }
-        let mut validation = Validation::new(key.alg.jwt());
+        let mut validation = Validation::new(jwt_alg(key.alg));
         // Time is checked against our clock by the caller, on every call.
         validation.validate_exp = false;
         validation.validate_nbf = false;

@@ -6,9 +6,10 @@ use crate::auth::MAX_METADATA_BYTES;
 use crate::clock::Clock;
 use crate::email::Email;
 use crate::error::{Error, Result};
-use crate::projects::Project;
+use crate::model::Project;
+use crate::model::User;
 use crate::store::users::{UserChanges, UserSeek};
-use crate::store::{Store, User};
+use crate::store::Store;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 

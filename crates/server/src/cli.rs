@@ -6,10 +6,10 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 use protekt_core::clock::rfc3339;
-use protekt_core::mail::{SmtpSettings, TlsMode};
-use protekt_core::projects::{self, ProjectSettings};
+use protekt_core::model::ProjectSettings;
+use protekt_core::model::{SigningAlg, SmtpSettings, TlsMode};
+use protekt_core::projects;
 use protekt_core::sms::SmsConfig;
-use protekt_core::tokens::SigningAlg;
 
 use crate::app::{self, App, ServeConfig};
 
@@ -176,7 +176,7 @@ impl MailArgs {
             password_sealed: None,
             tls,
         };
-        smtp.validate("smtp").map_err(|e| anyhow::anyhow!("{e}"))?;
+        protekt_core::mail::validate_smtp(&smtp, "smtp").map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Some(smtp))
     }
 }

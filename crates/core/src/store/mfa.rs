@@ -6,53 +6,10 @@ use super::Store;
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
-
-#[derive(Debug, Clone)]
-pub struct FactorRow {
-    pub id: String,
-    pub method: String,
-    pub secret: Option<String>,
-    pub phone: Option<String>,
-    pub phone_hint: Option<String>,
-    pub confirmed_at: Option<Millis>,
-    pub last_used_step: i64,
-    pub created_at: Millis,
-}
-
-/// What confirming a factor changes besides the factor (SECURITY M6, S5).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OnConfirm<'a> {
-    /// Replace the user's backup codes with these hashes (codes made before the first factor
-    /// must not survive it).
-    pub replace_backup_codes: Option<&'a [String]>,
-    /// End every session of the user except this one.
-    pub end_sessions_except: Option<&'a str>,
-}
-
-/// The back-off state of a user's second-factor attempts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct MfaGuard {
-    /// Attempts since the last success (each is counted before its code is checked).
-    pub failures: i64,
-    /// No attempt before this time.
-    pub blocked_until: Millis,
-    pub locked_at: Option<Millis>,
-}
-
-#[derive(Debug, Clone)]
-pub struct ChallengeRow {
-    pub id: String,
-    pub user_id: String,
-    pub purpose: String,
-    pub sms_code_hash: Option<String>,
-    pub failures: i64,
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub expires_at: Millis,
-}
+use crate::model::{Challenge, Factor, MfaGuard, OnConfirm};
 
 impl Store {
-    pub async fn factors(&self, project_id: &str, user_id: &str) -> Result<Vec<FactorRow>> {
+    pub async fn factors(&self, project_id: &str, user_id: &str) -> Result<Vec<Factor>> {
         let rows = sqlx::query(
             "select id, method, secret, phone, phone_hint, confirmed_at, last_used_step, created_at \
              from mfa_factor where project_id = $1 and user_id = $2 order by created_at, id",
@@ -63,7 +20,7 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
-                Ok(FactorRow {
+                Ok(Factor {
                     id: r.try_get("id")?,
                     method: r.try_get("method")?,
                     secret: r.try_get("secret")?,
@@ -235,8 +192,8 @@ impl Store {
     const CHALLENGE_COLUMNS: &'static str =
         "id, user_id, purpose, sms_code_hash, failures, ip, user_agent, expires_at";
 
-    fn challenge_from(r: &sqlx::any::AnyRow) -> Result<ChallengeRow> {
-        Ok(ChallengeRow {
+    fn challenge_from(r: &sqlx::any::AnyRow) -> Result<Challenge> {
+        Ok(Challenge {
             id: r.try_get("id")?,
             user_id: r.try_get("user_id")?,
             purpose: r.try_get("purpose")?,
@@ -255,7 +212,7 @@ impl Store {
         token_hash: &str,
         now: Millis,
         max_failures: i64,
-    ) -> Result<Option<ChallengeRow>> {
+    ) -> Result<Option<Challenge>> {
         let row = sqlx::query(&format!(
             "select {} from mfa_challenge where project_id = $1 and token_hash = $2 and used_at is null \
              and expires_at > $3 and failures < $4",
@@ -277,7 +234,7 @@ impl Store {
         user_id: &str,
         now: Millis,
         max_failures: i64,
-    ) -> Result<Option<ChallengeRow>> {
+    ) -> Result<Option<Challenge>> {
         let row = sqlx::query(&format!(
             "select {} from mfa_challenge where project_id = $1 and user_id = $2 and purpose = 'enrol' \
              and used_at is null and expires_at > $3 and failures < $4 order by created_at desc limit 1",

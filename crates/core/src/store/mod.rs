@@ -11,9 +11,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 
-pub use keys::SigningKeyRow;
-pub use sessions::{RefreshRow, SessionView};
-pub use users::User;
+pub use sessions::RefreshRow;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};

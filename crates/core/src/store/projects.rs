@@ -4,10 +4,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use std::sync::Arc;
 
-use super::{SigningKeyRow, Store};
+use super::Store;
 use crate::cache::Invalidation;
 use crate::error::Result;
-use crate::projects::{Project, ProjectSettings};
+use crate::model::{Project, ProjectSettings, SigningKeyRow};
 
 const PROJECT_COLUMNS: &str = "p.id, p.login_id, p.name, p.settings, p.created_at, p.updated_at";
 

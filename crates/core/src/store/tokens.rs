@@ -7,45 +7,7 @@ use sqlx::Row;
 use super::Store;
 use crate::clock::Millis;
 use crate::error::Result;
-
-/// What a one-time token is for; a token of one purpose is useless for another (SECURITY O5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    VerifyEmail,
-    PasswordReset,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::VerifyEmail => "verify_email",
-            Purpose::PasswordReset => "password_reset",
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct OneTimeToken {
-    pub id: String,
-    pub user_id: String,
-    pub email: String,
-    pub redirect_url: Option<String>,
-    pub expires_at: Millis,
-}
-
-/// A message waiting in (or sent from) the outbox.
-#[derive(Debug, Clone)]
-pub struct OutboxMessage {
-    pub id: String,
-    pub project_id: String,
-    pub kind: String,
-    pub recipient: String,
-    pub subject: String,
-    pub text_body: String,
-    pub html_body: String,
-    pub link: Option<String>,
-    pub attempts: i64,
-}
+use crate::model::{ManagementToken, OneTimeToken, OutboxMessage, Purpose};
 
 fn outbox_from_row(r: &AnyRow) -> Result<OutboxMessage> {
     Ok(OutboxMessage {
@@ -59,19 +21,6 @@ fn outbox_from_row(r: &AnyRow) -> Result<OutboxMessage> {
         link: r.try_get("link")?,
         attempts: r.try_get("attempts")?,
     })
-}
-
-/// A management token (`mt_…`) as stored, without its secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManagementToken {
-    pub id: String,
-    pub name: String,
-    /// The one project it may manage; `None`: every project, and management tokens themselves.
-    pub project_id: Option<String>,
-    pub created_at: Millis,
-    /// `None` only for tokens made before tokens expired.
-    pub expires_at: Option<Millis>,
-    pub last_used_at: Option<Millis>,
 }
 
 const MANAGEMENT_TOKEN_COLUMNS: &str = "id, name, project_id, created_at, expires_at, last_used_at";

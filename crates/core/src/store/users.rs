@@ -3,28 +3,11 @@
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::tokens::OneTimeToken;
 use super::{flag, Store};
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::{is_unique_violation, Error, Result};
-
-/// A user of a project. The password hash is not part of it: only login reads it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct User {
-    pub id: String,
-    pub project_id: String,
-    pub email: String,
-    pub email_verified: bool,
-    /// Always a JSON object.
-    pub metadata: serde_json::Value,
-    pub disabled: bool,
-    pub created_at: Millis,
-    pub updated_at: Millis,
-    pub last_login_at: Option<Millis>,
-    /// Methods of the user's confirmed MFA factors (`totp`, `sms`).
-    pub mfa_methods: Vec<String>,
-}
+use crate::model::{OneTimeToken, User};
 
 pub(super) const USER_COLUMNS: &str = "u.id, u.project_id, u.email, u.email_verified, u.metadata, \
      u.disabled, u.created_at, u.updated_at, u.last_login_at, \

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use protekt_api_types::ErrorCode;
 use protekt_core::clock::rfc3339;
-use protekt_core::store::User;
+use protekt_core::model::User;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 

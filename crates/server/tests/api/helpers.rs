@@ -4,7 +4,8 @@
 
 use protekt_core::clock::Clock;
 use protekt_core::crypto::MasterKey;
-use protekt_core::projects::{self, Project, ProjectSettings};
+use protekt_core::model::{Project, ProjectSettings};
+use protekt_core::projects;
 use protekt_core::store::Store;
 use protekt_server::{App, ServeConfig};
 use reqwest::StatusCode;

@@ -284,9 +284,9 @@ both_dbs!(
 /// Ed25519 and RSA-3072).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eddsa_and_rs256_projects_work_t6() {
-    use protekt_core::tokens::SigningAlg;
+    use protekt_core::model::SigningAlg;
     for (alg, kty) in [(SigningAlg::EdDsa, "OKP"), (SigningAlg::Rs256, "RSA")] {
-        let settings = protekt_core::projects::ProjectSettings {
+        let settings = protekt_core::model::ProjectSettings {
             signing_alg: alg,
             ..Default::default()
         };

@@ -2,7 +2,7 @@
 
 use crate::both_dbs;
 use crate::helpers::*;
-use protekt_core::store::User;
+use protekt_core::model::User;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashSet;

@@ -7,8 +7,8 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
+use protekt_core::model::ManagementToken;
 use protekt_core::projects;
-use protekt_core::store::tokens::ManagementToken;
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;

@@ -13,7 +13,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use protekt_core::projects::Project;
+use protekt_core::model::Project;
 use protekt_core::Error;
 use serde::Deserialize;
 

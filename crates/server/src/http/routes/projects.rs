@@ -6,7 +6,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
-use protekt_core::projects::{self, Project};
+use protekt_core::model::Project;
+use protekt_core::projects;
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;

@@ -1,0 +1,24 @@
+//! Plain data: what the rules and the store pass between them. No I/O, and nothing from the
+//! rest of the crate, so every other module may depend on it and it on none of them.
+
+mod audit;
+mod code;
+mod factor;
+mod keys;
+mod project;
+mod session;
+mod user;
+
+pub use audit::{AuditEvent, StoredEvent};
+pub use code::{ManagementToken, OneTimeToken, OutboxMessage, Purpose};
+pub use factor::{Challenge, Factor, MfaGuard, OnConfirm};
+pub use keys::SigningKeyRow;
+pub use project::{
+    normalize_redirect, Project, ProjectSettings, SigningAlg, SmtpSettings, TemplateOverride,
+    TlsMode,
+};
+pub use session::{SessionInfo, SessionView};
+pub use user::User;
+
+/// Unix milliseconds.
+pub type Millis = i64;

@@ -1,0 +1,178 @@
+//! Projects (tenants) and their settings.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::Millis;
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub login_id: String,
+    pub name: String,
+    pub settings: ProjectSettings,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// Per-project settings, stored as JSON. Unknown or missing fields take their defaults, so
+/// adding a setting needs no migration. `projects::validate_settings` names the field at fault.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ProjectSettings {
+    /// Access-token lifetime in seconds (default 15 minutes).
+    pub access_token_ttl: u64,
+    /// Absolute session (and refresh-token) lifetime in seconds (default 30 days).
+    pub session_lifetime: u64,
+    /// A session with no refresh for this long ends (seconds; default 7 days).
+    pub session_idle_timeout: u64,
+    /// How long a rotated refresh token may be presented again and get the same successor
+    /// (client retries), in seconds. After it, reuse ends the session (RFC 9700 §4.14).
+    pub refresh_grace: u64,
+    /// Minimum password length in characters (NIST: at least 8).
+    pub password_min_length: usize,
+    /// Algorithm for new signing keys: ES256 (default), EdDSA or RS256.
+    pub signing_alg: SigningAlg,
+    /// Refuse password login (`email_not_verified`) until the email is verified.
+    pub require_email_verification: bool,
+    /// Where emailed links may send the browser afterwards; exact match only.
+    pub allowed_redirect_urls: Vec<String>,
+    /// Lifetime of password-reset links, seconds (default 1 hour).
+    pub reset_token_ttl: u64,
+    /// Lifetime of email-verification links, seconds (default 1 hour).
+    pub verification_token_ttl: u64,
+    /// Sender address of this project's emails (default: the server's).
+    pub email_from: Option<String>,
+    /// This project's own SMTP server (default: the server's, else the dev outbox).
+    pub smtp: Option<SmtpSettings>,
+    /// Per-kind overrides of the email templates (`verify_email`, `password_reset`,
+    /// `password_changed`), each with optional `subject`, `text` and `html` (minijinja).
+    pub email_templates: std::collections::BTreeMap<String, TemplateOverride>,
+    /// Confirming a second factor ends the user's other sessions (SECURITY S5): whoever held a
+    /// session from before the factor must sign in again and pass it.
+    pub end_other_sessions_on_mfa_change: bool,
+    /// SMS this project may send per hour, all users together (a cost ceiling; SECURITY L7).
+    pub sms_per_hour: i64,
+}
+
+impl Default for ProjectSettings {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: 900,
+            session_lifetime: 30 * 24 * 3600,
+            session_idle_timeout: 7 * 24 * 3600,
+            refresh_grace: 10,
+            password_min_length: 8,
+            signing_alg: SigningAlg::Es256,
+            require_email_verification: false,
+            allowed_redirect_urls: Vec::new(),
+            reset_token_ttl: 3600,
+            verification_token_ttl: 3600,
+            email_from: None,
+            smtp: None,
+            email_templates: Default::default(),
+            end_other_sessions_on_mfa_change: true,
+            sms_per_hour: 500,
+        }
+    }
+}
+
+impl ProjectSettings {
+    /// `url` in the form it is stored and sent in, if it is exactly one of the allowed redirect
+    /// URLs (compared parsed and serialised).
+    pub fn allowed_redirect(&self, url: &str) -> Option<String> {
+        let normalized = normalize_redirect(url)?;
+        self.allowed_redirect_urls
+            .contains(&normalized)
+            .then_some(normalized)
+    }
+
+    /// Allowed redirect URLs in their parsed, serialised form (a URL that does not parse is
+    /// left as given, for validation to name).
+    pub fn normalize_redirects(&mut self) {
+        for u in &mut self.allowed_redirect_urls {
+            if let Some(n) = normalize_redirect(u) {
+                *u = n;
+            }
+        }
+    }
+}
+
+/// An absolute http(s) URL without credentials, parsed and serialised; `None` for anything
+/// else, including text with control characters, which the URL parser would silently drop
+/// (a stored `\n` once made the redirect itself fail after the token was spent).
+pub fn normalize_redirect(url: &str) -> Option<String> {
+    if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return None;
+    }
+    let p = url::Url::parse(url).ok()?;
+    let ok = (p.scheme() == "https" || p.scheme() == "http")
+        && p.host().is_some()
+        && p.username().is_empty()
+        && p.password().is_none();
+    ok.then(|| p.to_string())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption (local relays and tests only).
+    None,
+}
+
+/// An SMTP server. The password is write-only: it is sealed with the master key when the
+/// settings are saved and never returned.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Clear-text password as given in a request; replaced by `password_sealed` before storage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_sealed: Option<String>,
+    pub tls: TlsMode,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TemplateOverride {
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SigningAlg {
+    #[serde(rename = "ES256")]
+    Es256,
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+impl SigningAlg {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+            SigningAlg::Rs256 => "RS256",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ES256" => Some(SigningAlg::Es256),
+            "EdDSA" => Some(SigningAlg::EdDsa),
+            "RS256" => Some(SigningAlg::Rs256),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! Sessions as the rules see them.
+
+use crate::model::{Millis, User};
+
+/// What token verification needs to know about a session: is it live, whose is it, which of
+/// its access tokens were revoked. Cached by the read cache.
+#[derive(Debug, Clone)]
+pub struct SessionView {
+    pub session_id: String,
+    pub user: User,
+    pub amr: Vec<String>,
+    pub aal: String,
+    pub expires_at: Millis,
+    pub last_active_at: Millis,
+    pub ended_at: Option<Millis>,
+    pub revoked_jtis: Vec<String>,
+}
+
+impl SessionView {
+    /// Not ended, not past its absolute expiry, and active within the idle timeout.
+    pub fn is_live(&self, now: Millis, idle_timeout_ms: Millis) -> bool {
+        self.ended_at.is_none()
+            && now < self.expires_at
+            && now - self.last_active_at < idle_timeout_ms
+    }
+}
+
+/// A session as its owner sees it in the sessions list.
+#[derive(Debug, Clone)]
+pub struct SessionInfo {
+    pub id: String,
+    pub created_at: Millis,
+    pub last_active_at: Millis,
+    pub expires_at: Millis,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
