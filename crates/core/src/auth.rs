@@ -1,4 +1,5 @@
-//! Sign-up, login, logout, token verification, refresh and revocation: the rules of sessions.
+//! Sessions: starting one, token verification, logout, refresh and revocation. (Signing in,
+//! which ends by starting a session, is `signin`.)
 //!
 //! A session is created by every successful sign-in and carries a refresh-token family. Access
 //! tokens are short-lived JWTs naming their session (`sid`); verification checks the signature
@@ -11,13 +12,11 @@ use std::sync::Arc;
 
 use crate::audit;
 use crate::clock::{Clock, Millis};
-use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::model::Project;
 use crate::model::SessionInfo;
 use crate::model::User;
-use crate::password::{self, Hasher, Verified};
 use crate::store::sessions::{LoginStamp, NewSession};
 use crate::store::Store;
 use crate::tokens::{AccessClaims, TokenService};
@@ -38,21 +37,6 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
-#[derive(Debug, Clone)]
-pub struct SignupInput {
-    pub email: String,
-    pub password: String,
-    pub metadata: Option<serde_json::Value>,
-    pub token_expiry: Option<u64>,
-}
-
-/// How a correct password login ends: signed in, or waiting for the second factor.
-#[derive(Debug)]
-pub enum LoginOutcome {
-    SignedIn(User, Tokens),
-    NeedsSecondFactor(User),
-}
-
 /// A signed-in session's tokens.
 #[derive(Debug, Clone)]
 pub struct Tokens {
@@ -64,16 +48,14 @@ pub struct Tokens {
 #[derive(Clone)]
 pub struct AuthService {
     store: Store,
-    hasher: Hasher,
     tokens: Arc<TokenService>,
     clock: Arc<Clock>,
 }
 
 impl AuthService {
-    pub fn new(store: Store, hasher: Hasher, tokens: Arc<TokenService>, clock: Arc<Clock>) -> Self {
+    pub fn new(store: Store, tokens: Arc<TokenService>, clock: Arc<Clock>) -> Self {
         Self {
             store,
-            hasher,
             tokens,
             clock,
         }
@@ -83,146 +65,10 @@ impl AuthService {
         &self.tokens
     }
 
-    pub fn clock(&self) -> &Arc<Clock> {
-        &self.clock
-    }
-
-    pub async fn signup(
-        &self,
-        project: &Project,
-        input: SignupInput,
-        client: &ClientInfo,
-    ) -> Result<(User, Option<Tokens>)> {
-        let email = Email::parse(&input.email)?;
-        let metadata = parse_metadata(input.metadata)?;
-        let ttl = token_ttl(project, input.token_expiry)?;
-        password::check_policy(
-            &input.password,
-            project.settings.password_min_length,
-            &[email.as_str(), &project.name],
-        )?;
-        // Hash before touching the database: no connection is held while the pool works.
-        let hash = self.hasher.hash(&input.password).await?;
-        let now = self.clock.now();
-        let user = User {
-            id: new_id("usr"),
-            project_id: project.id.clone(),
-            email: email.as_str().to_owned(),
-            email_verified: false,
-            metadata,
-            disabled: false,
-            created_at: now,
-            updated_at: now,
-            last_login_at: Some(now),
-            mfa_methods: Vec::new(),
-        };
-        self.store
-            .insert_user(&user, email.normalized(), Some(&hash))
-            .await?;
-        // A project that requires a verified email gives no session until the email is verified
-        // (otherwise sign-up would be a way around the login check).
-        let tokens = if project.settings.require_email_verification {
-            None
-        } else {
-            let amr = vec!["pwd".to_owned()];
-            Some(
-                self.start_session(project, &user, client, ttl, now, None, &amr, "aal1")
-                    .await?,
-            )
-        };
-        let mut event = audit::event(&project.id, "signup", true, Some(&user.id));
-        event.ip = client.ip.clone();
-        event.user_agent = client.user_agent.clone();
-        audit::record(&self.store, event, now).await;
-        Ok((user, tokens))
-    }
-
-    /// Password login. An unknown email, a wrong password and (for a wrong password) a disabled
-    /// user give the same answer after the same work: a full argon2 verification (SECURITY L4/L5).
-    pub async fn login(
-        &self,
-        project: &Project,
-        email: &str,
-        password: &str,
-        token_expiry: Option<u64>,
-        client: &ClientInfo,
-    ) -> Result<LoginOutcome> {
-        let ttl = token_ttl(project, token_expiry)?;
-        // Unparseable emails and oversized passwords cannot match anybody; they still cost a
-        // dummy verification so that the answer's timing says nothing.
-        let found = match Email::parse(email) {
-            Ok(e) if password.len() <= password::MAX_PASSWORD_BYTES => {
-                self.store
-                    .user_by_email(&project.id, e.normalized())
-                    .await?
-            }
-            _ => None,
-        };
-        // Login throttling (SECURITY L1-L3) belongs here, before any hash is computed.
-        let (user, stored_hash) = match found {
-            Some((user, hash)) => (Some(user), hash),
-            None => (None, None),
-        };
-        let checked_password = if password.len() <= password::MAX_PASSWORD_BYTES {
-            password
-        } else {
-            ""
-        };
-        let verified = self
-            .hasher
-            .verify(checked_password, stored_hash.as_deref())
-            .await?;
-        let failed_user = user.as_ref().map(|u| u.id.clone());
-        let (user, new_hash) = match (user, verified) {
-            (Some(user), Verified::Yes) => (user, None),
-            (Some(user), Verified::YesRehashed(h)) => (user, Some(h)),
-            _ => {
-                let mut event = audit::event(&project.id, "login", false, failed_user.as_deref());
-                event.ip = client.ip.clone();
-                event.user_agent = client.user_agent.clone();
-                event.detail = serde_json::json!({"reason": "invalid_credentials"});
-                audit::record(&self.store, event, self.clock.now()).await;
-                return Err(Error::InvalidCredentials);
-            }
-        };
-        if user.disabled {
-            return Err(Error::UserDisabled);
-        }
-        if project.settings.require_email_verification && !user.email_verified {
-            return Err(Error::EmailNotVerified);
-        }
-        let now = self.clock.now();
-        let mut event = audit::event(&project.id, "login", true, Some(&user.id));
-        event.ip = client.ip.clone();
-        event.user_agent = client.user_agent.clone();
-        let has_factor = self
-            .store
-            .factors(&project.id, &user.id)
-            .await?
-            .iter()
-            .any(|f| f.confirmed_at.is_some());
-        if has_factor {
-            // The password was right; the session waits for the second factor.
-            event.detail = serde_json::json!({"mfa": "required"});
-            audit::record(&self.store, event, now).await;
-            return Ok(LoginOutcome::NeedsSecondFactor(user));
-        }
-        let user = User {
-            last_login_at: Some(now),
-            ..user
-        };
-        let stamp = LoginStamp {
-            new_password_hash: new_hash.as_deref(),
-        };
-        let amr = vec!["pwd".to_owned()];
-        let tokens = self
-            .start_session(project, &user, client, ttl, now, Some(stamp), &amr, "aal1")
-            .await?;
-        audit::record(&self.store, event, now).await;
-        Ok(LoginOutcome::SignedIn(user, tokens))
-    }
-
-    /// Starts the session of a login that passed every factor it needed (the MFA step).
+    /// Starts the session of a sign-in that passed every factor it needed, stamping the login
+    /// on the user (and an upgraded password hash, if the first factor made one) in the same
+    /// commit.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_login(
         &self,
         project: &Project,
@@ -231,6 +77,7 @@ impl AuthService {
         token_expiry: Option<u64>,
         amr: &[String],
         aal: &str,
+        rehashed_password: Option<&str>,
     ) -> Result<(User, Tokens)> {
         let ttl = token_ttl(project, token_expiry)?;
         let now = self.clock.now();
@@ -239,7 +86,7 @@ impl AuthService {
             ..user
         };
         let stamp = LoginStamp {
-            new_password_hash: None,
+            new_password_hash: rehashed_password,
         };
         let tokens = self
             .start_session(project, &user, client, ttl, now, Some(stamp), amr, aal)
@@ -247,8 +94,9 @@ impl AuthService {
         Ok((user, tokens))
     }
 
+    /// Creates a session (and its first refresh token) and signs its first access token.
     #[allow(clippy::too_many_arguments)]
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         project: &Project,
         user: &User,
@@ -561,7 +409,7 @@ fn idle_ms(project: &Project) -> Millis {
     (project.settings.session_idle_timeout as i64) * 1000
 }
 
-fn parse_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Value> {
+pub(crate) fn parse_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Value> {
     match metadata {
         None | Some(serde_json::Value::Null) => Ok(serde_json::json!({})),
         Some(v @ serde_json::Value::Object(_)) => {

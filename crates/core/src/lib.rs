@@ -17,6 +17,7 @@ pub mod mfa;
 pub mod model;
 pub mod password;
 pub mod projects;
+pub mod signin;
 pub mod sms;
 pub mod store;
 pub mod tokens;

@@ -515,15 +515,15 @@ impl MfaService {
         }
     }
 
-    /// Issues the challenge that follows a correct password for a user with a factor, and
-    /// returns the error that carries its token. The SMS code goes out at once when SMS is the
-    /// user's only factor.
+    /// Issues the challenge that follows a passed first factor for a user with a second one,
+    /// and returns its `mfaToken`. The SMS code goes out at once when SMS is the user's only
+    /// factor.
     pub async fn challenge(
         &self,
         project: &Project,
         user: &User,
         client: &ClientInfo,
-    ) -> Result<Error> {
+    ) -> Result<String> {
         let now = self.clock.now();
         let token = new_refresh_token();
         let id = new_id("mfc");
@@ -563,7 +563,7 @@ impl MfaService {
         let mut event = audit::event(&project.id, "mfa.challenge", true, Some(&user.id));
         event.ip = client.ip.clone();
         audit::record(&self.store, event, now).await;
-        Ok(Error::MfaRequired { mfa_token: token })
+        Ok(token)
     }
 
     /// Sends the SMS code of a login challenge (again).
@@ -696,7 +696,7 @@ impl MfaService {
         let amr = vec!["pwd".to_owned(), method.to_owned()];
         let (user, tokens) = self
             .auth
-            .finish_login(project, user, &client, ttl, &amr, "aal2")
+            .finish_login(project, user, &client, ttl, &amr, "aal2", None)
             .await?;
         let mut event = audit::event(&project.id, "mfa.verify", true, Some(&user.id));
         event.detail = serde_json::json!({"method": method});

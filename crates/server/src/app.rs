@@ -15,6 +15,7 @@ use protekt_core::model::ProjectSettings;
 use protekt_core::model::SmtpSettings;
 use protekt_core::password::{HashParams, Hasher};
 use protekt_core::projects::{self, CreatedProject};
+use protekt_core::signin::SignInService;
 use protekt_core::sms::{SmsConfig, SmsSender};
 use protekt_core::store::Store;
 use protekt_core::tokens::TokenService;
@@ -45,6 +46,7 @@ pub struct AppState {
     pub account: AccountService,
     pub mailer: Arc<Mailer>,
     pub mfa: MfaService,
+    pub signin: SignInService,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
     /// The base URL users reach this server at (HSTS is sent when it is https).
@@ -123,7 +125,7 @@ impl App {
             master.clone(),
             &public_url,
         ));
-        let auth = AuthService::new(store.clone(), hasher.clone(), tokens, Arc::clone(&clock));
+        let auth = AuthService::new(store.clone(), tokens, Arc::clone(&clock));
         let mail = MailConfig {
             from: config.email_from.clone(),
             smtp: config.smtp.clone(),
@@ -133,7 +135,7 @@ impl App {
         mailer.spawn_worker();
         let account = AccountService::new(
             store.clone(),
-            hasher,
+            hasher.clone(),
             auth.clone(),
             Arc::clone(&mailer),
             Arc::clone(&clock),
@@ -149,6 +151,14 @@ impl App {
             master.clone(),
             sms,
             Arc::clone(&mailer),
+            Arc::clone(&clock),
+        );
+        let signin = SignInService::new(
+            store.clone(),
+            hasher,
+            auth.clone(),
+            mfa.clone(),
+            account.clone(),
             Arc::clone(&clock),
         );
         spawn_cleanup(store.clone(), Arc::clone(&clock));
@@ -190,6 +200,7 @@ impl App {
                 account,
                 mailer,
                 mfa,
+                signin,
                 master,
                 clock,
                 public_url: Arc::from(public_url.as_str()),

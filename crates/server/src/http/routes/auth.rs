@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use protekt_api_types as api;
-use protekt_core::auth::{LoginOutcome, SignupInput};
+use protekt_core::signin::{SignInOutcome, SignupInput};
+use protekt_core::Error;
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
@@ -42,24 +43,13 @@ pub async fn auth_signup(
     ApiJson(body): ApiJson<api::SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<api::AuthResponse>)> {
     let input = SignupInput {
-        email: body.email.clone(),
+        email: body.email,
         password: body.password,
         metadata: body.metadata,
         token_expiry: body.token_expiry,
+        send_verification: body.send_verification.unwrap_or(false),
     };
-    let send_verification =
-        body.send_verification.unwrap_or(false) || project.settings.require_email_verification;
-    let (user, tokens) = state.auth.signup(&project, input, &client).await?;
-    if send_verification {
-        // The account exists now; a failed send is logged, not turned into a failed sign-up.
-        if let Err(e) = state
-            .account
-            .send_verification_to(&project, &user, &client)
-            .await
-        {
-            tracing::warn!(error = ?e, "verification email not sent at sign-up");
-        }
-    }
+    let (user, tokens) = state.signin.signup(&project, input, &client).await?;
     Ok((
         StatusCode::CREATED,
         Json(api::AuthResponse {
@@ -88,8 +78,8 @@ pub async fn auth_login(
     ApiJson(body): ApiJson<api::LoginRequest>,
 ) -> ApiResult<Json<api::AuthResponse>> {
     let outcome = state
-        .auth
-        .login(
+        .signin
+        .password(
             &project,
             &body.email,
             &body.password,
@@ -98,10 +88,10 @@ pub async fn auth_login(
         )
         .await?;
     let (user, tokens) = match outcome {
-        LoginOutcome::SignedIn(user, tokens) => (user, tokens),
+        SignInOutcome::Session(user, tokens) => (user, tokens),
         // 401 mfa_required with the token for POST /v1/mfa/verify.
-        LoginOutcome::NeedsSecondFactor(user) => {
-            return Err(state.mfa.challenge(&project, &user, &client).await?.into())
+        SignInOutcome::MfaRequired { mfa_token } => {
+            return Err(Error::MfaRequired { mfa_token }.into())
         }
     };
     Ok(Json(api::AuthResponse {

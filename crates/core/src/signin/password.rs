@@ -1,0 +1,139 @@
+//! Email and password: sign-up, and sign-in as a first factor.
+
+use super::{FirstFactor, SignInOutcome, SignInService};
+use crate::audit;
+use crate::auth::{parse_metadata, token_ttl, ClientInfo, Tokens};
+use crate::email::Email;
+use crate::error::{Error, Result};
+use crate::ids::new_id;
+use crate::model::{Project, User};
+use crate::password::{self, Verified};
+
+#[derive(Debug, Clone)]
+pub struct SignupInput {
+    pub email: String,
+    pub password: String,
+    pub metadata: Option<serde_json::Value>,
+    pub token_expiry: Option<u64>,
+    /// Email a verification link (always done when the project requires verified emails).
+    pub send_verification: bool,
+}
+
+impl SignInService {
+    /// Creates a user with a password and signs them in, unless the project requires a verified
+    /// email: then there is no session until it is verified (otherwise sign-up would be a way
+    /// around the login check), and the verification email goes out regardless of the request.
+    pub async fn signup(
+        &self,
+        project: &Project,
+        input: SignupInput,
+        client: &ClientInfo,
+    ) -> Result<(User, Option<Tokens>)> {
+        let email = Email::parse(&input.email)?;
+        let metadata = parse_metadata(input.metadata)?;
+        let ttl = token_ttl(project, input.token_expiry)?;
+        password::check_policy(
+            &input.password,
+            project.settings.password_min_length,
+            &[email.as_str(), &project.name],
+        )?;
+        // Hash before touching the database: no connection is held while the pool works.
+        let hash = self.hasher.hash(&input.password).await?;
+        let now = self.clock.now();
+        let user = User {
+            id: new_id("usr"),
+            project_id: project.id.clone(),
+            email: email.as_str().to_owned(),
+            email_verified: false,
+            metadata,
+            disabled: false,
+            created_at: now,
+            updated_at: now,
+            last_login_at: Some(now),
+            mfa_methods: Vec::new(),
+        };
+        self.store
+            .insert_user(&user, email.normalized(), Some(&hash))
+            .await?;
+        let tokens = if project.settings.require_email_verification {
+            None
+        } else {
+            let amr = vec!["pwd".to_owned()];
+            Some(
+                self.auth
+                    .start_session(project, &user, client, ttl, now, None, &amr, "aal1")
+                    .await?,
+            )
+        };
+        let mut event = audit::event(&project.id, "signup", true, Some(&user.id));
+        event.ip = client.ip.clone();
+        event.user_agent = client.user_agent.clone();
+        audit::record(&self.store, event, now).await;
+        if input.send_verification || project.settings.require_email_verification {
+            // The account exists now; a failed send is logged, not turned into a failed sign-up.
+            if let Err(e) = self
+                .account
+                .send_verification_to(project, &user, client)
+                .await
+            {
+                tracing::warn!(error = ?e, "verification email not sent at sign-up");
+            }
+        }
+        Ok((user, tokens))
+    }
+
+    /// Password sign-in. An unknown email, a wrong password and (for a wrong password) a
+    /// disabled user give the same answer after the same work: a full argon2 verification
+    /// (SECURITY L4/L5). A right password goes on to [`SignInService::complete`].
+    pub async fn password(
+        &self,
+        project: &Project,
+        email: &str,
+        password: &str,
+        token_expiry: Option<u64>,
+        client: &ClientInfo,
+    ) -> Result<SignInOutcome> {
+        token_ttl(project, token_expiry)?;
+        // Unparseable emails and oversized passwords cannot match anybody; they still cost a
+        // dummy verification so that the answer's timing says nothing.
+        let fits = password.len() <= password::MAX_PASSWORD_BYTES;
+        let found = match Email::parse(email) {
+            Ok(e) if fits => {
+                self.store
+                    .user_by_email(&project.id, e.normalized())
+                    .await?
+            }
+            _ => None,
+        };
+        // Login throttling (SECURITY L1-L3) belongs here, before any hash is computed.
+        let (user, stored_hash) = match found {
+            Some((user, hash)) => (Some(user), hash),
+            None => (None, None),
+        };
+        let verified = self
+            .hasher
+            .verify(if fits { password } else { "" }, stored_hash.as_deref())
+            .await?;
+        let (user, rehashed) = match (user, verified) {
+            (Some(user), Verified::Yes) => (user, None),
+            (Some(user), Verified::YesRehashed(h)) => (user, Some(h)),
+            (user, _) => {
+                let subject = user.as_ref().map(|u| u.id.as_str());
+                let mut event = audit::event(&project.id, "login", false, subject);
+                event.ip = client.ip.clone();
+                event.user_agent = client.user_agent.clone();
+                event.detail = serde_json::json!({"reason": "invalid_credentials"});
+                audit::record(&self.store, event, self.clock.now()).await;
+                return Err(Error::InvalidCredentials);
+            }
+        };
+        self.complete(
+            project,
+            user,
+            FirstFactor::Password { rehashed },
+            client,
+            token_expiry,
+        )
+        .await
+    }
+}
