@@ -16,6 +16,7 @@ use crate::clock::Clock;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
+use crate::limits::{Quota, Quotas};
 use crate::mail::Mailer;
 use crate::model::Project;
 use crate::model::Purpose;
@@ -38,6 +39,7 @@ pub struct AccountService {
     hasher: Hasher,
     auth: AuthService,
     mailer: Arc<Mailer>,
+    quotas: Quotas,
     clock: Arc<Clock>,
     public_url: String,
 }
@@ -48,6 +50,7 @@ impl AccountService {
         hasher: Hasher,
         auth: AuthService,
         mailer: Arc<Mailer>,
+        quotas: Quotas,
         clock: Arc<Clock>,
         public_url: &str,
     ) -> Self {
@@ -56,6 +59,7 @@ impl AccountService {
             hasher,
             auth,
             mailer,
+            quotas,
             clock,
             public_url: public_url.trim_end_matches('/').to_owned(),
         }
@@ -76,7 +80,7 @@ impl AccountService {
     }
 
     /// Counts a send against the recipient's quota and the caller's: per end-user address when
-    /// the backend passes it, else per project.
+    /// the backend passes it, else per project (SECURITY L7).
     async fn check_quota(
         &self,
         project: &Project,
@@ -84,27 +88,25 @@ impl AccountService {
         recipient: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        let now = self.clock.now();
-        let retry_after = ((HOUR_MS - now.rem_euclid(HOUR_MS)) / 1000).max(1) as u64;
-        let per_recipient = self
-            .store
-            .hit_counter(
-                &format!("send:{}:{kind}:to:{recipient}", project.id),
-                HOUR_MS,
-                now,
-            )
-            .await?;
-        if per_recipient > PER_RECIPIENT_PER_HOUR {
-            return Err(Error::RateLimited { retry_after });
-        }
-        let (key, limit) = match (&client.ip, client.ip_is_end_user) {
-            (Some(ip), true) => (format!("send:{}:ip:{ip}", project.id), PER_IP_PER_HOUR),
-            _ => (format!("send:{}:project", project.id), PER_PROJECT_PER_HOUR),
+        let q = &self.quotas;
+        let caller = match (&client.ip, client.ip_is_end_user) {
+            (Some(ip), true) => Quota {
+                key: q.key("send:ip", &project.id, ip),
+                limit: PER_IP_PER_HOUR,
+                window_ms: HOUR_MS,
+            },
+            _ => Quota {
+                key: q.key("send:project", &project.id, ""),
+                limit: PER_PROJECT_PER_HOUR,
+                window_ms: HOUR_MS,
+            },
         };
-        if self.store.hit_counter(&key, HOUR_MS, now).await? > limit {
-            return Err(Error::RateLimited { retry_after });
-        }
-        Ok(())
+        let recipient = Quota {
+            key: q.key(&format!("send:{kind}:to"), &project.id, recipient),
+            limit: PER_RECIPIENT_PER_HOUR,
+            window_ms: HOUR_MS,
+        };
+        q.charge(&[recipient, caller]).await
     }
 
     /// Issues a one-time token for `user` and queues the email carrying its link.

@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod email;
 pub mod error;
 pub mod ids;
+pub mod limits;
 pub mod mail;
 pub mod mfa;
 pub mod model;

@@ -30,6 +30,7 @@ use crate::clock::{Clock, Millis};
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, random_bytes, secret_hash};
+use crate::limits::{Quota, Quotas};
 use crate::mail::Mailer;
 use crate::model::Project;
 use crate::model::User;
@@ -71,6 +72,7 @@ pub struct MfaService {
     master: MasterKey,
     sms: Arc<SmsSender>,
     mailer: Arc<Mailer>,
+    quotas: Quotas,
     clock: Arc<Clock>,
 }
 
@@ -151,6 +153,7 @@ impl MfaService {
         master: MasterKey,
         sms: Arc<SmsSender>,
         mailer: Arc<Mailer>,
+        quotas: Quotas,
         clock: Arc<Clock>,
     ) -> Self {
         Self {
@@ -159,6 +162,7 @@ impl MfaService {
             master,
             sms,
             mailer,
+            quotas,
             clock,
         }
     }
@@ -194,9 +198,9 @@ impl MfaService {
             .collect())
     }
 
-    /// Counts one SMS against every quota it falls under (SECURITY L7): the number (keyed by an
-    /// HMAC, so no number is stored in clear: M8), the user, the end user's address when the
-    /// backend gives it, and the project. Call before changing anything.
+    /// Counts one SMS against every quota it falls under (SECURITY L7): the number, the user,
+    /// the end user's address when the backend gives it, and the project. Call before changing
+    /// anything.
     async fn count_sms(
         &self,
         project: &Project,
@@ -204,38 +208,32 @@ impl MfaService {
         phone: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        let number = data_encoding::HEXLOWER.encode(&crate::crypto::hmac_sha256(
-            &self.master.derive("protekt/sms-rate/v1"),
-            phone.as_bytes(),
-        ));
+        let q = &self.quotas;
         let mut quotas = vec![
-            (
-                format!("sms:number:{}:{number}", project.id),
-                SMS_PER_NUMBER,
-                SMS_NUMBER_WINDOW_MS,
-            ),
-            (
-                format!("sms:user:{}:{user_id}", project.id),
-                SMS_PER_USER,
-                HOUR_MS,
-            ),
-            (
-                format!("sms:project:{}", project.id),
-                project.settings.sms_per_hour,
-                HOUR_MS,
-            ),
+            Quota {
+                key: q.key("sms:number", &project.id, phone),
+                limit: SMS_PER_NUMBER,
+                window_ms: SMS_NUMBER_WINDOW_MS,
+            },
+            Quota {
+                key: q.key("sms:user", &project.id, user_id),
+                limit: SMS_PER_USER,
+                window_ms: HOUR_MS,
+            },
+            Quota {
+                key: q.key("sms:project", &project.id, ""),
+                limit: project.settings.sms_per_hour,
+                window_ms: HOUR_MS,
+            },
         ];
         if let (Some(ip), true) = (&client.ip, client.ip_is_end_user) {
-            quotas.push((format!("sms:ip:{}:{ip}", project.id), SMS_PER_IP, HOUR_MS));
+            quotas.push(Quota {
+                key: q.key("sms:ip", &project.id, ip),
+                limit: SMS_PER_IP,
+                window_ms: HOUR_MS,
+            });
         }
-        let now = self.clock.now();
-        for (key, limit, window) in quotas {
-            if self.store.hit_counter(&key, window, now).await? > limit {
-                let retry_after = ((window - now.rem_euclid(window)) / 1000).max(1) as u64;
-                return Err(Error::RateLimited { retry_after });
-            }
-        }
-        Ok(())
+        q.charge(&quotas).await
     }
 
     /// Gives the challenge a new code and texts it (the caller counted the quota).

@@ -9,6 +9,7 @@ use protekt_core::account::AccountService;
 use protekt_core::auth::AuthService;
 use protekt_core::clock::Clock;
 use protekt_core::crypto::MasterKey;
+use protekt_core::limits::Quotas;
 use protekt_core::mail::{MailConfig, Mailer};
 use protekt_core::mfa::MfaService;
 use protekt_core::model::ProjectSettings;
@@ -133,11 +134,13 @@ impl App {
         };
         let mailer = Mailer::new(store.clone(), master.clone(), mail, Arc::clone(&clock));
         mailer.spawn_worker();
+        let quotas = Quotas::new(store.clone(), &master, Arc::clone(&clock));
         let account = AccountService::new(
             store.clone(),
             hasher.clone(),
             auth.clone(),
             Arc::clone(&mailer),
+            quotas.clone(),
             Arc::clone(&clock),
             &public_url,
         );
@@ -151,6 +154,7 @@ impl App {
             master.clone(),
             sms,
             Arc::clone(&mailer),
+            quotas,
             Arc::clone(&clock),
         );
         let signin = SignInService::new(

@@ -922,3 +922,25 @@ both_dbs!(
         app
     }
 );
+
+both_dbs!(send_quotas_name_no_address_in_clear_m8, |app| async move {
+    let resp = app
+        .http
+        .post(format!("{}/v1/auth/password-reset", app.base))
+        .header("x-api-key", &app.api_key)
+        .header("x-client-ip", "198.51.100.23")
+        .json(&json!({"email": "Quota.Subject@Example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let counters = app.dump_table("rate_counter").await;
+    assert!(
+        counters.contains("send:ip:"),
+        "the quotas were counted: {counters}"
+    );
+    for clear in ["quota.subject", "Quota.Subject", "198.51.100.23"] {
+        assert!(!counters.contains(clear), "{clear} in clear: {counters}");
+    }
+    app
+});
