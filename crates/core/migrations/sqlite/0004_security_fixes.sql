@@ -21,5 +21,6 @@ create table mfa_guard (
     primary key (project_id, user_id)
 );
 
--- Rate counters used to name phone numbers in clear; they are keyed by an HMAC now (M8).
-delete from rate_counter where key like 'sms:%';
+-- Rate counters used to name phone numbers and email addresses in clear; they are keyed by an
+-- HMAC now (M8). Dropping them only restarts the current windows.
+delete from rate_counter where key like 'sms:%' or key like 'send:%';
