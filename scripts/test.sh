@@ -23,3 +23,8 @@ test -x target/debug/protekt || cargo build --bin protekt
 if [ -f sdk/node/package.json ]; then
   (cd sdk/node && npm ci --no-audit --no-fund && PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test)
 fi
+
+# Hosted pages in a real browser: Debian's Chromium (never a downloaded one), driven by
+# playwright-core, against the same binary.
+command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
+(cd tests/browser && npm ci --no-audit --no-fund && PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test)
