@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the repository: Rust unit and integration tests (SQLite and PostgreSQL),
-# then the Node SDK's tests against the real `protekt` binary.
+# Runs every test of the repository: the advisory check, Rust unit and integration tests (SQLite
+# and PostgreSQL), the Node SDK's tests against the real `protekt` binary, and the hosted pages
+# in headless Chromium.
 # Needs PostgreSQL at 127.0.0.1:5432 (trust auth) or TEST_POSTGRES_URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
