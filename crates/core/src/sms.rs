@@ -43,17 +43,18 @@ pub fn is_e164(phone: &str) -> bool {
 }
 
 impl SmsSender {
-    pub fn new(config: SmsConfig, clock: Arc<Clock>) -> Arc<Self> {
+    /// Fails only if no HTTP client can be built (no TLS roots): a default client would have
+    /// no timeout and follow redirects, so it is not an option.
+    pub fn new(config: SmsConfig, clock: Arc<Clock>) -> anyhow::Result<Arc<Self>> {
         let http = reqwest::Client::builder()
             .timeout(SEND_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
-        Arc::new(Self {
+            .build()?;
+        Ok(Arc::new(Self {
             config,
             http,
             clock,
-        })
+        }))
     }
 
     /// Sends `text` to `to`. `code` is recorded in the dev outbox only (for tests and local use).

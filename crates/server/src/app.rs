@@ -147,7 +147,7 @@ impl App {
         let sms_config = config.sms.clone().unwrap_or(SmsConfig::Outbox {
             dir: config.data_dir.join("outbox"),
         });
-        let sms = SmsSender::new(sms_config, Arc::clone(&clock));
+        let sms = SmsSender::new(sms_config, Arc::clone(&clock))?;
         let mfa = MfaService::new(
             store.clone(),
             auth.clone(),

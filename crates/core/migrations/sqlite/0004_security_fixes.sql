@@ -24,3 +24,7 @@ create table mfa_guard (
 -- Rate counters used to name phone numbers and email addresses in clear; they are keyed by an
 -- HMAC now (M8). Dropping them only restarts the current windows.
 delete from rate_counter where key like 'sms:%' or key like 'send:%';
+
+-- The first factor a login challenge follows (its `amr`), so the session names it: passwords
+-- today, other methods next.
+alter table mfa_challenge add column first_factor text;

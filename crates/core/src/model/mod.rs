@@ -11,7 +11,9 @@ mod user;
 
 pub use audit::{AuditEvent, StoredEvent};
 pub use code::{ManagementToken, OneTimeToken, OutboxMessage, Purpose};
-pub use factor::{Challenge, Factor, MfaGuard, OnConfirm};
+pub use factor::{
+    Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
+};
 pub use keys::SigningKeyRow;
 pub use project::{
     normalize_redirect, Project, ProjectSettings, SigningAlg, SmtpSettings, TemplateOverride,

@@ -1,6 +1,6 @@
 //! Users.
 
-use crate::model::Millis;
+use crate::model::{FactorKind, Millis};
 
 /// A user of a project. The password hash is not part of it: only login reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,6 +15,6 @@ pub struct User {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub last_login_at: Option<Millis>,
-    /// Methods of the user's confirmed MFA factors (`totp`, `sms`).
-    pub mfa_methods: Vec<String>,
+    /// The kinds of the user's confirmed second factors.
+    pub mfa_methods: Vec<FactorKind>,
 }

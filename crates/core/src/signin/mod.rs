@@ -99,7 +99,10 @@ impl SignInService {
         if !user.mfa_methods.is_empty() {
             event.detail["mfa"] = "required".into();
             audit::record(&self.store, event, self.clock.now()).await;
-            let mfa_token = self.mfa.challenge(project, &user, client).await?;
+            let mfa_token = self
+                .mfa
+                .challenge(project, &user, first.amr(), client)
+                .await?;
             return Ok(SignInOutcome::MfaRequired { mfa_token });
         }
         let FirstFactor::Password { rehashed } = &first;

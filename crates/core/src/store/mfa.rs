@@ -6,7 +6,9 @@ use super::Store;
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{Challenge, Factor, MfaGuard, OnConfirm};
+use crate::model::{
+    Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
+};
 
 impl Store {
     pub async fn factors(&self, project_id: &str, user_id: &str) -> Result<Vec<Factor>> {
@@ -20,9 +22,11 @@ impl Store {
         .await?;
         rows.iter()
             .map(|r| {
+                let method: String = r.try_get("method")?;
                 Ok(Factor {
                     id: r.try_get("id")?,
-                    method: r.try_get("method")?,
+                    kind: FactorKind::parse(&method)
+                        .ok_or_else(|| anyhow::anyhow!("unknown factor kind {method:?}"))?,
                     secret: r.try_get("secret")?,
                     phone: r.try_get("phone")?,
                     phone_hint: r.try_get("phone_hint")?,
@@ -34,38 +38,32 @@ impl Store {
             .collect()
     }
 
-    /// Starts (or restarts) the enrolment of `method`: a pending factor replaces a pending one of
-    /// the same method; a confirmed one must be removed first (the caller checks).
-    #[allow(clippy::too_many_arguments)]
+    /// Starts (or restarts) the enrolment of a factor: a pending factor replaces a pending one
+    /// of the same kind; a confirmed one must be removed first (the caller checks).
     pub async fn put_pending_factor(
         &self,
         project_id: &str,
-        user_id: &str,
-        id: &str,
-        method: &str,
-        secret: Option<&str>,
-        phone: Option<&str>,
-        phone_hint: Option<&str>,
+        f: &NewFactor<'_>,
         now: Millis,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3 and confirmed_at is null")
             .bind(project_id)
-            .bind(user_id)
-            .bind(method)
+            .bind(f.user_id)
+            .bind(f.kind.as_str())
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "insert into mfa_factor (id, project_id, user_id, method, secret, phone, phone_hint, created_at) \
              values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(id)
+        .bind(f.id)
         .bind(project_id)
-        .bind(user_id)
-        .bind(method)
-        .bind(secret)
-        .bind(phone)
-        .bind(phone_hint)
+        .bind(f.user_id)
+        .bind(f.kind.as_str())
+        .bind(f.secret)
+        .bind(f.phone)
+        .bind(f.phone_hint)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -140,7 +138,7 @@ impl Store {
         &self,
         project_id: &str,
         user_id: &str,
-        method: &str,
+        kind: FactorKind,
     ) -> Result<bool> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -148,7 +146,7 @@ impl Store {
         )
         .bind(project_id)
         .bind(user_id)
-        .bind(method)
+        .bind(kind.as_str())
         .execute(&mut *tx)
         .await?;
         self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
@@ -156,47 +154,42 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub async fn insert_challenge(
         &self,
         project_id: &str,
-        user_id: &str,
-        id: &str,
-        purpose: &str,
-        token_hash: Option<&str>,
-        sms_code_hash: Option<&str>,
-        ip: Option<&str>,
-        user_agent: Option<&str>,
+        c: &NewChallenge<'_>,
         now: Millis,
-        expires_at: Millis,
     ) -> Result<()> {
         sqlx::query(
-            "insert into mfa_challenge (id, project_id, user_id, purpose, token_hash, sms_code_hash, ip, user_agent, \
+            "insert into mfa_challenge (id, project_id, user_id, purpose, first_factor, token_hash, ip, user_agent, \
              created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(id)
+        .bind(c.id)
         .bind(project_id)
-        .bind(user_id)
-        .bind(purpose)
-        .bind(token_hash)
-        .bind(sms_code_hash)
-        .bind(ip)
-        .bind(user_agent)
+        .bind(c.user_id)
+        .bind(c.purpose.as_str())
+        .bind(c.first_factor)
+        .bind(c.token_hash)
+        .bind(c.ip)
+        .bind(c.user_agent)
         .bind(now)
-        .bind(expires_at)
+        .bind(c.expires_at)
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     const CHALLENGE_COLUMNS: &'static str =
-        "id, user_id, purpose, sms_code_hash, failures, ip, user_agent, expires_at";
+        "id, user_id, purpose, first_factor, sms_code_hash, failures, ip, user_agent, expires_at";
 
     fn challenge_from(r: &sqlx::any::AnyRow) -> Result<Challenge> {
+        let purpose: String = r.try_get("purpose")?;
         Ok(Challenge {
             id: r.try_get("id")?,
             user_id: r.try_get("user_id")?,
-            purpose: r.try_get("purpose")?,
+            purpose: ChallengePurpose::parse(&purpose)
+                .ok_or_else(|| anyhow::anyhow!("unknown challenge purpose {purpose:?}"))?,
+            first_factor: r.try_get("first_factor")?,
             sms_code_hash: r.try_get("sms_code_hash")?,
             failures: r.try_get("failures")?,
             ip: r.try_get("ip")?,
@@ -236,7 +229,7 @@ impl Store {
         max_failures: i64,
     ) -> Result<Option<Challenge>> {
         let row = sqlx::query(&format!(
-            "select {} from mfa_challenge where project_id = $1 and user_id = $2 and purpose = 'enrol' \
+            "select {} from mfa_challenge where project_id = $1 and user_id = $2 and purpose = $5 \
              and used_at is null and expires_at > $3 and failures < $4 order by created_at desc limit 1",
             Self::CHALLENGE_COLUMNS
         ))
@@ -244,6 +237,7 @@ impl Store {
         .bind(user_id)
         .bind(now)
         .bind(max_failures)
+        .bind(ChallengePurpose::Enrol.as_str())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(Self::challenge_from).transpose()

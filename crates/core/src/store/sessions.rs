@@ -116,7 +116,8 @@ impl Store {
             "select s.amr as s_amr, s.aal as s_aal, s.expires_at as s_expires_at, s.ended_at as s_ended_at, \
              s.last_active_at as s_last_active_at, \
              {USER_COLUMNS} from session s join app_user u on u.id = s.user_id \
-             where s.project_id = $1 and s.id = $2"
+             where s.project_id = $1 and s.id = $2",
+            USER_COLUMNS = USER_COLUMNS.as_str()
         ))
         .bind(project_id)
         .bind(session_id)
@@ -133,7 +134,9 @@ impl Store {
         let view = Arc::new(SessionView {
             session_id: session_id.to_owned(),
             user: user_from_row(&row)?,
-            amr: serde_json::from_str(&amr).unwrap_or_default(),
+            amr: serde_json::from_str(&amr).map_err(|e| {
+                anyhow::anyhow!("session {session_id}: amr is not a JSON list: {e}")
+            })?,
             aal: row.try_get("s_aal")?,
             expires_at: row.try_get("s_expires_at")?,
             last_active_at: row.try_get("s_last_active_at")?,

@@ -7,14 +7,23 @@ use super::{flag, Store};
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::{is_unique_violation, Error, Result};
-use crate::model::{OneTimeToken, User};
+use crate::model::{FactorKind, OneTimeToken, User};
 
-pub(super) const USER_COLUMNS: &str = "u.id, u.project_id, u.email, u.email_verified, u.metadata, \
-     u.disabled, u.created_at, u.updated_at, u.last_login_at, \
-     (select count(*) from mfa_factor f where f.project_id = u.project_id and f.user_id = u.id \
-      and f.method = 'totp' and f.confirmed_at is not null) as mfa_totp, \
-     (select count(*) from mfa_factor f where f.project_id = u.project_id and f.user_id = u.id \
-      and f.method = 'sms' and f.confirmed_at is not null) as mfa_sms";
+/// The user columns (aliased `u`), with one count of confirmed factors per kind
+/// (`mfa_totp`, `mfa_sms`, …).
+pub(super) static USER_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let mut columns = "u.id, u.project_id, u.email, u.email_verified, u.metadata, u.disabled, \
+         u.created_at, u.updated_at, u.last_login_at"
+        .to_owned();
+    for kind in FactorKind::ALL {
+        columns.push_str(&format!(
+            ", (select count(*) from mfa_factor f where f.project_id = u.project_id \
+             and f.user_id = u.id and f.method = '{k}' and f.confirmed_at is not null) as mfa_{k}",
+            k = kind.as_str()
+        ));
+    }
+    columns
+});
 
 pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
     let metadata: String = row.try_get("metadata")?;
@@ -29,10 +38,18 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         last_login_at: row.try_get("last_login_at")?,
-        mfa_methods: [("totp", "mfa_totp"), ("sms", "mfa_sms")]
+        mfa_methods: FactorKind::ALL
             .into_iter()
-            .filter(|(_, column)| row.try_get::<i64, _>(*column).unwrap_or(0) > 0)
-            .map(|(method, _)| method.to_owned())
+            .map(|kind| {
+                Ok((
+                    kind,
+                    row.try_get::<i64, _>(format!("mfa_{}", kind.as_str()).as_str())?,
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .filter(|(_, confirmed)| *confirmed > 0)
+            .map(|(kind, _)| kind)
             .collect(),
     })
 }
@@ -80,7 +97,8 @@ impl Store {
     ) -> Result<Option<(User, Option<String>)>> {
         let row = sqlx::query(&format!(
             "select {USER_COLUMNS}, u.password_hash from app_user u \
-             where u.project_id = $1 and u.email_normalized = $2"
+             where u.project_id = $1 and u.email_normalized = $2",
+            USER_COLUMNS = USER_COLUMNS.as_str()
         ))
         .bind(project_id)
         .bind(email_normalized)
@@ -94,7 +112,8 @@ impl Store {
 
     pub async fn user_by_id(&self, project_id: &str, user_id: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
-            "select {USER_COLUMNS} from app_user u where u.project_id = $1 and u.id = $2"
+            "select {USER_COLUMNS} from app_user u where u.project_id = $1 and u.id = $2",
+            USER_COLUMNS = USER_COLUMNS.as_str()
         ))
         .bind(project_id)
         .bind(user_id)
@@ -204,7 +223,8 @@ impl Store {
                 let (t, id) = after.clone().unwrap_or((i64::MIN, String::new()));
                 sqlx::query(&format!(
                     "select {USER_COLUMNS} from app_user u where u.project_id = $1 \
-                     and (u.created_at, u.id) > ($2, $3) order by u.created_at, u.id limit $4"
+                     and (u.created_at, u.id) > ($2, $3) order by u.created_at, u.id limit $4",
+                    USER_COLUMNS = USER_COLUMNS.as_str()
                 ))
                 .bind(project_id)
                 .bind(t)
@@ -218,7 +238,8 @@ impl Store {
                 sqlx::query(&format!(
                     "select {USER_COLUMNS} from app_user u where u.project_id = $1 \
                      and u.email_normalized >= $2 and u.email_normalized < $3 and u.email_normalized > $4 \
-                     order by u.email_normalized limit $5"
+                     order by u.email_normalized limit $5",
+            USER_COLUMNS = USER_COLUMNS.as_str()
                 ))
                 .bind(project_id)
                 .bind(prefix)
@@ -232,7 +253,8 @@ impl Store {
                 let from = after.clone().unwrap_or_default();
                 sqlx::query(&format!(
                     "select {USER_COLUMNS} from app_user u where u.project_id = $1 \
-                     and u.id >= $2 and u.id < $3 and u.id > $4 order by u.id limit $5"
+                     and u.id >= $2 and u.id < $3 and u.id > $4 order by u.id limit $5",
+                    USER_COLUMNS = USER_COLUMNS.as_str()
                 ))
                 .bind(project_id)
                 .bind(prefix)

@@ -94,6 +94,10 @@ pub fn user_json(user: &User) -> protekt_api_types::User {
         created_at: rfc3339(user.created_at),
         updated_at: rfc3339(user.updated_at),
         last_login_at: user.last_login_at.map(rfc3339),
-        mfa_methods: user.mfa_methods.clone(),
+        mfa_methods: user
+            .mfa_methods
+            .iter()
+            .map(|k| k.as_str().to_owned())
+            .collect(),
     }
 }

@@ -129,20 +129,19 @@ both_dbs!(
         let user = app.signup("challenged@example.com", PASSWORD).await;
         let user_id = user["user"]["id"].as_str().unwrap();
         let now = app.clock.now();
-        for (id, expires) in [("mfc_old", now + 1000), ("mfc_live", now + 3_600_000)] {
+        for (id, expires_at) in [("mfc_old", now + 1000), ("mfc_live", now + 3_600_000)] {
+            let challenge = protekt_core::model::NewChallenge {
+                id,
+                user_id,
+                purpose: protekt_core::model::ChallengePurpose::Login,
+                first_factor: Some("pwd"),
+                token_hash: None,
+                ip: None,
+                user_agent: None,
+                expires_at,
+            };
             app.store
-                .insert_challenge(
-                    &app.project.id,
-                    user_id,
-                    id,
-                    "login",
-                    None,
-                    None,
-                    None,
-                    None,
-                    now,
-                    expires,
-                )
+                .insert_challenge(&app.project.id, &challenge, now)
                 .await
                 .unwrap();
         }
