@@ -1,7 +1,9 @@
 // The real `protekt` binary, one server per test file, and Debian's Chromium driven by
 // playwright-core (never a downloaded browser). The binary is $PROTEKT_BIN, else
-// ../../target/debug/protekt. Emails land in the server's dev outbox, which the tests read.
+// ../../target/debug/protekt; the tests never build it. Emails land in the server's dev outbox,
+// which the tests read.
 
+import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -18,9 +20,13 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const PASSWORD = 'correct horse battery staple 42';
 
-function binary() {
+/** The binary, waiting up to 60 s while it is missing: cargo may be relinking it right now. */
+async function binary() {
   const bin = process.env.PROTEKT_BIN ?? path.resolve(here, '..', '..', 'target', 'debug', 'protekt');
-  if (!existsSync(bin)) throw new Error(`no protekt binary at ${bin}: run cargo build, or set PROTEKT_BIN`);
+  for (let waited = 0; !existsSync(bin); waited += 500) {
+    if (waited >= 60_000) throw new Error(`no protekt binary at ${bin}: run cargo build, or set PROTEKT_BIN`);
+    await sleep(500);
+  }
   return bin;
 }
 
@@ -44,58 +50,74 @@ export function freePort() {
   });
 }
 
-/**
- * `protekt serve` on a fresh data dir with one project whose settings are `settings`.
- * Returns `{ baseUrl, loginId, apiKey, api(path, body), outbox(to, kind), stop() }`.
- */
-export async function startServer(settings = {}) {
-  const bin = binary();
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'protekt-browser-'));
-  const cli = async (...args) => (await run(bin, [...args, '--data-dir', dataDir], { env: serverEnv() })).stdout;
-  const project = JSON.parse((await cli('project', 'create', '--name', 'Browser Test', '--json')).trim().split('\n').pop());
-  const token = (await cli('token', 'create', '--name', 'browser-tests')).trim();
-  const port = await freePort();
-  const baseUrl = `http://127.0.0.1:${port}`;
-  let output = '';
+/** `protekt serve` on `port` until /healthz answers; `{ child, output, exited }`, or a throw. */
+async function serve(bin, dataDir, port) {
   const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: serverEnv(),
   });
-  child.stdout.on('data', (c) => (output += c));
-  child.stderr.on('data', (c) => (output += c));
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  for (let i = 0; ; i++) {
+  const state = { child, output: '', exited: null };
+  child.stdout.on('data', (c) => (state.output += c));
+  child.stderr.on('data', (c) => (state.output += c));
+  state.exit = new Promise((resolve) =>
+    child.on('close', (code, signal) => resolve((state.exited = { code, signal }))),
+  );
+  child.on('error', (err) => (state.output += String(err)));
+  for (let i = 0; state.exited === null; i++) {
     try {
-      if ((await fetch(`${baseUrl}/healthz`)).ok) break;
+      if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return state;
     } catch {
       // not listening yet
     }
-    if (i > 300) throw new Error(`protekt serve did not start:\n${output}`);
+    if (i > 600) {
+      child.kill('SIGKILL');
+      throw new Error(`protekt serve did not answer /healthz within 30 s:\n${state.output}`);
+    }
     await sleep(50);
   }
-  const patched = await fetch(`${baseUrl}/v1/projects/${project.id}`, {
-    method: 'PATCH',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ settings }),
-  });
-  if (!patched.ok) throw new Error(`settings refused: ${await patched.text()}`);
+  return state; // exited before answering: most likely the port was taken meanwhile
+}
 
-  return {
-    baseUrl,
-    loginId: project.loginId,
-    /** A JSON call to /v1 with the project's API key: `{ status, body }`. */
-    async api(route, body) {
+/**
+ * `protekt serve` on a fresh data dir with one project whose settings are `settings`.
+ * Returns `{ baseUrl, loginId, api(route, body), email(to, kind), link(...), logs(), stop() }`.
+ */
+export async function startServer(settings = {}) {
+  const bin = await binary();
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'protekt-browser-'));
+  const cli = async (...args) => (await run(bin, [...args, '--data-dir', dataDir], { env: serverEnv() })).stdout;
+  let server;
+  try {
+    const project = JSON.parse((await cli('project', 'create', '--name', 'Browser Test', '--json')).trim().split('\n').pop());
+    const token = (await cli('token', 'create', '--name', 'browser-tests')).match(/mt_\S+/)?.[0];
+    assert.ok(token, 'protekt token create printed a management token');
+    let port;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      port = await freePort();
+      server = await serve(bin, dataDir, port);
+      if (server.exited === null) break; // else the port was taken meanwhile: another one
+    }
+    if (server.exited !== null) throw new Error(`protekt serve exited ${JSON.stringify(server.exited)}:\n${server.output}`);
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const patched = await fetch(`${baseUrl}/v1/projects/${project.id}`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ settings }),
+    });
+    if (!patched.ok) throw new Error(`settings refused: ${await patched.text()}`);
+
+    const api = async (route, body) => {
       const res = await fetch(`${baseUrl}${route}`, {
         method: body === undefined ? 'GET' : 'POST',
         headers: { 'x-api-key': project.apiKey, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.status, body: await res.json() };
-    },
-    /** Waits for the newest email of `kind` to `to` in the dev outbox. */
-    async email(to, kind) {
+    };
+    const email = async (to, kind) => {
       const dir = path.join(dataDir, 'outbox');
       for (let i = 0; i < 200; i++) {
+        // The server writes each file under a temporary name and renames it: a .json is whole.
         const found = existsSync(dir)
           ? readdirSync(dir)
               .filter((n) => n.endsWith('.json'))
@@ -106,31 +128,61 @@ export async function startServer(settings = {}) {
         if (found.length) return found.at(-1);
         await sleep(50);
       }
-      throw new Error(`no ${kind} email to ${to}`);
-    },
-    logs: () => output,
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+      throw new Error(`no ${kind} email to ${to} in ${dir}`);
+    };
+    return {
+      baseUrl,
+      loginId: project.loginId,
+      /** A JSON call to /v1 with the project's API key (POST when there is a body): `{ status, body }`. */
+      api,
+      /** Waits for the newest email of `kind` to `to` in the dev outbox. */
+      email,
+      /** Signs `address` up and asks for an emailed link of `kind`, with `redirectUrl` if given. */
+      async link(address, kind, redirectUrl) {
+        assert.equal((await api('/v1/auth/signup', { email: address, password: PASSWORD })).status, 201);
+        const route = kind === 'verify_email' ? '/v1/auth/verify-email/send' : '/v1/auth/password-reset';
+        const res = await api(route, redirectUrl ? { email: address, redirectUrl } : { email: address });
+        assert.equal(res.status, 200, JSON.stringify(res.body));
+        return (await email(address, kind)).link;
+      },
+      /** The user with this email, as GET /v1/users shows it. */
+      async user(address) {
+        const { body } = await api(`/v1/users?search=${encodeURIComponent(address)}`);
+        return body.users[0];
+      },
+      logs: () => server.output,
+      async stop() {
+        server.child.kill('SIGTERM');
+        await server.exit;
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    if (server?.exited === null) {
+      server.child.kill('SIGTERM');
+      await server.exit;
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
 }
 
 /**
  * A stand-in for the customer's app on loopback, where hosted pages send the browser back to:
- * it records the paths it is asked for and answers a small page.
+ * it records the requests it gets (`{ method, url, referer }`) and answers a small page.
  */
 export async function startApp() {
   const hits = [];
   const server = http.createServer((req, res) => {
-    hits.push(req.url);
+    hits.push({ method: req.method, url: req.url, referer: req.headers.referer });
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<!doctype html><title>App</title><h1>Welcome back to the app</h1>');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const origin = `http://127.0.0.1:${server.address().port}`;
   return {
-    url: (p) => `http://127.0.0.1:${server.address().port}${p}`,
+    origin,
+    url: (p) => `${origin}${p}`,
     hits,
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
@@ -154,20 +206,66 @@ export function launchBrowser() {
 }
 
 /**
- * A new page that records every Content-Security-Policy violation (the console reports them;
- * the `securitypolicyviolation` event is logged there too, so both kinds show).
+ * A page in a new browser context that records every Content-Security-Policy violation: Chromium
+ * reports them on the console, and a `securitypolicyviolation` listener logs them there too.
  */
 export async function watchedPage(browser) {
   const context = await browser.newContext();
-  const page = await context.newPage();
   const violations = [];
-  page.on('console', (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
-  });
-  await page.addInitScript(() => {
+  const watch = (page) =>
+    page.on('console', (msg) => {
+      if (/Content Security Policy/i.test(msg.text())) violations.push(msg.text());
+    });
+  context.on('page', watch);
+  await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) =>
       console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`),
     );
   });
-  return { page, violations, close: () => context.close() };
+  const page = await context.newPage();
+  return { context, page, violations, close: () => context.close() };
+}
+
+/**
+ * Waits (10 s) for `page` to be at `url`, and checks that the app really got that request.
+ * On failure, says where the browser is and which CSP violations it saw.
+ */
+export async function assertArrived(page, app, url, violations) {
+  try {
+    await page.waitForURL(url, { timeout: 10_000 });
+  } catch {
+    assert.fail(
+      `the browser never reached ${url}; it is at ${page.url()}. CSP violations: ` +
+        (violations.length ? violations.join(' | ') : 'none'),
+    );
+  }
+  assert.equal(page.url(), url);
+  const path = new URL(url).pathname;
+  assert.ok(app.hits.some((h) => h.method === 'GET' && h.url === path), `the app got GET ${path}`);
+}
+
+/**
+ * The headers every hosted page carries (SECURITY U4, F5): a strict CSP whose script nonce is
+ * the one of the page's script, no referrer, no caching, no framing. Returns the nonce.
+ */
+export function assertPageHeaders(headers, html) {
+  const csp = headers.get('content-security-policy') ?? '';
+  for (const directive of ["frame-ancestors 'none'", "base-uri 'none'"]) {
+    assert.ok(csp.includes(directive), `${directive} in ${csp}`);
+  }
+  assert.ok(csp.includes("object-src 'none'") || csp.includes("default-src 'none'"), `no plugins in ${csp}`);
+  const nonce = csp.match(/script-src 'nonce-([A-Za-z0-9+/=_-]+)'/)?.[1];
+  assert.ok(nonce, `a nonce-based script-src in ${csp}`);
+  assert.ok(html.includes(`<script nonce="${nonce}">`), 'the page script carries the CSP nonce');
+  assert.equal(headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(headers.get('cache-control'), 'no-store');
+  assert.equal(headers.get('x-content-type-options'), 'nosniff');
+  assert.equal(headers.get('x-frame-options'), 'DENY');
+  return nonce;
+}
+
+/** The origins the page's CSP lets its forms submit to (and be redirected to). */
+export function formAction(headers) {
+  const csp = headers.get('content-security-policy') ?? '';
+  return (csp.match(/form-action ([^;]*)/)?.[1] ?? '').trim().split(/\s+/);
 }
