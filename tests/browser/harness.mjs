@@ -59,10 +59,10 @@ async function serve(bin, dataDir, port) {
   const state = { child, output: '', exited: null };
   child.stdout.on('data', (c) => (state.output += c));
   child.stderr.on('data', (c) => (state.output += c));
-  state.exit = new Promise((resolve) =>
-    child.on('close', (code, signal) => resolve((state.exited = { code, signal }))),
-  );
-  child.on('error', (err) => (state.output += String(err)));
+  state.exit = new Promise((resolve) => {
+    child.on('close', (code, signal) => resolve((state.exited ??= { code, signal })));
+    child.on('error', (err) => resolve((state.exited ??= { error: err.message })));
+  });
   for (let i = 0; state.exited === null; i++) {
     try {
       if ((await fetch(`http://127.0.0.1:${port}/healthz`)).ok) return state;
@@ -94,7 +94,7 @@ export async function startServer(settings = {}) {
     let port;
     for (let attempt = 0; attempt < 3; attempt++) {
       port = await freePort();
-      server = await serve(bin, dataDir, port);
+      server = await serve(await binary(), dataDir, port);
       if (server.exited === null) break; // else the port was taken meanwhile: another one
     }
     if (server.exited !== null) throw new Error(`protekt serve exited ${JSON.stringify(server.exited)}:\n${server.output}`);
