@@ -171,6 +171,17 @@ async fn create_with_id(
     Ok(CreatedProject { project, api_key })
 }
 
+/// The project with this public Login ID (hosted pages, JWKS); `NotFound` if there is none.
+pub async fn by_login_id(store: &Store, login_id: &str) -> Result<Project> {
+    if login_id.len() > 64 {
+        return Err(Error::NotFound);
+    }
+    store
+        .project_by_login_id(login_id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
 /// The project an API key belongs to; `InvalidApiKey` for a missing, unknown or revoked key.
 pub async fn authenticate(store: &Store, api_key: Option<&str>) -> Result<Arc<Project>> {
     let key = api_key

@@ -5,10 +5,11 @@
 //! answer that does not set its own (answers carry tokens and user data; RFC 6749 §5.1), and
 //! HSTS when the server is reached over https (SECURITY U4).
 
+pub mod api;
 pub mod error;
 pub mod extract;
 pub mod openapi;
-pub mod routes;
+pub mod pages;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Request};
@@ -30,15 +31,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub fn router(state: AppState) -> Router {
     let hsts = state.public_url.starts_with("https://");
     Router::new()
-        .merge(routes::auth::router())
-        .merge(routes::account::router())
-        .merge(routes::users::router())
-        .merge(routes::sessions::router())
-        .merge(routes::mfa::router())
-        .merge(routes::projects::router())
-        .merge(routes::management_tokens::router())
-        .merge(routes::pages::router())
-        .merge(routes::system::router())
+        .merge(api::auth::router())
+        .merge(api::account::router())
+        .merge(api::users::router())
+        .merge(api::sessions::router())
+        .merge(api::mfa::router())
+        .merge(api::projects::router())
+        .merge(api::management_tokens::router())
+        .merge(pages::router())
+        .merge(api::system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(move |req, next| {

@@ -4,7 +4,7 @@ use protekt_api_types as api;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::routes::{account, auth, management_tokens, mfa, projects, sessions, system, users};
+use super::api::{account, auth, management_tokens, mfa, projects, sessions, system, users};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -1,10 +1,9 @@
-//! One module per capability; each owns its routes.
+//! The `/v1` JSON API (and the system routes): one module per capability; each owns its routes.
 
 pub mod account;
 pub mod auth;
 pub mod management_tokens;
 pub mod mfa;
-pub mod pages;
 pub mod projects;
 pub mod sessions;
 pub mod system;
