@@ -16,6 +16,7 @@ pub mod limits;
 pub mod mail;
 pub mod mfa;
 pub mod model;
+pub mod operator;
 pub mod password;
 pub mod projects;
 pub mod signin;

@@ -203,6 +203,7 @@ pub async fn update(
             .update_user(&project.id, user_id, current.updated_at, &changes, now)
             .await?
         {
+            audited(store, project, "user.update", user_id, now).await;
             return get(store, project, user_id).await;
         }
     }
@@ -211,10 +212,17 @@ pub async fn update(
     )))
 }
 
-pub async fn delete(store: &Store, project: &Project, user_id: &str) -> Result<()> {
-    if store.delete_user(&project.id, user_id).await? {
-        Ok(())
-    } else {
-        Err(Error::NotFound)
+pub async fn delete(store: &Store, clock: &Clock, project: &Project, user_id: &str) -> Result<()> {
+    if !store.delete_user(&project.id, user_id).await? {
+        return Err(Error::NotFound);
     }
+    audited(store, project, "user.delete", user_id, clock.now()).await;
+    Ok(())
+}
+
+/// Records a change made with the project's API key (SECURITY AU1).
+async fn audited(store: &Store, project: &Project, kind: &'static str, user_id: &str, now: i64) {
+    let mut event = crate::audit::event(&project.id, kind, true, Some(user_id));
+    event.actor = Some("api_key".into());
+    crate::audit::record(store, event, now).await;
 }

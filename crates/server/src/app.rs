@@ -14,6 +14,7 @@ use protekt_core::mail::{MailConfig, Mailer};
 use protekt_core::mfa::MfaService;
 use protekt_core::model::ProjectSettings;
 use protekt_core::model::SmtpSettings;
+use protekt_core::operator::Operator;
 use protekt_core::password::{HashParams, Hasher};
 use protekt_core::projects::{self, CreatedProject};
 use protekt_core::signin::SignInService;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub mfa: MfaService,
     pub signin: SignInService,
+    pub operator: Operator,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
     /// The base URL users reach this server at (HSTS is sent when it is https).
@@ -196,6 +198,7 @@ impl App {
             } else {
                 None
             };
+        let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));
         Ok(Self {
             listener,
             state: AppState {
@@ -205,6 +208,7 @@ impl App {
                 mailer,
                 mfa,
                 signin,
+                operator,
                 master,
                 clock,
                 public_url: Arc::from(public_url.as_str()),

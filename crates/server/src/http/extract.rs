@@ -2,7 +2,9 @@
 //! token and where the request came from.
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
+};
 use axum::http::{header, request::Parts};
 use protekt_api_types::ErrorCode;
 use protekt_core::auth::ClientInfo;
@@ -106,57 +108,41 @@ impl FromRequestParts<AppState> for ApiProject {
     }
 }
 
-/// The user's access token from `Authorization: Bearer …`.
+/// The user's access token from `Authorization: Bearer …` (the scheme in any case, RFC 9110
+/// §11.1). As `Option<Bearer>`, a route may take it or not.
 pub struct Bearer(pub String);
+
+fn bearer_token(parts: &Parts) -> Option<Bearer> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| Bearer(token.to_owned()))
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(|t| Bearer(t.trim().to_owned()))
-            .filter(|b| !b.0.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::InvalidToken,
-                    "an access token is required (Authorization: Bearer …)",
-                )
-            })
+        bearer_token(parts).ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidToken,
+                "an access token is required (Authorization: Bearer …)",
+            )
+        })
     }
 }
 
-/// A management token (`Authorization: Bearer mt_…`), checked: live, and what it may manage.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for Bearer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(bearer_token(parts))
+    }
+}
+
+/// A live management token (`Authorization: Bearer mt_…`); what it may do is checked by
+/// `protekt_core::operator`.
 pub struct Management(pub ManagementToken);
-
-impl Management {
-    /// Refuses a token scoped to another project, as if the project did not exist.
-    pub fn may_manage(&self, project_id: &str) -> Result<(), ApiError> {
-        match &self.0.project_id {
-            Some(scope) if scope != project_id => {
-                Err(ApiError::new(ErrorCode::NotFound, "no such project"))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Creating projects and managing tokens need a token for every project.
-    pub fn require_global(&self) -> Result<(), ApiError> {
-        match self.0.project_id {
-            Some(_) => Err(ApiError::new(
-                ErrorCode::Forbidden,
-                "this management token is limited to one project",
-            )),
-            None => Ok(()),
-        }
-    }
-}
 
 impl FromRequestParts<AppState> for Management {
     type Rejection = ApiError;
@@ -165,13 +151,8 @@ impl FromRequestParts<AppState> for Management {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = Bearer::from_request_parts(parts, state)
-            .await
-            .ok()
-            .map(|b| b.0);
-        match projects::authenticate_management(&state.store, token.as_deref(), state.clock.now())
-            .await
-        {
+        let token = bearer_token(parts).map(|b| b.0);
+        match state.operator.authenticate(token.as_deref()).await {
             Ok(found) => Ok(Management(found)),
             Err(protekt_core::Error::InvalidToken) => Err(ApiError::new(
                 ErrorCode::InvalidToken,

@@ -304,9 +304,9 @@ both_dbs!(
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let events = app.store.recent_events(&app.project.id, 50).await.unwrap();
-        assert!(events
-            .iter()
-            .any(|e| e.kind == "api_key.revoke" && e.actor.as_deref() == Some("management")));
+        // AU1: audited with the management token that acted (its id, never the token).
+        assert!(events.iter().any(|e| e.kind == "api_key.revoke"
+            && e.actor.as_deref().is_some_and(|a| a.starts_with("mgt_"))));
         app
     }
 );

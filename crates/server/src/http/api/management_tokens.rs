@@ -8,7 +8,6 @@ use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
 use protekt_core::model::ManagementToken;
-use protekt_core::projects;
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
@@ -37,13 +36,6 @@ fn token_json(t: &ManagementToken) -> api::ManagementToken {
     }
 }
 
-async fn audit(state: &AppState, actor: &ManagementToken, kind: &'static str, id: &str) {
-    let mut event = protekt_core::audit::event_global(kind, true);
-    event.actor = Some(actor.id.clone());
-    event.subject = Some(id.to_owned());
-    protekt_core::audit::record(&state.store, event, state.clock.now()).await
-}
-
 /// The live (unrevoked) management tokens, newest first; expired ones show their expiry.
 #[utoipa::path(get, path = "/v1/management-tokens", tag = "projects", security(("bearer" = [])),
     responses((status = 200, body = api::ManagementTokenList), (status = 401, body = api::ErrorBody, description = "invalid_token"),
@@ -52,8 +44,7 @@ pub async fn management_tokens_list(
     State(state): State<AppState>,
     manager: Management,
 ) -> ApiResult<Json<api::ManagementTokenList>> {
-    manager.require_global()?;
-    let list = state.store.list_management_tokens().await?;
+    let list = state.operator.list_tokens(&manager.0).await?;
     Ok(Json(api::ManagementTokenList {
         management_tokens: list.iter().map(token_json).collect(),
     }))
@@ -71,20 +62,13 @@ pub async fn management_token_create(
     manager: Management,
     ApiJson(body): ApiJson<api::ManagementTokenCreateRequest>,
 ) -> ApiResult<(StatusCode, Json<api::ManagementTokenCreated>)> {
-    manager.require_global()?;
-    let ttl_ms = match body.expires_in {
-        Some(secs) => i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX),
-        None => projects::DEFAULT_MANAGEMENT_TOKEN_TTL_MS,
-    };
-    let (info, token) = projects::create_management_token(
-        &state.store,
-        &body.name,
-        body.project_id.as_deref(),
-        ttl_ms,
-        state.clock.now(),
-    )
-    .await?;
-    audit(&state, &manager.0, "management_token.create", &info.id).await;
+    let ttl_ms = body
+        .expires_in
+        .map(|secs| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
+    let (info, token) = state
+        .operator
+        .create_token(&manager.0, &body.name, body.project_id.as_deref(), ttl_ms)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(api::ManagementTokenCreated {
@@ -105,14 +89,6 @@ pub async fn management_token_revoke(
     manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::OkResponse>> {
-    manager.require_global()?;
-    if !state
-        .store
-        .revoke_management_token(&id, state.clock.now())
-        .await?
-    {
-        return Err(protekt_core::Error::NotFound.into());
-    }
-    audit(&state, &manager.0, "management_token.revoke", &id).await;
+    state.operator.revoke_token(&manager.0, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
 }

@@ -1,7 +1,6 @@
 //! `/v1/mfa/*`: enrol, confirm and remove second factors, finish logins, backup codes.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
 use protekt_api_types as api;
@@ -67,42 +66,40 @@ pub async fn mfa_enroll(
 pub async fn mfa_verify(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
-    headers: HeaderMap,
+    bearer: Option<Bearer>,
     ApiJson(body): ApiJson<api::MfaVerifyRequest>,
 ) -> ApiResult<Json<api::MfaVerifyResponse>> {
-    if let Some(mfa_token) = &body.mfa_token {
-        let (user, tokens) = state
-            .mfa
-            .verify_login(&project, mfa_token, &body.code, body.token_expiry)
-            .await?;
-        return Ok(Json(api::MfaVerifyResponse {
-            user: Some(user_json(&user)),
-            access_token: Some(tokens.access_token),
-            refresh_token: Some(tokens.refresh_token),
-            expires_in: Some(tokens.expires_in),
-            backup_codes: None,
-        }));
-    }
-    let bearer = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim().to_owned())
-        .ok_or_else(|| {
-            ApiError::invalid(
+    let answer =
+        match (&body.mfa_token, bearer) {
+            (Some(mfa_token), _) => {
+                let (user, tokens) = state
+                    .mfa
+                    .verify_login(&project, mfa_token, &body.code, body.token_expiry)
+                    .await?;
+                api::MfaVerifyResponse {
+                    user: Some(user_json(&user)),
+                    access_token: Some(tokens.access_token),
+                    refresh_token: Some(tokens.refresh_token),
+                    expires_in: Some(tokens.expires_in),
+                    backup_codes: None,
+                }
+            }
+            (None, Some(Bearer(access_token))) => api::MfaVerifyResponse {
+                user: None,
+                access_token: None,
+                refresh_token: None,
+                expires_in: None,
+                backup_codes: state
+                    .mfa
+                    .confirm(&project, &access_token, &body.code)
+                    .await?,
+            },
+            (None, None) => return Err(ApiError::invalid(
                 "mfaToken",
                 "give the mfaToken of a login, or the user's access token to confirm an enrolment",
-            )
-        })?;
-    let backup_codes = state.mfa.confirm(&project, &bearer, &body.code).await?;
-    Ok(Json(api::MfaVerifyResponse {
-        user: None,
-        access_token: None,
-        refresh_token: None,
-        expires_in: None,
-        backup_codes,
-    }))
+            )),
+        };
+    Ok(Json(answer))
 }
 
 /// Text the SMS code of a login challenge again.

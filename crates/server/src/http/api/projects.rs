@@ -7,7 +7,6 @@ use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
 use protekt_core::model::Project;
-use protekt_core::projects;
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
@@ -46,12 +45,6 @@ pub fn project_json(p: &Project) -> api::Project {
     }
 }
 
-async fn audit(state: &AppState, project_id: &str, kind: &'static str) {
-    let mut event = protekt_core::audit::event(project_id, kind, true, None);
-    event.actor = Some("management".into());
-    protekt_core::audit::record(&state.store, event, state.clock.now()).await
-}
-
 /// All projects.
 #[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
     responses((status = 200, body = api::ProjectList), (status = 401, body = api::ErrorBody, description = "invalid_token")))]
@@ -59,13 +52,9 @@ pub async fn projects_list(
     State(state): State<AppState>,
     manager: Management,
 ) -> ApiResult<Json<api::ProjectList>> {
-    let list = state.store.list_projects().await?;
+    let list = state.operator.list_projects(&manager.0).await?;
     Ok(Json(api::ProjectList {
-        projects: list
-            .iter()
-            .filter(|p| manager.may_manage(&p.id).is_ok())
-            .map(project_json)
-            .collect(),
+        projects: list.iter().map(project_json).collect(),
     }))
 }
 
@@ -78,16 +67,10 @@ pub async fn project_create(
     manager: Management,
     ApiJson(body): ApiJson<api::ProjectCreateRequest>,
 ) -> ApiResult<(StatusCode, Json<api::ProjectCreated>)> {
-    manager.require_global()?;
-    let created = projects::create_from_request(
-        &state.store,
-        &state.master,
-        &body.name,
-        body.settings.as_ref(),
-        state.clock.now(),
-    )
-    .await?;
-    audit(&state, &created.project.id, "project.create").await;
+    let created = state
+        .operator
+        .create_project(&manager.0, &body.name, body.settings.as_ref())
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(api::ProjectCreated {
@@ -105,13 +88,9 @@ pub async fn project_get(
     manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::Project>> {
-    manager.may_manage(&id)?;
-    let p = state
-        .store
-        .project_by_id(&id)
-        .await?
-        .ok_or(protekt_core::Error::NotFound)?;
-    Ok(Json(project_json(&p)))
+    Ok(Json(project_json(
+        &state.operator.project(&manager.0, &id).await?,
+    )))
 }
 
 /// Rename a project or change its settings (merged at top level, validated as a whole).
@@ -128,17 +107,15 @@ pub async fn project_update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<api::ProjectUpdateRequest>,
 ) -> ApiResult<Json<api::Project>> {
-    manager.may_manage(&id)?;
-    let p = projects::update(
-        &state.store,
-        &state.master,
-        &id,
-        body.name.as_deref(),
-        body.settings.as_ref(),
-        state.clock.now(),
-    )
-    .await?;
-    audit(&state, &p.id, "project.update").await;
+    let p = state
+        .operator
+        .update_project(
+            &manager.0,
+            &id,
+            body.name.as_deref(),
+            body.settings.as_ref(),
+        )
+        .await?;
     Ok(Json(project_json(&p)))
 }
 
@@ -150,11 +127,7 @@ pub async fn project_delete(
     manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::OkResponse>> {
-    manager.may_manage(&id)?;
-    if !state.store.delete_project(&id).await? {
-        return Err(protekt_core::Error::NotFound.into());
-    }
-    audit(&state, &id, "project.delete").await;
+    state.operator.delete_project(&manager.0, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
 
@@ -166,15 +139,10 @@ pub async fn api_key_create(
     manager: Management,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<api::ApiKeyCreated>)> {
-    manager.may_manage(&id)?;
-    let (key_id, api_key) = projects::create_api_key(&state.store, &id, state.clock.now()).await?;
-    audit(&state, &id, "api_key.create").await;
+    let (id, api_key) = state.operator.create_api_key(&manager.0, &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(api::ApiKeyCreated {
-            id: key_id,
-            api_key,
-        }),
+        Json(api::ApiKeyCreated { id, api_key }),
     ))
 }
 
@@ -187,14 +155,9 @@ pub async fn api_key_delete(
     manager: Management,
     Path((id, key_id)): Path<(String, String)>,
 ) -> ApiResult<Json<api::OkResponse>> {
-    manager.may_manage(&id)?;
-    if !state
-        .store
-        .revoke_api_key(&id, &key_id, state.clock.now())
-        .await?
-    {
-        return Err(protekt_core::Error::NotFound.into());
-    }
-    audit(&state, &id, "api_key.revoke").await;
+    state
+        .operator
+        .revoke_api_key(&manager.0, &id, &key_id)
+        .await?;
     Ok(Json(api::OkResponse { ok: true }))
 }

@@ -101,9 +101,6 @@ pub async fn user_update(
         disabled: body.disabled,
     };
     let user = users::update(&state.store, &state.clock, &project, &id, update).await?;
-    let mut event = protekt_core::audit::event(&project.id, "user.update", true, Some(&id));
-    event.actor = Some("api_key".into());
-    protekt_core::audit::record(&state.store, event, state.clock.now()).await;
     Ok(Json(api::UserResponse {
         user: user_json(&user),
     }))
@@ -117,10 +114,7 @@ pub async fn user_delete(
     ApiProject(project): ApiProject,
     Path(id): Path<String>,
 ) -> ApiResult<Json<api::OkResponse>> {
-    users::delete(&state.store, &project, &id).await?;
-    let mut event = protekt_core::audit::event(&project.id, "user.delete", true, Some(&id));
-    event.actor = Some("api_key".into());
-    protekt_core::audit::record(&state.store, event, state.clock.now()).await;
+    users::delete(&state.store, &state.clock, &project, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
 
