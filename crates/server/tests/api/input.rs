@@ -30,12 +30,15 @@ async fn raw(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+/// (path, content type, body, expected status, expected code)
+type BodyCase<'a> = (&'a str, Option<&'a str>, Vec<u8>, StatusCode, &'a str);
+
 both_dbs!(
     malformed_and_oversized_bodies_get_clean_errors_i1_i2,
     |app| async move {
         let post = reqwest::Method::POST;
         let json_ct = Some("application/json");
-        let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+        let cases: Vec<BodyCase> = vec![
             (
                 "/v1/auth/login",
                 json_ct,
