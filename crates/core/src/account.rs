@@ -162,8 +162,13 @@ impl AccountService {
         user: &User,
         client: &ClientInfo,
     ) -> Result<()> {
-        self.check_quota(project, "verify_email", &user.email.to_lowercase(), client)
-            .await?;
+        self.check_quota(
+            project,
+            "verify_email",
+            &crate::email::key(&user.email),
+            client,
+        )
+        .await?;
         self.send_link(project, user, Purpose::VerifyEmail, None)
             .await
     }
@@ -376,11 +381,7 @@ impl AccountService {
         if !user.mfa_methods.is_empty() && claims.aal != "aal2" {
             return Err(Error::MfaStepUpRequired);
         }
-        let stored = self
-            .store
-            .user_by_email(&project.id, &user.email.to_lowercase())
-            .await?
-            .and_then(|(_, h)| h);
+        let stored = self.store.password_hash(&project.id, &user.id).await?;
         let checked = if current.len() <= password::MAX_PASSWORD_BYTES {
             current
         } else {

@@ -15,14 +15,12 @@ use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::model::Project;
-use crate::model::SessionInfo;
 use crate::model::User;
+use crate::model::{SessionInfo, SessionView};
 use crate::store::sessions::{LoginStamp, NewSession};
 use crate::store::Store;
 use crate::tokens::{AccessClaims, TokenService};
 
-/// Largest accepted user metadata, serialised.
-pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 /// Shortest access-token lifetime a client may ask for, in seconds.
 pub const MIN_TOKEN_EXPIRY: u64 = 10;
 
@@ -175,6 +173,21 @@ impl AuthService {
     ) -> Result<(User, Arc<AccessClaims>)> {
         let now = self.clock.now();
         let claims = self.tokens.verify(project, token, now).await?;
+        let view = self.live_session(project, &claims, now).await?;
+        if view.user.disabled {
+            return Err(Error::UserDisabled);
+        }
+        Ok((view.user.clone(), claims))
+    }
+
+    /// The session a token names, if it is live, belongs to the token's user, and the token was
+    /// not revoked on its own.
+    async fn live_session(
+        &self,
+        project: &Project,
+        claims: &AccessClaims,
+        now: Millis,
+    ) -> Result<Arc<SessionView>> {
         let view = self
             .store
             .session_view(&project.id, &claims.sid)
@@ -186,10 +199,7 @@ impl AuthService {
         {
             return Err(Error::InvalidToken);
         }
-        if view.user.disabled {
-            return Err(Error::UserDisabled);
-        }
-        Ok((view.user.clone(), claims))
+        Ok(view)
     }
 
     /// Ends the session of a (valid) access token.
@@ -199,17 +209,7 @@ impl AuthService {
             .tokens
             .verify_ignoring_time(project, access_token, now)
             .await?;
-        let view = self
-            .store
-            .session_view(&project.id, &claims.sid)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        if !view.is_live(now, idle_ms(project))
-            || view.user.id != claims.sub
-            || view.revoked_jtis.contains(&claims.jti)
-        {
-            return Err(Error::InvalidToken);
-        }
+        self.live_session(project, &claims, now).await?;
         self.store
             .end_session(&project.id, &claims.sid, now)
             .await?;
@@ -407,22 +407,6 @@ impl AuthService {
 
 fn idle_ms(project: &Project) -> Millis {
     (project.settings.session_idle_timeout as i64) * 1000
-}
-
-pub(crate) fn parse_metadata(metadata: Option<serde_json::Value>) -> Result<serde_json::Value> {
-    match metadata {
-        None | Some(serde_json::Value::Null) => Ok(serde_json::json!({})),
-        Some(v @ serde_json::Value::Object(_)) => {
-            if v.to_string().len() > MAX_METADATA_BYTES {
-                return Err(Error::invalid(
-                    "metadata",
-                    "metadata must be at most 16 KiB",
-                ));
-            }
-            Ok(v)
-        }
-        Some(_) => Err(Error::invalid("metadata", "metadata must be a JSON object")),
-    }
 }
 
 /// The access-token lifetime for a request: the project's, or shorter if the client asks.

@@ -52,7 +52,7 @@ impl Email {
             return Err(bad("has an invalid domain"));
         }
         let address = format!("{local}@{domain}");
-        let normalized = address.to_lowercase();
+        let normalized = key(&address);
         Ok(Self {
             address,
             normalized,
@@ -68,6 +68,12 @@ impl Email {
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
+}
+
+/// The form an address is unique and looked up in (per project): lowercased. Also for
+/// addresses already stored, which were parsed when they were saved.
+pub fn key(address: &str) -> String {
+    address.to_lowercase()
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod limits;
 pub mod mail;
+pub mod metadata;
 pub mod mfa;
 pub mod model;
 pub mod operator;

@@ -2,7 +2,6 @@
 
 use base64::Engine;
 
-use crate::auth::MAX_METADATA_BYTES;
 use crate::clock::Clock;
 use crate::email::Email;
 use crate::error::{Error, Result};
@@ -101,7 +100,9 @@ pub async fn list(
             UserSeek::Created { .. } => {
                 encode_cursor(&Cursor::Created(last.created_at, last.id.clone()))
             }
-            UserSeek::EmailPrefix { .. } => encode_cursor(&Cursor::Key(last.email.to_lowercase())),
+            UserSeek::EmailPrefix { .. } => {
+                encode_cursor(&Cursor::Key(crate::email::key(&last.email)))
+            }
             UserSeek::IdPrefix { .. } => encode_cursor(&Cursor::Key(last.id.clone())),
         }),
         _ => None,
@@ -159,11 +160,6 @@ pub async fn update(
     update: UserUpdate,
 ) -> Result<User> {
     let email = update.email.as_deref().map(Email::parse).transpose()?;
-    if let Some(m) = &update.metadata {
-        if !m.is_object() {
-            return Err(Error::invalid("metadata", "metadata must be a JSON object"));
-        }
-    }
     if email.is_none() && update.metadata.is_none() && update.disabled.is_none() {
         return get(store, project, user_id).await;
     }
@@ -175,28 +171,13 @@ pub async fn update(
             ..Default::default()
         };
         if let Some(e) = &email {
-            if e.normalized() != current.email.to_lowercase() {
+            if e.normalized() != crate::email::key(&current.email) {
                 changes.email_verified = Some(false);
             }
             changes.email = Some((e.as_str().to_owned(), e.normalized().to_owned()));
         }
-        if let Some(serde_json::Value::Object(patch)) = &update.metadata {
-            let mut merged = current.metadata.as_object().cloned().unwrap_or_default();
-            for (k, v) in patch {
-                if v.is_null() {
-                    merged.remove(k);
-                } else {
-                    merged.insert(k.clone(), v.clone());
-                }
-            }
-            let merged = serde_json::Value::Object(merged);
-            if merged.to_string().len() > MAX_METADATA_BYTES {
-                return Err(Error::invalid(
-                    "metadata",
-                    "metadata must be at most 16 KiB",
-                ));
-            }
-            changes.metadata = Some(merged);
+        if let Some(patch) = &update.metadata {
+            changes.metadata = Some(crate::metadata::merge(&current.metadata, patch)?);
         }
         let now = clock.now().max(current.updated_at + 1);
         if store

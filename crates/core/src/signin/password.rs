@@ -2,7 +2,7 @@
 
 use super::{FirstFactor, SignInOutcome, SignInService};
 use crate::audit;
-use crate::auth::{parse_metadata, token_ttl, ClientInfo, Tokens};
+use crate::auth::{token_ttl, ClientInfo, Tokens};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
@@ -30,7 +30,7 @@ impl SignInService {
         client: &ClientInfo,
     ) -> Result<(User, Option<Tokens>)> {
         let email = Email::parse(&input.email)?;
-        let metadata = parse_metadata(input.metadata)?;
+        let metadata = crate::metadata::parse(input.metadata)?;
         let ttl = token_ttl(project, input.token_expiry)?;
         password::check_policy(
             &input.password,

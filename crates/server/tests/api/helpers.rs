@@ -253,17 +253,7 @@ impl TestApp {
 
     /// Raw SQL against the test database (for at-rest checks).
     pub async fn dump_table(&self, table: &str) -> String {
-        let url = match &self.pg_database {
-            Some(name) => {
-                let admin = postgres_admin_url();
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(admin);
-                format!("{base}/{name}")
-            }
-            None => format!("sqlite://{}", self.data_dir.join("protekt.db").display()),
-        };
+        let url = self.database_url();
         sqlx::any::install_default_drivers();
         let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
             .await

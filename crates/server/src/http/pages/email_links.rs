@@ -5,7 +5,7 @@
 //! recorded with the token, which was checked against the project's allow-list when the email
 //! was requested.
 
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -14,7 +14,7 @@ use protekt_core::model::Project;
 use protekt_core::Error;
 use serde::Deserialize;
 
-use super::{message, render, unexpected};
+use super::{message, render, unexpected, HostedProject};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -49,18 +49,6 @@ pub struct ResetForm {
     password: String,
 }
 
-async fn project(state: &AppState, login_id: &str) -> Result<Project, Response> {
-    match protekt_core::projects::by_login_id(&state.store, login_id).await {
-        Ok(p) => Ok(p),
-        Err(_) => Err(message(
-            StatusCode::NOT_FOUND,
-            "Not found",
-            "There is no such page.",
-            true,
-        )),
-    }
-}
-
 fn invalid_link(title: &str) -> Response {
     message(
         StatusCode::BAD_REQUEST,
@@ -79,13 +67,9 @@ fn done(title: &str, text: &str, redirect: Option<String>) -> Response {
 
 pub async fn verify_email_page(
     State(state): State<AppState>,
-    Path(login_id): Path<String>,
+    HostedProject(project): HostedProject,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let project = match project(&state, &login_id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     // Looking the token up uses nothing; it tells where the form may lead.
     match state
         .account
@@ -105,13 +89,9 @@ pub async fn verify_email_page(
 
 pub async fn verify_email_submit(
     State(state): State<AppState>,
-    Path(login_id): Path<String>,
+    HostedProject(project): HostedProject,
     Form(form): Form<VerifyForm>,
 ) -> Response {
-    let project = match project(&state, &login_id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     match state.account.verify_email(&project, &form.token).await {
         Ok((_, redirect)) => done(
             "Email confirmed",
@@ -149,13 +129,9 @@ fn reset_form(
 
 pub async fn reset_password_page(
     State(state): State<AppState>,
-    Path(login_id): Path<String>,
+    HostedProject(project): HostedProject,
     Query(q): Query<TokenQuery>,
 ) -> Response {
-    let project = match project(&state, &login_id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     match state.account.reset_redirect(&project, &q.token).await {
         Ok(redirect) => reset_form(&project, &q.token, None, redirect.as_deref()),
         Err(Error::InvalidToken) => invalid_link("Choose a new password"),
@@ -165,13 +141,9 @@ pub async fn reset_password_page(
 
 pub async fn reset_password_submit(
     State(state): State<AppState>,
-    Path(login_id): Path<String>,
+    HostedProject(project): HostedProject,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    let project = match project(&state, &login_id).await {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
     match state
         .account
         .confirm_password_reset(&project, &form.token, &form.password)

@@ -8,11 +8,15 @@
 
 mod email_links;
 
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use minijinja::Environment;
 use std::sync::LazyLock;
+
+use protekt_core::model::Project;
 
 use crate::app::AppState;
 
@@ -105,6 +109,34 @@ pub(crate) fn render(
         HeaderValue::from_static("same-origin"),
     );
     response
+}
+
+/// The project of a hosted page, from the `{login_id}` in its path; a "not found" page if
+/// there is none.
+pub(crate) struct HostedProject(pub Project);
+
+impl FromRequestParts<AppState> for HostedProject {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let not_found = || {
+            message(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no such page.",
+                true,
+            )
+        };
+        let Path(params) =
+            Path::<std::collections::HashMap<String, String>>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| not_found())?;
+        let login_id = params.get("login_id").ok_or_else(not_found)?;
+        protekt_core::projects::by_login_id(&state.store, login_id)
+            .await
+            .map(HostedProject)
+            .map_err(|_| not_found())
+    }
 }
 
 /// A page that only says something (`error`: shown as an alert).
