@@ -3,6 +3,7 @@
 //! only the migrations differ per backend. One module per aggregate. Every function that touches
 //! user data takes the project id and filters by it, so another project's rows cannot be reached.
 
+mod invalidation;
 mod keys;
 pub mod mfa;
 pub mod ops;
@@ -11,6 +12,7 @@ pub mod sessions;
 pub mod tokens;
 pub mod users;
 
+pub use invalidation::Invalidator;
 pub use sessions::RefreshRow;
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
@@ -30,14 +32,11 @@ pub enum Backend {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// The invalidation channel name used with PostgreSQL LISTEN/NOTIFY.
-pub const INVALIDATE_CHANNEL: &str = "protekt_invalidate";
-
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
-    url: String,
+    invalidator: Invalidator,
     cache: Arc<ReadCache>,
 }
 
@@ -73,17 +72,19 @@ impl Store {
             Backend::Postgres => options,
         };
         let pool = options.connect(url).await?;
+        let invalidator = match backend {
+            Backend::Sqlite => Invalidator::Local,
+            Backend::Postgres => Invalidator::Postgres {
+                url: url.to_owned(),
+            },
+        };
         Ok(Self {
             pool,
             backend,
-            url: url.to_owned(),
             // Multi-node PostgreSQL starts with the cache off until the listener is up.
-            cache: Arc::new(ReadCache::new(100_000, backend == Backend::Sqlite)),
+            cache: Arc::new(ReadCache::new(100_000, invalidator.cache_on_at_start())),
+            invalidator,
         })
-    }
-
-    pub fn backend(&self) -> Backend {
-        self.backend
     }
 
     pub fn cache(&self) -> &Arc<ReadCache> {
@@ -109,60 +110,9 @@ impl Store {
         self.pool.close().await;
     }
 
-    /// Inside a transaction: announce `what` to the other nodes on commit (PostgreSQL only;
-    /// NOTIFY is transactional, so a rolled-back change announces nothing).
-    async fn announce(
-        &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        what: &Invalidation,
-    ) -> Result<()> {
-        if self.backend == Backend::Postgres {
-            sqlx::query("select pg_notify($1, $2)")
-                .bind(INVALIDATE_CHANNEL)
-                .bind(what.encode())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Keeps the cache in step with other nodes' writes (PostgreSQL). Runs until the process
-    /// ends; while the listener is disconnected the cache stays off.
+    /// Keeps the cache in step with other nodes' writes (see [`Invalidator`]).
     pub fn spawn_invalidation_listener(&self) {
-        if self.backend != Backend::Postgres {
-            return;
-        }
-        let url = self.url.clone();
-        let cache = Arc::clone(&self.cache);
-        tokio::spawn(async move {
-            loop {
-                match sqlx::postgres::PgListener::connect(&url).await {
-                    Ok(mut listener) => {
-                        if listener.listen(INVALIDATE_CHANNEL).await.is_ok() {
-                            cache.set_enabled(true);
-                            tracing::info!("cache invalidation listener connected");
-                            while let Ok(note) = listener.try_recv().await {
-                                match note {
-                                    Some(n) => {
-                                        if let Some(what) = Invalidation::decode(n.payload()) {
-                                            cache.evict(&what);
-                                        }
-                                    }
-                                    // The connection dropped; notifications may be lost.
-                                    None => break,
-                                }
-                            }
-                        }
-                        cache.set_enabled(false);
-                        tracing::warn!(
-                            "cache invalidation listener lost; cache off until it reconnects"
-                        );
-                    }
-                    Err(e) => tracing::warn!(error = %e, "cannot connect invalidation listener"),
-                }
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-        });
+        self.invalidator.spawn_listener(Arc::clone(&self.cache));
     }
 
     /// Commits `tx`, announcing `what` to the other nodes inside it, then evicts it locally.
@@ -173,7 +123,7 @@ impl Store {
         mut tx: sqlx::Transaction<'_, sqlx::Any>,
         what: Invalidation,
     ) -> Result<()> {
-        self.announce(&mut tx, &what).await?;
+        self.invalidator.announce(&mut tx, &what).await?;
         tx.commit().await?;
         self.evicted(what);
         Ok(())
