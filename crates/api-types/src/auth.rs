@@ -1,0 +1,109 @@
+//! Sign-up, login, tokens, and the user as every answer shows it.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// A user as the API shows it. Times are RFC 3339 (UTC).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    /// `usr_…`
+    pub id: String,
+    pub email: String,
+    pub email_verified: bool,
+    /// Free-form JSON object owned by your application (at most 16 KiB).
+    #[schema(value_type = Object)]
+    pub metadata: serde_json::Value,
+    pub disabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+    pub last_login_at: Option<String>,
+    /// The user's confirmed second factors: `totp`, `sms`.
+    pub mfa_methods: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SignupRequest {
+    pub email: String,
+    /// 8 to 1024 bytes by default; checked against common and guessable passwords.
+    pub password: String,
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub metadata: Option<serde_json::Value>,
+    /// Email a verification link to the new user.
+    #[serde(default)]
+    pub send_verification: Option<bool>,
+    /// Ask for a shorter access-token lifetime (seconds); never longer than the project's.
+    #[serde(default)]
+    pub token_expiry: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    #[serde(default)]
+    pub token_expiry: Option<u64>,
+}
+
+/// Tokens and the user, returned by sign-up and login. After a sign-up in a project that
+/// requires a verified email, the tokens are null: the user signs in once verified.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    pub user: User,
+    /// A JWT (ES256 by default) to send as `Authorization: Bearer`.
+    pub access_token: Option<String>,
+    /// Opaque; rotated on every use.
+    pub refresh_token: Option<String>,
+    /// Access-token lifetime in seconds.
+    pub expires_in: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+    #[serde(default)]
+    pub token_expiry: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshResponse {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenRequest {
+    /// An access token (JWT) or a refresh token.
+    pub token: String,
+}
+
+/// The claims of a verified access token.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub sid: String,
+    pub amr: Vec<String>,
+    pub aal: String,
+    pub email: String,
+    pub email_verified: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyResponse {
+    pub user: User,
+    pub claims: Claims,
+}
