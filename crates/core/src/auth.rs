@@ -18,6 +18,7 @@ use crate::model::Project;
 use crate::model::User;
 use crate::model::{SessionInfo, SessionView};
 use crate::store::sessions::{LoginStamp, NewSession};
+use crate::store::RefreshRow;
 use crate::store::Store;
 use crate::tokens::{AccessClaims, TokenService};
 
@@ -318,40 +319,8 @@ impl AuthService {
             return Err(Error::TokenExpired);
         }
         let successor = self.tokens.refresh_successor(refresh_token);
-        let mut used_at = row.used_at;
-        if used_at.is_none() {
-            let won = self
-                .store
-                .rotate_refresh(&project.id, &row, &secret_hash(&successor), now)
-                .await?;
-            if !won {
-                // A concurrent refresh of the same token won; it committed before we lost.
-                used_at = self
-                    .store
-                    .refresh_by_hash(&project.id, &secret_hash(refresh_token))
-                    .await?
-                    .and_then(|r| r.used_at);
-            }
-        }
-        if let Some(used_at) = used_at {
-            let grace_ms = (project.settings.refresh_grace as i64) * 1000;
-            if now - used_at > grace_ms {
-                // Reuse of a rotated token after the grace window: treat as theft.
-                self.store
-                    .end_session(&project.id, &row.session_id, now)
-                    .await?;
-                let mut event = audit::event(
-                    &project.id,
-                    "refresh.reuse_detected",
-                    false,
-                    Some(&view.user.id),
-                );
-                event.detail = serde_json::json!({"sessionId": row.session_id});
-                audit::record(&self.store, event, now).await;
-                tracing::warn!(session_id = %row.session_id, "refresh token reuse detected; session ended");
-                return Err(Error::InvalidToken);
-            }
-        }
+        self.rotate(project, refresh_token, &row, &successor, &view.user.id, now)
+            .await?;
         let access_token = self
             .sign(
                 project,
@@ -368,6 +337,47 @@ impl AuthService {
             refresh_token: successor,
             expires_in: ttl,
         })
+    }
+
+    /// Marks `row` used with `successor` as its successor (of concurrent rotations exactly one
+    /// wins, the others get the same successor). A token rotated more than the grace window ago
+    /// is a stolen one being replayed: the whole session ends (RFC 9700 §4.14).
+    async fn rotate(
+        &self,
+        project: &Project,
+        refresh_token: &str,
+        row: &RefreshRow,
+        successor: &str,
+        user_id: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let mut used_at = row.used_at;
+        if used_at.is_none()
+            && !self
+                .store
+                .rotate_refresh(&project.id, row, &secret_hash(successor), now)
+                .await?
+        {
+            // A concurrent refresh of the same token won; it committed before we lost.
+            used_at = self
+                .store
+                .refresh_by_hash(&project.id, &secret_hash(refresh_token))
+                .await?
+                .and_then(|r| r.used_at);
+        }
+        let grace_ms = (project.settings.refresh_grace as i64) * 1000;
+        if used_at.is_some_and(|used_at| now - used_at > grace_ms) {
+            self.store
+                .end_session(&project.id, &row.session_id, now)
+                .await?;
+            let mut event =
+                audit::event(&project.id, "refresh.reuse_detected", false, Some(user_id));
+            event.detail = serde_json::json!({"sessionId": row.session_id});
+            audit::record(&self.store, event, now).await;
+            tracing::warn!(session_id = %row.session_id, "refresh token reuse detected; session ended");
+            return Err(Error::InvalidToken);
+        }
+        Ok(())
     }
 
     /// Revokes an access token (by its `jti`) or a refresh token (ending its session). Unknown

@@ -13,26 +13,44 @@ use crate::store::Store;
 use crate::tokens;
 
 /// Checks settings as a whole, naming the field at fault.
-pub fn validate_settings(settings: &ProjectSettings) -> Result<()> {
-    let s = settings;
-    let range = |field: &str, v: u64, lo: u64, hi: u64| {
-        if v < lo || v > hi {
-            Err(Error::invalid(
-                field,
-                format!("{field} must be between {lo} and {hi}"),
-            ))
-        } else {
-            Ok(())
-        }
-    };
-    range("settings.accessTokenTtl", s.access_token_ttl, 60, 86_400)?;
-    range(
+pub fn validate_settings(s: &ProjectSettings) -> Result<()> {
+    validate_lifetimes(s)?;
+    in_range(
+        "settings.smsPerHour",
+        s.sms_per_hour.max(0) as u64,
+        1,
+        1_000_000,
+    )?;
+    in_range(
+        "settings.passwordMinLength",
+        s.password_min_length as u64,
+        8,
+        128,
+    )?;
+    validate_redirects(&s.allowed_redirect_urls)?;
+    validate_mail(s)
+}
+
+fn in_range(field: &str, v: u64, lo: u64, hi: u64) -> Result<()> {
+    if v < lo || v > hi {
+        return Err(Error::invalid(
+            field,
+            format!("{field} must be between {lo} and {hi}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Token, session and link lifetimes, in seconds.
+fn validate_lifetimes(s: &ProjectSettings) -> Result<()> {
+    in_range("settings.accessTokenTtl", s.access_token_ttl, 60, 86_400)?;
+    in_range(
         "settings.sessionLifetime",
         s.session_lifetime,
         300,
         400 * 86_400,
     )?;
-    range(
+    in_range(
         "settings.sessionIdleTimeout",
         s.session_idle_timeout,
         60,
@@ -46,33 +64,24 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<()> {
             "sessionIdleTimeout must be at least accessTokenTtl",
         ));
     }
-    range("settings.refreshGrace", s.refresh_grace, 0, 60)?;
-    range(
-        "settings.smsPerHour",
-        s.sms_per_hour.max(0) as u64,
-        1,
-        1_000_000,
-    )?;
-    range(
-        "settings.passwordMinLength",
-        s.password_min_length as u64,
-        8,
-        128,
-    )?;
-    range("settings.resetTokenTtl", s.reset_token_ttl, 60, 3600)?;
-    range(
+    in_range("settings.refreshGrace", s.refresh_grace, 0, 60)?;
+    in_range("settings.resetTokenTtl", s.reset_token_ttl, 60, 3600)?;
+    in_range(
         "settings.verificationTokenTtl",
         s.verification_token_ttl,
         60,
         24 * 3600,
-    )?;
-    if s.allowed_redirect_urls.len() > 100 {
+    )
+}
+
+fn validate_redirects(urls: &[String]) -> Result<()> {
+    if urls.len() > 100 {
         return Err(Error::invalid(
             "settings.allowedRedirectUrls",
             "at most 100 redirect URLs",
         ));
     }
-    for u in &s.allowed_redirect_urls {
+    for u in urls {
         // Stored in the parsed, serialised form, so what is compared is what is sent.
         if normalize_redirect(u).as_deref() != Some(u.as_str()) {
             return Err(Error::invalid(
@@ -81,6 +90,11 @@ pub fn validate_settings(settings: &ProjectSettings) -> Result<()> {
             ));
         }
     }
+    Ok(())
+}
+
+/// The sender, the SMTP server and the template overrides.
+fn validate_mail(s: &ProjectSettings) -> Result<()> {
     if let Some(from) = &s.email_from {
         crate::mail::parse_mailbox(from)
             .map_err(|_| Error::invalid("settings.emailFrom", "not a valid sender address"))?;

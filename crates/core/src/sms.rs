@@ -67,28 +67,7 @@ impl SmsSender {
     ) -> Result<(), String> {
         let id = crate::ids::new_id("sms");
         match &self.config {
-            SmsConfig::Outbox { dir } => {
-                let file = serde_json::json!({
-                    "id": id, "kind": "sms", "purpose": kind, "to": to, "text": text, "code": code,
-                    "createdAt": crate::clock::rfc3339(self.clock.now()),
-                });
-                tokio::fs::create_dir_all(dir)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let name = format!("{}-{id}.json", self.clock.now());
-                let tmp = dir.join(format!(".{name}.tmp"));
-                tokio::fs::write(
-                    &tmp,
-                    serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-                tokio::fs::rename(&tmp, dir.join(&name))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                tracing::info!(kind, file = %name, "SMS written to the dev outbox");
-                Ok(())
-            }
+            SmsConfig::Outbox { dir } => self.to_outbox(dir, &id, kind, to, text, code).await,
             SmsConfig::Twilio {
                 base_url,
                 account_sid,
@@ -99,19 +78,12 @@ impl SmsSender {
                     "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
                     base_url.trim_end_matches('/')
                 );
-                let resp = self
+                let request = self
                     .http
                     .post(url)
                     .basic_auth(account_sid, Some(auth_token))
-                    .form(&[("To", to), ("From", from.as_str()), ("Body", text)])
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if resp.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("SMS provider answered {}", resp.status()))
-                }
+                    .form(&[("To", to), ("From", from.as_str()), ("Body", text)]);
+                answered_ok(request, "SMS provider").await
             }
             SmsConfig::Webhook { url, secret } => {
                 let body =
@@ -119,7 +91,7 @@ impl SmsSender {
                 let t = self.clock.now() / 1000;
                 let mac =
                     crate::crypto::hmac_sha256(secret.as_bytes(), format!("{t}.{body}").as_bytes());
-                let resp = self
+                let request = self
                     .http
                     .post(url)
                     .header("content-type", "application/json")
@@ -127,17 +99,50 @@ impl SmsSender {
                         "protekt-signature",
                         format!("t={t},v1={}", data_encoding::HEXLOWER.encode(&mac)),
                     )
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                if resp.status().is_success() {
-                    Ok(())
-                } else {
-                    Err(format!("SMS webhook answered {}", resp.status()))
-                }
+                    .body(body);
+                answered_ok(request, "SMS webhook").await
             }
         }
+    }
+
+    /// One JSON file per message in the dev outbox, written whole (temp file, then rename).
+    async fn to_outbox(
+        &self,
+        dir: &std::path::Path,
+        id: &str,
+        kind: &str,
+        to: &str,
+        text: &str,
+        code: Option<&str>,
+    ) -> Result<(), String> {
+        let file = serde_json::json!({
+            "id": id, "kind": "sms", "purpose": kind, "to": to, "text": text, "code": code,
+            "createdAt": crate::clock::rfc3339(self.clock.now()),
+        });
+        let bytes = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        let name = format!("{}-{id}.json", self.clock.now());
+        let tmp = dir.join(format!(".{name}.tmp"));
+        tokio::fs::write(&tmp, bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::fs::rename(&tmp, dir.join(&name))
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(kind, file = %name, "SMS written to the dev outbox");
+        Ok(())
+    }
+}
+
+/// Sends `request`; anything but a 2xx answer is a failure named after `who`.
+async fn answered_ok(request: reqwest::RequestBuilder, who: &str) -> Result<(), String> {
+    let resp = request.send().await.map_err(|e| e.to_string())?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("{who} answered {}", resp.status()))
     }
 }
 

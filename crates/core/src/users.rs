@@ -50,67 +50,55 @@ pub async fn list(
             ))
         }
     };
-    let search = search
-        .map(|s| s.trim().to_lowercase())
-        .filter(|s| !s.is_empty());
-    if search.as_ref().is_some_and(|s| s.len() > 254) {
-        return Err(Error::invalid("search", "search is too long"));
-    }
-    let after = cursor.map(decode_cursor).transpose()?;
-    let seek = match (&search, after) {
-        (None, None) => UserSeek::Created { after: None },
-        (None, Some(Cursor::Created(t, id))) => UserSeek::Created {
-            after: Some((t, id)),
-        },
-        (Some(s), after) => {
-            let after = match after {
-                None => None,
-                Some(Cursor::Key(k)) => Some(k),
-                Some(_) => {
-                    return Err(Error::invalid(
-                        "cursor",
-                        "the cursor belongs to another listing",
-                    ))
-                }
-            };
-            if s.starts_with("usr_") {
-                UserSeek::IdPrefix {
-                    prefix: s.clone(),
-                    after,
-                }
-            } else {
-                UserSeek::EmailPrefix {
-                    prefix: s.clone(),
-                    after,
-                }
-            }
-        }
-        (None, Some(_)) => {
-            return Err(Error::invalid(
-                "cursor",
-                "the cursor belongs to another listing",
-            ))
-        }
-    };
+    let seek = seek_for(search, cursor)?;
     let mut users = store.list_users(&project.id, &seek, limit + 1).await?;
     let has_more = users.len() as i64 > limit;
     users.truncate(limit as usize);
     let next_cursor = match (has_more, users.last()) {
-        (true, Some(last)) => Some(match &seek {
-            UserSeek::Created { .. } => {
-                encode_cursor(&Cursor::Created(last.created_at, last.id.clone()))
-            }
-            UserSeek::EmailPrefix { .. } => {
-                encode_cursor(&Cursor::Key(crate::email::key(&last.email)))
-            }
-            UserSeek::IdPrefix { .. } => encode_cursor(&Cursor::Key(last.id.clone())),
-        }),
+        (true, Some(last)) => Some(encode_cursor(&match &seek {
+            UserSeek::Created { .. } => Cursor::Created(last.created_at, last.id.clone()),
+            UserSeek::EmailPrefix { .. } => Cursor::Key(crate::email::key(&last.email)),
+            UserSeek::IdPrefix { .. } => Cursor::Key(last.id.clone()),
+        })),
         _ => None,
     };
     Ok(UserPage {
         users,
         next_cursor,
         has_more,
+    })
+}
+
+/// Where a listing starts: after the cursor, in the order the search implies (creation
+/// without one; the email or the id with one). A cursor only fits the listing it came from.
+fn seek_for(search: Option<&str>, cursor: Option<&str>) -> Result<UserSeek> {
+    let search = search
+        .map(|s| s.trim().to_lowercase())
+        .filter(|s| !s.is_empty());
+    if search.as_ref().is_some_and(|s| s.len() > 254) {
+        return Err(Error::invalid("search", "search is too long"));
+    }
+    let wrong_cursor = || Error::invalid("cursor", "the cursor belongs to another listing");
+    let after = cursor.map(decode_cursor).transpose()?;
+    Ok(match (search, after) {
+        (None, None) => UserSeek::Created { after: None },
+        (None, Some(Cursor::Created(t, id))) => UserSeek::Created {
+            after: Some((t, id)),
+        },
+        (None, Some(Cursor::Key(_))) | (Some(_), Some(Cursor::Created(..))) => {
+            return Err(wrong_cursor())
+        }
+        (Some(prefix), after) => {
+            let after = after.map(|c| match c {
+                Cursor::Key(k) => k,
+                Cursor::Created(..) => String::new(),
+            });
+            if prefix.starts_with("usr_") {
+                UserSeek::IdPrefix { prefix, after }
+            } else {
+                UserSeek::EmailPrefix { prefix, after }
+            }
+        }
     })
 }
 
