@@ -8,6 +8,7 @@
 //! so timing says nothing either (SECURITY L4, L5, F6). Senders are held to per-recipient and
 //! per-IP quotas (SECURITY L7).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::audit;
@@ -42,6 +43,24 @@ pub struct AccountService {
     quotas: Quotas,
     clock: Arc<Clock>,
     public_url: String,
+    /// Emailed-link requests still being handled in the background.
+    in_flight: Arc<AtomicUsize>,
+}
+
+/// Counts one background send while it lives.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl AccountService {
@@ -62,7 +81,14 @@ impl AccountService {
             quotas,
             clock,
             public_url: public_url.trim_end_matches('/').to_owned(),
+            in_flight: Arc::new(AtomicUsize::new(0)),
         }
+    }
+
+    /// How many emailed-link requests are still being looked up and queued in the background
+    /// (answers go out before that work, so that they say nothing about the address).
+    pub fn sends_in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
     }
 
     /// The redirect URL in the form it is stored and later sent, if the project allows it.
@@ -203,7 +229,9 @@ impl AccountService {
         let me = self.clone();
         let project = project.clone();
         let client = client.clone();
+        let in_flight = InFlight::start(&self.in_flight);
         tokio::spawn(async move {
+            let _in_flight = in_flight;
             let result = async {
                 let found = me
                     .store

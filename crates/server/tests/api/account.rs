@@ -1,8 +1,8 @@
 //! Email verification, password reset and change, and email delivery (SECURITY F1-F6, L4, L7,
 //! O1-O4, O6, P4, P5, S5, K1, K2, AU1).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;

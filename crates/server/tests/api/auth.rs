@@ -1,7 +1,7 @@
 //! Sign-up, login, logout, verify: round trips and their errors.
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

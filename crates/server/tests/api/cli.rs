@@ -1,7 +1,7 @@
 //! The `protekt` binary itself: CLI commands on both databases, first start, graceful shutdown,
 //! the master-key check, and the README walk-through run as written.
 
-use crate::helpers::*;
+use protekt_testkit::*;
 use serde_json::Value;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Bad input gets a clean 4xx JSON error, never a 500 (SECURITY I1-I3).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,7 +1,7 @@
 //! Tenancy: one project's API key reaches nothing of another's (SECURITY AZ2, AZ3).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -5,8 +5,6 @@
 // Test code may unwrap and panic: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod helpers;
-
 mod account;
 mod auth;
 mod cli;

@@ -1,7 +1,7 @@
 //! MFA: TOTP and SMS factors, the login challenge, backup codes (SECURITY M1-M8, K1, L2, AU1).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Background cleanup (SECURITY D4) and audit events (AU1).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::StatusCode;
 use serde_json::json;
 use std::time::Duration;

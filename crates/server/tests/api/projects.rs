@@ -1,7 +1,7 @@
 //! `/v1/projects`: the operator's API with management tokens (SECURITY K1, AZ2, P7, AU1).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 

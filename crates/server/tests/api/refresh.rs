@@ -1,7 +1,7 @@
 //! Refresh-token rotation, reuse detection and races (SECURITY R1-R6).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::StatusCode;
 use std::time::Duration;
 

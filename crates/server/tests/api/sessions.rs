@@ -1,7 +1,7 @@
 //! `/v1/sessions`: a user's own sessions (SECURITY S3, S4, S7, AZ3).
 
-use crate::both_dbs;
-use crate::helpers::*;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -1,9 +1,9 @@
 //! Access-token verification against forged and foreign tokens (SECURITY T1-T4) and JWKS.
 
-use crate::both_dbs;
-use crate::helpers::*;
 use base64::Engine;
 use p256::ecdsa::{signature::Signer, Signature, SigningKey};
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -1,8 +1,8 @@
 //! `/v1/users`: listing, search, get, update, delete (SECURITY AZ2, AZ3, D3, S4, T5).
 
-use crate::both_dbs;
-use crate::helpers::*;
 use protekt_core::model::User;
+use protekt_testkit::both_dbs;
+use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashSet;

@@ -1,4 +1,7 @@
-//! `TestApp`: the real server on a random port over a fresh database (a temp SQLite file, or a
+// Test code may unwrap and panic: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+//! The test kit. `TestApp`: the real server on a random port over a fresh database (a temp SQLite file, or a
 //! new PostgreSQL database per test), with typed request helpers. PostgreSQL is reached at
 //! `TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`).
 
@@ -21,6 +24,7 @@ pub enum Db {
 pub struct TestApp {
     pub base: String,
     pub mailer: std::sync::Arc<protekt_core::mail::Mailer>,
+    pub account: protekt_core::account::AccountService,
     pub http: reqwest::Client,
     pub store: Store,
     pub clock: Arc<Clock>,
@@ -118,6 +122,7 @@ impl TestApp {
             .expect("build app");
         let base = format!("http://{}", app.local_addr());
         let mailer = std::sync::Arc::clone(&app.state().mailer);
+        let account = app.state().account.clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let _ = app
@@ -132,6 +137,7 @@ impl TestApp {
         let me = Self {
             base,
             mailer,
+            account,
             http: reqwest::Client::new(),
             store,
             clock,
@@ -153,12 +159,13 @@ impl TestApp {
     /// On PostgreSQL the read cache turns on once the invalidation listener is connected; wait
     /// for it so tests exercise the cached path, as production does.
     async fn wait_for_cache_listener(&self) {
-        for _ in 0..100 {
+        for _ in 0..250 {
             if self.cache_is_on().await {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        panic!("the PostgreSQL invalidation listener did not connect within 5 s");
     }
 
     async fn cache_is_on(&self) -> bool {
@@ -367,12 +374,49 @@ impl TestApp {
 
     /// Waits for queued work (background sends) to settle, then counts emails of `kind` to `to`.
     pub async fn count_emails(&self, to: &str, kind: &str) -> usize {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        self.settle().await;
         let _ = self.mailer.deliver_due().await;
         self.outbox()
             .iter()
             .filter(|m| m["to"] == to && m["kind"] == kind)
             .count()
+    }
+
+    /// Waits (up to 10 s) until no emailed-link request is still being handled in the
+    /// background, so that what it would send is in the outbox table.
+    pub async fn settle(&self) {
+        for _ in 0..1000 {
+            if self.account.sends_in_flight() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("background sends did not finish within 10 s");
+    }
+
+    /// A typed call: `body` as JSON in, the typed answer out, or the status and error body.
+    pub async fn call<Req: serde::Serialize, Resp: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: &Req,
+    ) -> Result<Resp, (StatusCode, protekt_api_types::ErrorBody)> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("x-api-key", &self.api_key)
+            .json(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        if status.is_success() {
+            Ok(resp.json().await.expect("the answer matches its type"))
+        } else {
+            Err((status, resp.json().await.expect("an error body")))
+        }
     }
 
     pub async fn request(
@@ -437,6 +481,10 @@ impl TestApp {
 
     /// Stops the server and drops the PostgreSQL database.
     pub async fn finish(mut self) {
+        self.stop_and_clean().await;
+    }
+
+    async fn stop_and_clean(&mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
@@ -444,18 +492,43 @@ impl TestApp {
             let _ = server.await;
         }
         self.store.close().await;
-        if let Some(name) = &self.pg_database {
-            if let Ok(mut conn) =
-                <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
-            {
-                let _ = sqlx::Executor::execute(
-                    &mut conn,
-                    format!("drop database if exists \"{name}\" with (force)").as_str(),
-                )
-                .await;
-            }
+        if let Some(name) = self.pg_database.take() {
+            drop_database(&name).await;
         }
         let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+async fn drop_database(name: &str) {
+    if let Ok(mut conn) =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&postgres_admin_url()).await
+    {
+        let _ = sqlx::Executor::execute(
+            &mut conn,
+            format!("drop database if exists \"{name}\" with (force)").as_str(),
+        )
+        .await;
+    }
+}
+
+/// A test that panicked never reaches `finish`: its PostgreSQL database and data dir are
+/// removed here all the same (on a thread of its own, since `drop` cannot await).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.pg_database.take();
+        let dir = self.data_dir.clone();
+        let cleaned = std::thread::spawn(move || {
+            if let Some(name) = name {
+                if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    rt.block_on(drop_database(&name));
+                }
+            }
+            let _ = std::fs::remove_dir_all(dir);
+        });
+        let _ = cleaned.join();
     }
 }
 
@@ -469,13 +542,13 @@ macro_rules! both_dbs {
             use super::*;
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Sqlite).await;
+                let $app = $crate::TestApp::spawn($crate::Db::Sqlite).await;
                 let app = $body.await;
                 app.finish().await;
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                let $app = $crate::helpers::TestApp::spawn($crate::helpers::Db::Postgres).await;
+                let $app = $crate::TestApp::spawn($crate::Db::Postgres).await;
                 let app = $body.await;
                 app.finish().await;
             }
