@@ -124,8 +124,8 @@ impl Store {
         Ok(Some(project))
     }
 
-    /// Revokes every API key of a project (used by tests and, later, the
-    /// projects API); announced so cached keys stop working on every node.
+    /// Revokes every API key of a project; announced so cached keys stop working on every node.
+    #[cfg(feature = "testkit")]
     pub async fn revoke_api_keys(&self, project_id: &str, now: i64) -> Result<u64> {
         let mut tx = self.pool.begin().await?;
         let done = sqlx::query(
@@ -139,14 +139,6 @@ impl Store {
             .await?;
         Ok(done.rows_affected())
     }
-}
-
-/// An API key as lists show it (the key itself is never stored).
-#[derive(Debug, Clone)]
-pub struct ApiKeyInfo {
-    pub id: String,
-    pub prefix: String,
-    pub created_at: i64,
 }
 
 impl Store {
@@ -204,24 +196,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    pub async fn list_api_keys(&self, project_id: &str) -> Result<Vec<ApiKeyInfo>> {
-        let rows = sqlx::query(
-            "select id, prefix, created_at from api_key where project_id = $1 and revoked_at is null order by created_at, id",
-        )
-        .bind(project_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ApiKeyInfo {
-                    id: r.try_get("id")?,
-                    prefix: r.try_get("prefix")?,
-                    created_at: r.try_get("created_at")?,
-                })
-            })
-            .collect()
     }
 
     /// Revokes one API key; it stops working at once on every node.

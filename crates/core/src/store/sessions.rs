@@ -272,6 +272,7 @@ impl Store {
     }
 
     /// Counts refresh tokens of a session that have not been rotated (tests: exactly one).
+    #[cfg(feature = "testkit")]
     pub async fn active_refresh_tokens(&self, project_id: &str, session_id: &str) -> Result<i64> {
         let row = sqlx::query(
             "select count(*) as n from refresh_token where project_id = $1 and session_id = $2 and used_at is null",

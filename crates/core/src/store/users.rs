@@ -137,6 +137,7 @@ impl Store {
     }
 
     /// Sets the password hash directly (user import and tests).
+    #[cfg(feature = "testkit")]
     pub async fn set_password_hash(
         &self,
         project_id: &str,
@@ -154,6 +155,7 @@ impl Store {
 
     /// Disables or enables a user, ending nothing by itself; verification reads `disabled` from
     /// the session view, which this evicts on every node.
+    #[cfg(feature = "testkit")]
     pub async fn set_user_disabled(
         &self,
         project_id: &str,
