@@ -19,9 +19,9 @@ use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
 use crate::limits::{Quota, Quotas};
 use crate::mail::Mailer;
-use crate::model::Project;
 use crate::model::Purpose;
 use crate::model::User;
+use crate::model::{Aal, Project};
 use crate::password::{self, Hasher, Verified};
 use crate::store::Store;
 
@@ -406,7 +406,7 @@ impl AccountService {
     ) -> Result<()> {
         let (user, claims) = self.auth.verify(project, access_token).await?;
         // With a second factor, a password-only session cannot change the password (S6).
-        if !user.mfa_methods.is_empty() && claims.aal != "aal2" {
+        if !user.mfa_methods.is_empty() && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);
         }
         let stored = self.store.password_hash(&project.id, &user.id).await?;

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::model::Project;
 use crate::model::User;
-use crate::model::{SessionInfo, SessionView};
+use crate::model::{Aal, SessionInfo, SessionView};
 use crate::store::sessions::{LoginStamp, NewSession};
 use crate::store::RefreshRow;
 use crate::store::Store;
@@ -75,7 +75,7 @@ impl AuthService {
         client: &ClientInfo,
         token_expiry: Option<u64>,
         amr: &[String],
-        aal: &str,
+        aal: Aal,
         rehashed_password: Option<&str>,
     ) -> Result<(User, Tokens)> {
         let ttl = token_ttl(project, token_expiry)?;
@@ -104,7 +104,7 @@ impl AuthService {
         now: Millis,
         login: Option<LoginStamp<'_>>,
         amr: &[String],
-        aal: &str,
+        aal: Aal,
     ) -> Result<Tokens> {
         let session_id = new_id("ses");
         let refresh_token = new_refresh_token();
@@ -143,7 +143,7 @@ impl AuthService {
         user: &User,
         session_id: &str,
         amr: &[String],
-        aal: &str,
+        aal: Aal,
         ttl: u64,
         now: Millis,
     ) -> Result<String> {
@@ -158,7 +158,7 @@ impl AuthService {
             jti: new_id("jti"),
             sid: session_id.to_owned(),
             amr: amr.to_vec(),
-            aal: aal.to_owned(),
+            aal,
             email: user.email.clone(),
             email_verified: user.email_verified,
         };
@@ -327,7 +327,7 @@ impl AuthService {
                 &view.user,
                 &row.session_id,
                 &view.amr,
-                &view.aal,
+                view.aal,
                 ttl,
                 now,
             )

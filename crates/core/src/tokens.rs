@@ -23,8 +23,8 @@ use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::model::Project;
-use crate::model::SigningAlg;
 use crate::model::SigningKeyRow;
+use crate::model::{Aal, SigningAlg};
 use crate::store::Store;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -119,7 +119,7 @@ pub struct AccessClaims {
     pub jti: String,
     pub sid: String,
     pub amr: Vec<String>,
-    pub aal: String,
+    pub aal: Aal,
     pub email: String,
     pub email_verified: bool,
 }

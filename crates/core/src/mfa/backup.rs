@@ -5,7 +5,7 @@ use super::MfaService;
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::ids::{random_bytes, secret_hash};
-use crate::model::Project;
+use crate::model::{Aal, Project};
 
 /// Ten backup codes of 120 bits, as `xxxx-xxxx-xxxx-xxxx-xxxx-xxxx`.
 pub(super) fn new_codes() -> Vec<String> {
@@ -62,7 +62,7 @@ impl MfaService {
     /// needs an aal2 session.
     pub async fn backup_codes(&self, project: &Project, access_token: &str) -> Result<Vec<String>> {
         let (user, claims) = self.auth.verify(project, access_token).await?;
-        if !user.mfa_methods.is_empty() && claims.aal != "aal2" {
+        if !user.mfa_methods.is_empty() && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);
         }
         let codes = new_codes();

@@ -35,7 +35,7 @@ use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::limits::Quotas;
 use crate::mail::Mailer;
 use crate::model::{
-    Challenge, ChallengePurpose, Factor, FactorKind, NewChallenge, OnConfirm, Project, User,
+    Aal, Challenge, ChallengePurpose, Factor, FactorKind, NewChallenge, OnConfirm, Project, User,
 };
 use crate::sms::SmsSender;
 use crate::store::Store;
@@ -108,7 +108,7 @@ impl MfaService {
     ) -> Result<Enrolment> {
         let kind = parse_kind(method)?;
         let (user, claims) = self.auth.verify(project, access_token).await?;
-        if !user.mfa_methods.is_empty() && claims.aal != "aal2" {
+        if !user.mfa_methods.is_empty() && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);
         }
         if user.mfa_methods.contains(&kind) {
@@ -429,7 +429,7 @@ impl MfaService {
         let amr = vec![first_amr.to_owned(), second_amr.to_owned()];
         let (user, tokens) = self
             .auth
-            .finish_login(project, user, &client, ttl, &amr, "aal2", None)
+            .finish_login(project, user, &client, ttl, &amr, Aal::Aal2, None)
             .await?;
         let mut event = audit::event(&project.id, "mfa.verify", true, Some(&user.id));
         event.detail = serde_json::json!({"method": second_amr});
@@ -447,7 +447,7 @@ impl MfaService {
     ) -> Result<()> {
         let kind = parse_kind(method)?;
         let (user, claims) = self.auth.verify(project, access_token).await?;
-        if user.mfa_methods.contains(&kind) && claims.aal != "aal2" {
+        if user.mfa_methods.contains(&kind) && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);
         }
         if !self

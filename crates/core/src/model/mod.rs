@@ -19,7 +19,7 @@ pub use project::{
     normalize_redirect, Project, ProjectSettings, SigningAlg, SmtpSettings, TemplateOverride,
     TlsMode,
 };
-pub use session::{SessionInfo, SessionView};
+pub use session::{Aal, SessionInfo, SessionView};
 pub use user::User;
 
 /// Unix milliseconds.

@@ -9,7 +9,7 @@ pub struct SessionView {
     pub session_id: String,
     pub user: User,
     pub amr: Vec<String>,
-    pub aal: String,
+    pub aal: Aal,
     pub expires_at: Millis,
     pub last_active_at: Millis,
     pub ended_at: Option<Millis>,
@@ -34,4 +34,27 @@ pub struct SessionInfo {
     pub expires_at: Millis,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// Authenticator assurance level (NIST SP 800-63B): `aal1` after one factor, `aal2` after two.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Aal {
+    Aal1,
+    Aal2,
+}
+
+impl Aal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aal::Aal1 => "aal1",
+            Aal::Aal2 => "aal2",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Aal::Aal1, Aal::Aal2].into_iter().find(|a| a.as_str() == s)
+    }
 }

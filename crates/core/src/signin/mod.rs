@@ -17,7 +17,7 @@ use crate::auth::{AuthService, ClientInfo, Tokens};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::mfa::MfaService;
-use crate::model::{Project, User};
+use crate::model::{Aal, Project, User};
 use crate::password::Hasher;
 use crate::store::Store;
 
@@ -115,7 +115,7 @@ impl SignInService {
                 client,
                 token_expiry,
                 &amr,
-                "aal1",
+                Aal::Aal1,
                 rehashed.as_deref(),
             )
             .await?;

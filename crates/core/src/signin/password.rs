@@ -6,7 +6,7 @@ use crate::auth::{token_ttl, ClientInfo, Tokens};
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::model::{Project, User};
+use crate::model::{Aal, Project, User};
 use crate::password::{self, Verified};
 
 #[derive(Debug, Clone)]
@@ -61,7 +61,7 @@ impl SignInService {
             let amr = vec!["pwd".to_owned()];
             Some(
                 self.auth
-                    .start_session(project, &user, client, ttl, now, None, &amr, "aal1")
+                    .start_session(project, &user, client, ttl, now, None, &amr, Aal::Aal1)
                     .await?,
             )
         };

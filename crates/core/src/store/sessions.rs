@@ -8,7 +8,7 @@ use super::Store;
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{SessionInfo, SessionView};
+use crate::model::{Aal, SessionInfo, SessionView};
 
 /// A session about to be created.
 #[derive(Debug, Clone)]
@@ -17,7 +17,7 @@ pub struct NewSession<'a> {
     pub project_id: &'a str,
     pub user_id: &'a str,
     pub amr: &'a [String],
-    pub aal: &'a str,
+    pub aal: Aal,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
     pub now: Millis,
@@ -59,7 +59,7 @@ impl Store {
         .bind(s.project_id)
         .bind(s.user_id)
         .bind(amr)
-        .bind(s.aal)
+        .bind(s.aal.as_str())
         .bind(s.ip)
         .bind(s.user_agent)
         .bind(s.now)
@@ -137,7 +137,11 @@ impl Store {
             amr: serde_json::from_str(&amr).map_err(|e| {
                 anyhow::anyhow!("session {session_id}: amr is not a JSON list: {e}")
             })?,
-            aal: row.try_get("s_aal")?,
+            aal: {
+                let aal: String = row.try_get("s_aal")?;
+                Aal::parse(&aal)
+                    .ok_or_else(|| anyhow::anyhow!("session {session_id}: unknown aal {aal:?}"))?
+            },
             expires_at: row.try_get("s_expires_at")?,
             last_active_at: row.try_get("s_last_active_at")?,
             ended_at: row.try_get("s_ended_at")?,

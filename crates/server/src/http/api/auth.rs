@@ -143,7 +143,7 @@ pub async fn auth_verify(
             jti: claims.jti.clone(),
             sid: claims.sid.clone(),
             amr: claims.amr.clone(),
-            aal: claims.aal.clone(),
+            aal: claims.aal.as_str().to_owned(),
             email: claims.email.clone(),
             email_verified: claims.email_verified,
         },
