@@ -165,7 +165,8 @@ impl AccountService {
             .mailer
             .compose(project, kind, &user.email, Some(&link), ttl / 60)?;
         self.store
-            .issue_one_time_token(
+            .codes()
+            .issue(
                 &project.id,
                 &user.id,
                 purpose,
@@ -235,7 +236,8 @@ impl AccountService {
             let result = async {
                 let found = me
                     .store
-                    .user_by_email(&project.id, email.normalized())
+                    .users()
+                    .by_email(&project.id, email.normalized())
                     .await?;
                 let kind = match purpose {
                     Purpose::VerifyEmail => "email.verification_requested",
@@ -274,11 +276,13 @@ impl AccountService {
         let now = self.clock.now();
         let found = self
             .store
-            .find_one_time_token(&project.id, Purpose::VerifyEmail, &secret_hash(token), now)
+            .codes()
+            .find(&project.id, Purpose::VerifyEmail, &secret_hash(token), now)
             .await?
             .ok_or(Error::InvalidToken)?;
         if !self
             .store
+            .users()
             .redeem_emailed_token(&project.id, &found, None, now)
             .await?
         {
@@ -292,7 +296,8 @@ impl AccountService {
         .await;
         let user = self
             .store
-            .user_by_id(&project.id, &found.user_id)
+            .users()
+            .by_id(&project.id, &found.user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
         Ok((user, found.redirect_url))
@@ -336,7 +341,8 @@ impl AccountService {
     ) -> Result<Option<String>> {
         let found = self
             .store
-            .find_one_time_token(&project.id, purpose, &secret_hash(token), self.clock.now())
+            .codes()
+            .find(&project.id, purpose, &secret_hash(token), self.clock.now())
             .await?
             .ok_or(Error::InvalidToken)?;
         Ok(found.redirect_url)
@@ -354,7 +360,8 @@ impl AccountService {
     ) -> Result<Option<String>> {
         let found = self
             .store
-            .find_one_time_token(
+            .codes()
+            .find(
                 &project.id,
                 Purpose::PasswordReset,
                 &secret_hash(token),
@@ -364,7 +371,8 @@ impl AccountService {
             .ok_or(Error::InvalidToken)?;
         let user = self
             .store
-            .user_by_id(&project.id, &found.user_id)
+            .users()
+            .by_id(&project.id, &found.user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
         if user.email != found.email {
@@ -380,6 +388,7 @@ impl AccountService {
         let now = self.clock.now();
         if !self
             .store
+            .users()
             .redeem_emailed_token(&project.id, &found, Some(&hash), now)
             .await?
         {
@@ -409,7 +418,11 @@ impl AccountService {
         if !user.mfa_methods.is_empty() && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);
         }
-        let stored = self.store.password_hash(&project.id, &user.id).await?;
+        let stored = self
+            .store
+            .users()
+            .password_hash(&project.id, &user.id)
+            .await?;
         let checked = if current.len() <= password::MAX_PASSWORD_BYTES {
             current
         } else {
@@ -435,6 +448,7 @@ impl AccountService {
         let hash = self.hasher.hash(new_password).await?;
         let now = self.clock.now();
         self.store
+            .users()
             .replace_password(&project.id, &user.id, &hash, Some(&claims.sid), now)
             .await?;
         self.notify_password_changed(project, &user).await;
@@ -452,7 +466,10 @@ impl AccountService {
             let message = self
                 .mailer
                 .compose(project, "password_changed", &user.email, None, 0)?;
-            self.store.enqueue_email(&message, self.clock.now()).await?;
+            self.store
+                .outbox()
+                .enqueue(&message, self.clock.now())
+                .await?;
             self.mailer.wake();
             Ok::<_, Error>(())
         };

@@ -5,7 +5,7 @@ use crate::model::AuditEvent;
 use crate::store::Store;
 
 pub async fn record(store: &Store, event: AuditEvent, now: crate::clock::Millis) {
-    if let Err(e) = store.record_event(&event, now).await {
+    if let Err(e) = store.ops().record_event(&event, now).await {
         tracing::error!(error = ?e, kind = event.kind, "cannot write audit event");
     }
 }

@@ -110,7 +110,8 @@ impl AuthService {
         let refresh_token = new_refresh_token();
         let expires_at = now + (project.settings.session_lifetime as i64) * 1000;
         self.store
-            .create_session(
+            .sessions()
+            .create(
                 &NewSession {
                     id: &session_id,
                     project_id: &project.id,
@@ -191,7 +192,8 @@ impl AuthService {
     ) -> Result<Arc<SessionView>> {
         let view = self
             .store
-            .session_view(&project.id, &claims.sid)
+            .sessions()
+            .view(&project.id, &claims.sid)
             .await?
             .ok_or(Error::InvalidToken)?;
         if !view.is_live(now, idle_ms(project))
@@ -212,7 +214,8 @@ impl AuthService {
             .await?;
         self.live_session(project, &claims, now).await?;
         self.store
-            .end_session(&project.id, &claims.sid, now)
+            .sessions()
+            .end(&project.id, &claims.sid, now)
             .await?;
         audit::record(
             &self.store,
@@ -233,7 +236,8 @@ impl AuthService {
         let now = self.clock.now();
         let sessions = self
             .store
-            .list_sessions(&project.id, &user.id, now, now - idle_ms(project))
+            .sessions()
+            .list(&project.id, &user.id, now, now - idle_ms(project))
             .await?;
         Ok((claims.sid.clone(), sessions))
     }
@@ -249,7 +253,8 @@ impl AuthService {
         let now = self.clock.now();
         if !self
             .store
-            .end_user_session(&project.id, &user.id, session_id, now)
+            .sessions()
+            .end_one_of_user(&project.id, &user.id, session_id, now)
             .await?
         {
             return Err(Error::NotFound);
@@ -279,7 +284,8 @@ impl AuthService {
         };
         let count = self
             .store
-            .end_user_sessions(&project.id, &user.id, keep, now)
+            .sessions()
+            .end_all_of_user(&project.id, &user.id, keep, now)
             .await?;
         let mut event = audit::event(&project.id, "session.revoke_all", true, Some(&user.id));
         event.detail = serde_json::json!({"revoked": count, "keepCurrent": keep_current});
@@ -301,12 +307,14 @@ impl AuthService {
         let now = self.clock.now();
         let row = self
             .store
+            .sessions()
             .refresh_by_hash(&project.id, &secret_hash(refresh_token))
             .await?
             .ok_or(Error::InvalidToken)?;
         let view = self
             .store
-            .session_view(&project.id, &row.session_id)
+            .sessions()
+            .view(&project.id, &row.session_id)
             .await?
             .ok_or(Error::InvalidToken)?;
         if !view.is_live(now, idle_ms(project)) {
@@ -355,12 +363,14 @@ impl AuthService {
         if used_at.is_none()
             && !self
                 .store
+                .sessions()
                 .rotate_refresh(&project.id, row, &secret_hash(successor), now)
                 .await?
         {
             // A concurrent refresh of the same token won; it committed before we lost.
             used_at = self
                 .store
+                .sessions()
                 .refresh_by_hash(&project.id, &secret_hash(refresh_token))
                 .await?
                 .and_then(|r| r.used_at);
@@ -368,7 +378,8 @@ impl AuthService {
         let grace_ms = (project.settings.refresh_grace as i64) * 1000;
         if used_at.is_some_and(|used_at| now - used_at > grace_ms) {
             self.store
-                .end_session(&project.id, &row.session_id, now)
+                .sessions()
+                .end(&project.id, &row.session_id, now)
                 .await?;
             let mut event =
                 audit::event(&project.id, "refresh.reuse_detected", false, Some(user_id));
@@ -391,6 +402,7 @@ impl AuthService {
             if let Ok(claims) = self.tokens.verify_ignoring_time(project, token, now).await {
                 if claims.exp * 1000 > now {
                     self.store
+                        .sessions()
                         .revoke_access_token(
                             &project.id,
                             &claims.sid,
@@ -404,11 +416,13 @@ impl AuthService {
         }
         if let Some(row) = self
             .store
+            .sessions()
             .refresh_by_hash(&project.id, &secret_hash(token))
             .await?
         {
             self.store
-                .end_session(&project.id, &row.session_id, now)
+                .sessions()
+                .end(&project.id, &row.session_id, now)
                 .await?;
         }
         Ok(())

@@ -61,6 +61,7 @@ impl Quotas {
         for q in quotas {
             if self
                 .store
+                .ops()
                 .hit_counter(q.key.as_str(), q.window_ms, now)
                 .await?
                 > q.limit

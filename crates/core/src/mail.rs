@@ -255,11 +255,12 @@ impl Mailer {
     pub async fn deliver_due(&self) -> Result<usize> {
         let now = self.clock.now();
         let mut delivered = 0;
-        for message in self.store.due_emails(now, 50).await? {
+        for message in self.store.outbox().due(now, 50).await? {
             let backoff = 5_000i64 << message.attempts.clamp(0, 12);
             if !self
                 .store
-                .claim_email(&message.id, message.attempts, now + backoff)
+                .outbox()
+                .claim(&message.id, message.attempts, now + backoff)
                 .await?
             {
                 continue;
@@ -267,7 +268,10 @@ impl Mailer {
             let attempt = message.attempts + 1;
             match self.deliver(&message).await {
                 Ok(()) => {
-                    self.store.email_sent(&message.id, self.clock.now()).await?;
+                    self.store
+                        .outbox()
+                        .sent(&message.id, self.clock.now())
+                        .await?;
                     delivered += 1;
                 }
                 Err(e) => {
@@ -278,7 +282,8 @@ impl Mailer {
                         tracing::warn!(message_id = %message.id, kind = %message.kind, attempt, error = %e, "email delivery failed; will retry");
                     }
                     self.store
-                        .email_failed(&message.id, &e, give_up, self.clock.now())
+                        .outbox()
+                        .failed(&message.id, &e, give_up, self.clock.now())
                         .await?;
                 }
             }
@@ -299,7 +304,8 @@ impl Mailer {
         let link = m.link.as_deref().map(open).transpose()?;
         let project = self
             .store
-            .project_by_id(&m.project_id)
+            .projects()
+            .by_id(&m.project_id)
             .await
             .map_err(|e| e.to_string())?;
         let project_smtp = project.as_ref().and_then(|p| p.settings.smtp.clone());

@@ -69,7 +69,7 @@ impl Operator {
     }
 
     pub async fn list_projects(&self, by: &ManagementToken) -> Result<Vec<Project>> {
-        let all = self.store.list_projects().await?;
+        let all = self.store.projects().list().await?;
         Ok(all
             .into_iter()
             .filter(|p| may_manage(by, &p.id).is_ok())
@@ -98,7 +98,11 @@ impl Operator {
 
     pub async fn project(&self, by: &ManagementToken, id: &str) -> Result<Project> {
         may_manage(by, id)?;
-        self.store.project_by_id(id).await?.ok_or(Error::NotFound)
+        self.store
+            .projects()
+            .by_id(id)
+            .await?
+            .ok_or(Error::NotFound)
     }
 
     pub async fn update_project(
@@ -124,7 +128,7 @@ impl Operator {
 
     pub async fn delete_project(&self, by: &ManagementToken, id: &str) -> Result<()> {
         may_manage(by, id)?;
-        if !self.store.delete_project(id).await? {
+        if !self.store.projects().delete(id).await? {
             return Err(Error::NotFound);
         }
         self.audit(by, Some(id), "project.delete", id).await;
@@ -143,6 +147,7 @@ impl Operator {
         may_manage(by, id)?;
         if !self
             .store
+            .projects()
             .revoke_api_key(id, key_id, self.clock.now())
             .await?
         {
@@ -154,7 +159,7 @@ impl Operator {
 
     pub async fn list_tokens(&self, by: &ManagementToken) -> Result<Vec<ManagementToken>> {
         require_global(by)?;
-        self.store.list_management_tokens().await
+        self.store.management_tokens().list().await
     }
 
     /// A new management token (shown once), for every project or `project_id`, living
@@ -180,7 +185,8 @@ impl Operator {
         require_global(by)?;
         if !self
             .store
-            .revoke_management_token(id, self.clock.now())
+            .management_tokens()
+            .revoke(id, self.clock.now())
             .await?
         {
             return Err(Error::NotFound);

@@ -174,7 +174,8 @@ async fn create_with_id(
     let api_key = new_secret("pk_live_");
     let key = tokens::generate_signing_key(master, &project.id, project.settings.signing_alg, now)?;
     store
-        .insert_project(
+        .projects()
+        .insert(
             &project,
             &new_id("key"),
             &secret_hash(&api_key),
@@ -191,7 +192,8 @@ pub async fn by_login_id(store: &Store, login_id: &str) -> Result<Project> {
         return Err(Error::NotFound);
     }
     store
-        .project_by_login_id(login_id)
+        .projects()
+        .by_login_id(login_id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -202,7 +204,8 @@ pub async fn authenticate(store: &Store, api_key: Option<&str>) -> Result<Arc<Pr
         .filter(|k| k.len() <= 200)
         .ok_or(Error::InvalidApiKey)?;
     store
-        .project_by_api_key(&secret_hash(key))
+        .projects()
+        .by_api_key(&secret_hash(key))
         .await?
         .ok_or(Error::InvalidApiKey)
 }
@@ -217,7 +220,7 @@ pub async fn rotate_keys(
 ) -> Result<String> {
     let key = tokens::generate_signing_key(master, &project.id, project.settings.signing_alg, now)?;
     let kid = key.id.clone();
-    store.rotate_signing_key(&project.id, &key, now).await?;
+    store.signing_keys().rotate(&project.id, &key, now).await?;
     Ok(kid)
 }
 
@@ -250,7 +253,8 @@ pub async fn create_management_token(
     }
     if let Some(id) = project_id {
         store
-            .project_by_id(id)
+            .projects()
+            .by_id(id)
             .await?
             .ok_or_else(|| Error::invalid("projectId", "there is no project with this id"))?;
     }
@@ -264,7 +268,8 @@ pub async fn create_management_token(
         last_used_at: None,
     };
     store
-        .insert_management_token(&info, &secret_hash(&token))
+        .management_tokens()
+        .insert(&info, &secret_hash(&token))
         .await?;
     Ok((info, token))
 }
@@ -279,7 +284,8 @@ pub async fn authenticate_management(
         .filter(|t| t.starts_with("mt_") && t.len() <= 200)
         .ok_or(Error::InvalidToken)?;
     store
-        .management_token_by_hash(&secret_hash(token), now)
+        .management_tokens()
+        .by_hash(&secret_hash(token), now)
         .await?
         .ok_or(Error::InvalidToken)
 }
@@ -296,7 +302,8 @@ pub async fn update(
     now: Millis,
 ) -> Result<Project> {
     let mut project = store
-        .project_by_id(project_id)
+        .projects()
+        .by_id(project_id)
         .await?
         .ok_or(Error::NotFound)?;
     if let Some(name) = name {
@@ -307,7 +314,7 @@ pub async fn update(
             apply_settings_patch(&project.settings, patch, master, &project.id, false)?;
     }
     project.updated_at = now.max(project.updated_at + 1);
-    store.update_project(&project).await?;
+    store.projects().update(&project).await?;
     Ok(project)
 }
 
@@ -377,12 +384,14 @@ pub async fn create_api_key(
     now: Millis,
 ) -> Result<(String, String)> {
     store
-        .project_by_id(project_id)
+        .projects()
+        .by_id(project_id)
         .await?
         .ok_or(Error::NotFound)?;
     let key = new_secret("pk_live_");
     let id = new_id("key");
     store
+        .projects()
         .insert_api_key(project_id, &id, &secret_hash(&key), &key[..12], now)
         .await?;
     Ok((id, key))

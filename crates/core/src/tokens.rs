@@ -198,7 +198,11 @@ impl TokenService {
                 }
             }
         }
-        let rows = self.store.signing_keys(&project.id, now).await?;
+        let rows = self
+            .store
+            .signing_keys()
+            .of_project(&project.id, now)
+            .await?;
         let loaded = Arc::new(self.load(rows, generation, now)?);
         if let Ok(mut map) = self.keys.write() {
             map.insert(project.id.clone(), Arc::clone(&loaded));
@@ -287,7 +291,7 @@ impl TokenService {
             }
         }
         let fresh = async {
-            let Some(project) = self.store.project_by_login_id(login_id).await? else {
+            let Some(project) = self.store.projects().by_login_id(login_id).await? else {
                 return Ok(None);
             };
             Ok::<_, Error>(Some(Arc::new(self.jwks(&project, now).await?)))

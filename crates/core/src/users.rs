@@ -51,7 +51,7 @@ pub async fn list(
         }
     };
     let seek = seek_for(search, cursor)?;
-    let mut users = store.list_users(&project.id, &seek, limit + 1).await?;
+    let mut users = store.users().list(&project.id, &seek, limit + 1).await?;
     let has_more = users.len() as i64 > limit;
     users.truncate(limit as usize);
     let next_cursor = match (has_more, users.last()) {
@@ -133,7 +133,8 @@ fn decode_cursor(text: &str) -> Result<Cursor> {
 
 pub async fn get(store: &Store, project: &Project, user_id: &str) -> Result<User> {
     store
-        .user_by_id(&project.id, user_id)
+        .users()
+        .by_id(&project.id, user_id)
         .await?
         .ok_or(Error::NotFound)
 }
@@ -169,7 +170,8 @@ pub async fn update(
         }
         let now = clock.now().max(current.updated_at + 1);
         if store
-            .update_user(&project.id, user_id, current.updated_at, &changes, now)
+            .users()
+            .update(&project.id, user_id, current.updated_at, &changes, now)
             .await?
         {
             audited(store, project, "user.update", user_id, now).await;
@@ -182,7 +184,7 @@ pub async fn update(
 }
 
 pub async fn delete(store: &Store, clock: &Clock, project: &Project, user_id: &str) -> Result<()> {
-    if !store.delete_user(&project.id, user_id).await? {
+    if !store.users().delete(&project.id, user_id).await? {
         return Err(Error::NotFound);
     }
     audited(store, project, "user.delete", user_id, clock.now()).await;

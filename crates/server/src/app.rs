@@ -168,7 +168,7 @@ impl App {
             Arc::clone(&clock),
         );
         spawn_cleanup(store.clone(), Arc::clone(&clock));
-        let bootstrapped = if config.bootstrap && store.list_projects().await?.is_empty() {
+        let bootstrapped = if config.bootstrap && store.projects().list().await?.is_empty() {
             Some(
                 projects::create(
                     &store,
@@ -183,7 +183,7 @@ impl App {
             None
         };
         let bootstrapped_management_token =
-            if config.bootstrap && store.count_management_tokens().await? == 0 {
+            if config.bootstrap && store.management_tokens().count().await? == 0 {
                 Some(
                     projects::create_management_token(
                         &store,
@@ -257,8 +257,12 @@ fn spawn_cleanup(store: Store, clock: Arc<Clock>) {
             tokio::time::sleep(CLEANUP_EVERY).await;
             let now = clock.now();
             let lease_until = now + CLEANUP_EVERY.as_millis() as i64;
-            match store.take_lease("cleanup", &holder, lease_until, now).await {
-                Ok(true) => match store.cleanup(now).await {
+            match store
+                .ops()
+                .take_lease("cleanup", &holder, lease_until, now)
+                .await
+            {
+                Ok(true) => match store.ops().cleanup(now).await {
                     Ok(done) => tracing::info!(?done, "cleanup finished"),
                     Err(e) => tracing::warn!(error = ?e, "cleanup failed"),
                 },

@@ -171,7 +171,7 @@ impl TestApp {
     async fn cache_is_on(&self) -> bool {
         // A lookup of the test key fills the cache when it is on.
         let hash = protekt_core::ids::secret_hash(&self.api_key);
-        let _ = self.store.project_by_api_key(&hash).await;
+        let _ = self.store.projects().by_api_key(&hash).await;
         self.store.cache().api_key(&hash).is_some()
     }
 

@@ -49,6 +49,7 @@ impl MfaService {
             return Ok(false);
         }
         self.store
+            .mfa()
             .use_backup_code(
                 &project.id,
                 user_id,
@@ -68,6 +69,7 @@ impl MfaService {
         let codes = new_codes();
         let now = self.clock.now();
         self.store
+            .mfa()
             .replace_backup_codes(&project.id, &user.id, &hashes(&codes), now)
             .await?;
         audit::record(

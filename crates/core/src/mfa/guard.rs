@@ -52,7 +52,7 @@ impl MfaService {
     pub(super) async fn begin_attempt(&self, project: &Project, user_id: &str) -> Result<Attempt> {
         for _ in 0..5 {
             let now = self.clock.now();
-            let guard: MfaGuard = self.store.mfa_guard(&project.id, user_id).await?;
+            let guard: MfaGuard = self.store.mfa().guard(&project.id, user_id).await?;
             if guard.blocked_until > now {
                 let retry_after = ((guard.blocked_until - now + 999) / 1000).max(1) as u64;
                 return Err(Error::RateLimited { retry_after });
@@ -60,7 +60,8 @@ impl MfaService {
             let blocked_until = now + backoff_ms(guard.failures + 1);
             if self
                 .store
-                .claim_mfa_attempt(&project.id, user_id, &guard, blocked_until, now)
+                .mfa()
+                .claim_attempt(&project.id, user_id, &guard, blocked_until, now)
                 .await?
             {
                 return Ok(Attempt {
@@ -82,20 +83,24 @@ impl MfaService {
         ok: bool,
     ) -> Result<()> {
         if ok {
-            return self.store.reset_mfa_guard(&project.id, user_id).await;
+            return self.store.mfa().reset_guard(&project.id, user_id).await;
         }
         let now = self.clock.now();
         if attempt.locks_on_failure()
-            && self.store.lock_mfa_guard(&project.id, user_id, now).await?
+            && self
+                .store
+                .mfa()
+                .lock_guard(&project.id, user_id, now)
+                .await?
         {
             let mut event = audit::event(&project.id, "mfa.locked", true, Some(user_id));
             event.detail = serde_json::json!({"failures": attempt.failures_before + 1});
             audit::record(&self.store, event, now).await;
-            if let Some(user) = self.store.user_by_id(&project.id, user_id).await? {
+            if let Some(user) = self.store.users().by_id(&project.id, user_id).await? {
                 let message = self
                     .mailer
                     .compose(project, "mfa_locked", &user.email, None, 0)?;
-                self.store.enqueue_email(&message, now).await?;
+                self.store.outbox().enqueue(&message, now).await?;
                 self.mailer.wake();
             }
         }
@@ -105,10 +110,11 @@ impl MfaService {
     /// An operator's unlock of a user's codes (after `mfa_locked`), with the back-off cleared.
     pub async fn unlock(&self, project: &Project, user_id: &str) -> Result<()> {
         self.store
-            .user_by_id(&project.id, user_id)
+            .users()
+            .by_id(&project.id, user_id)
             .await?
             .ok_or(Error::NotFound)?;
-        self.store.reset_mfa_guard(&project.id, user_id).await?;
+        self.store.mfa().reset_guard(&project.id, user_id).await?;
         let mut event = audit::event(&project.id, "mfa.unlock", true, Some(user_id));
         event.actor = Some("api_key".into());
         audit::record(&self.store, event, self.clock.now()).await;

@@ -151,7 +151,7 @@ impl MfaService {
         code: &str,
     ) -> Result<Option<Vec<String>>> {
         let (user, claims) = self.auth.verify(project, access_token).await?;
-        let factors = self.store.factors(&project.id, &user.id).await?;
+        let factors = self.store.mfa().factors_of(&project.id, &user.id).await?;
         let pending: Vec<&Factor> = factors.iter().filter(|f| !f.is_confirmed()).collect();
         if pending.is_empty() {
             return Err(Error::invalid(
@@ -177,6 +177,7 @@ impl MfaService {
             };
             if self
                 .store
+                .mfa()
                 .confirm_factor(&project.id, &user.id, &f.id, &effects, now)
                 .await?
             {
@@ -205,6 +206,7 @@ impl MfaService {
                 let now = self.clock.now();
                 match self
                     .store
+                    .mfa()
                     .enrol_challenge(&project.id, &user.id, now, MAX_FAILURES)
                     .await?
                 {
@@ -220,9 +222,10 @@ impl MfaService {
         if let Some(c) = &challenge {
             let now = self.clock.now();
             if !ok {
-                self.store.fail_challenge(&project.id, &c.id).await?;
+                self.store.mfa().fail_challenge(&project.id, &c.id).await?;
             } else if !self
                 .store
+                .mfa()
                 .consume_challenge(&project.id, &c.id, now)
                 .await?
             {
@@ -257,6 +260,7 @@ impl MfaService {
             expires_at: now + CHALLENGE_TTL_MS,
         };
         self.store
+            .mfa()
             .insert_challenge(&project.id, &challenge, now)
             .await?;
         if user.mfa_methods == [FactorKind::Sms] {
@@ -283,7 +287,8 @@ impl MfaService {
         kind: FactorKind,
     ) -> Result<Factor> {
         self.store
-            .factors(&project.id, user_id)
+            .mfa()
+            .factors_of(&project.id, user_id)
             .await?
             .into_iter()
             .find(|f| f.kind == kind && f.is_confirmed())
@@ -298,6 +303,7 @@ impl MfaService {
     /// A live login challenge by its token.
     async fn login_challenge(&self, project: &Project, mfa_token: &str) -> Result<Challenge> {
         self.store
+            .mfa()
             .challenge_by_token(
                 &project.id,
                 &secret_hash(mfa_token),
@@ -348,6 +354,7 @@ impl MfaService {
         else {
             let failures = self
                 .store
+                .mfa()
                 .fail_challenge(&project.id, &challenge.id)
                 .await?;
             self.end_attempt(project, &challenge.user_id, attempt, false)
@@ -377,7 +384,12 @@ impl MfaService {
         code: &str,
     ) -> Result<Option<&'static str>> {
         if !locked {
-            for factor in self.store.factors(&project.id, &challenge.user_id).await? {
+            for factor in self
+                .store
+                .mfa()
+                .factors_of(&project.id, &challenge.user_id)
+                .await?
+            {
                 if factor.is_confirmed()
                     && self
                         .check_code(project, &factor, Some(challenge), code)
@@ -407,6 +419,7 @@ impl MfaService {
         let now = self.clock.now();
         if !self
             .store
+            .mfa()
             .consume_challenge(&project.id, &challenge.id, now)
             .await?
         {
@@ -414,7 +427,8 @@ impl MfaService {
         }
         let user = self
             .store
-            .user_by_id(&project.id, &challenge.user_id)
+            .users()
+            .by_id(&project.id, &challenge.user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
         if user.disabled {
@@ -452,6 +466,7 @@ impl MfaService {
         }
         if !self
             .store
+            .mfa()
             .delete_factor(&project.id, &user.id, kind)
             .await?
         {

@@ -62,6 +62,7 @@ impl MfaService {
             phone_hint: Some(&phone[phone.len() - 2..]),
         };
         self.store
+            .mfa()
             .put_pending_factor(&project.id, &factor, now)
             .await?;
         let challenge = new_id("mfc");
@@ -76,6 +77,7 @@ impl MfaService {
             expires_at: now + CHALLENGE_TTL_MS,
         };
         self.store
+            .mfa()
             .insert_challenge(&project.id, &enrol, now)
             .await?;
         self.send_code(project, phone, &challenge).await?;
@@ -139,6 +141,7 @@ impl MfaService {
     ) -> Result<()> {
         let code = new_code();
         self.store
+            .mfa()
             .set_challenge_sms_code(
                 &project.id,
                 challenge_id,

@@ -49,6 +49,7 @@ impl MfaService {
             phone_hint: None,
         };
         self.store
+            .mfa()
             .put_pending_factor(&project.id, &factor, self.clock.now())
             .await?;
         let qr = qrcode::QrCode::new(uri.as_bytes())
@@ -78,6 +79,7 @@ impl MfaService {
             // Accepted once: a replay of the same (or an older) step fails here.
             Some(step) => {
                 self.store
+                    .mfa()
                     .use_totp_step(&project.id, &factor.id, step as i64)
                     .await
             }

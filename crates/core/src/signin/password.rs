@@ -53,7 +53,8 @@ impl SignInService {
             mfa_methods: Vec::new(),
         };
         self.store
-            .insert_user(&user, email.normalized(), Some(&hash))
+            .users()
+            .insert(&user, email.normalized(), Some(&hash))
             .await?;
         let tokens = if project.settings.require_email_verification {
             None
@@ -100,7 +101,8 @@ impl SignInService {
         let found = match Email::parse(email) {
             Ok(e) if fits => {
                 self.store
-                    .user_by_email(&project.id, e.normalized())
+                    .users()
+                    .by_email(&project.id, e.normalized())
                     .await?
             }
             _ => None,

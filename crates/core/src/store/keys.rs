@@ -23,7 +23,10 @@ fn key_from_row(row: &AnyRow) -> Result<SigningKeyRow> {
 /// How long a retired key stays published and accepted: far longer than any access token lives.
 pub const RETIRED_KEY_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
-impl Store {
+/// JWT signing keys per project. Reached through [`Store::signing_keys`].
+pub struct SigningKeys<'a>(pub(super) &'a Store);
+
+impl SigningKeys<'_> {
     pub(super) async fn insert_signing_key_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         key: &SigningKeyRow,
@@ -45,7 +48,7 @@ impl Store {
     }
 
     /// The current key (first) and the keys retired within the retention window, newest first.
-    pub async fn signing_keys(&self, project_id: &str, now: i64) -> Result<Vec<SigningKeyRow>> {
+    pub async fn of_project(&self, project_id: &str, now: i64) -> Result<Vec<SigningKeyRow>> {
         let rows = sqlx::query(
             "select id, project_id, alg, private_key, public_jwk, created_at, retired_at \
              from signing_key where project_id = $1 and (retired_at is null or retired_at > $2) \
@@ -53,19 +56,14 @@ impl Store {
         )
         .bind(project_id)
         .bind(now - RETIRED_KEY_RETENTION_MS)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(key_from_row).collect()
     }
 
     /// Retires the current key and makes `key` current, in one transaction.
-    pub async fn rotate_signing_key(
-        &self,
-        project_id: &str,
-        key: &SigningKeyRow,
-        now: i64,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn rotate(&self, project_id: &str, key: &SigningKeyRow, now: i64) -> Result<()> {
+        let mut tx = self.0.pool.begin().await?;
         sqlx::query(
             "update signing_key set retired_at = $1 where project_id = $2 and retired_at is null",
         )
@@ -74,7 +72,8 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         Self::insert_signing_key_in(&mut tx, key).await?;
-        self.commit_announcing(tx, Invalidation::Keys(project_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Keys(project_id.to_owned()))
             .await?;
         Ok(())
     }

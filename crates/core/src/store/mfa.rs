@@ -10,15 +10,18 @@ use crate::model::{
     Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
 };
 
-impl Store {
-    pub async fn factors(&self, project_id: &str, user_id: &str) -> Result<Vec<Factor>> {
+/// Second factors, their challenges, backup codes and the back-off on codes. Reached through [`Store::mfa`].
+pub struct Mfa<'a>(pub(super) &'a Store);
+
+impl Mfa<'_> {
+    pub async fn factors_of(&self, project_id: &str, user_id: &str) -> Result<Vec<Factor>> {
         let rows = sqlx::query(
             "select id, method, secret, phone, phone_hint, confirmed_at, last_used_step, created_at \
              from mfa_factor where project_id = $1 and user_id = $2 order by created_at, id",
         )
         .bind(project_id)
         .bind(user_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -46,7 +49,7 @@ impl Store {
         f: &NewFactor<'_>,
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         sqlx::query("delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3 and confirmed_at is null")
             .bind(project_id)
             .bind(f.user_id)
@@ -81,7 +84,7 @@ impl Store {
         effects: &OnConfirm<'_>,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update mfa_factor set confirmed_at = $1 where project_id = $2 and user_id = $3 and id = $4 and confirmed_at is null",
         )
@@ -110,7 +113,8 @@ impl Store {
             .await?;
         }
         // Cached session views carry the user's factors.
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(true)
     }
@@ -129,7 +133,7 @@ impl Store {
         .bind(step)
         .bind(project_id)
         .bind(factor_id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -140,7 +144,7 @@ impl Store {
         user_id: &str,
         kind: FactorKind,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3",
         )
@@ -149,7 +153,8 @@ impl Store {
         .bind(kind.as_str())
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -174,7 +179,7 @@ impl Store {
         .bind(c.user_agent)
         .bind(now)
         .bind(c.expires_at)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
@@ -215,7 +220,7 @@ impl Store {
         .bind(token_hash)
         .bind(now)
         .bind(max_failures)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(Self::challenge_from).transpose()
     }
@@ -238,7 +243,7 @@ impl Store {
         .bind(now)
         .bind(max_failures)
         .bind(ChallengePurpose::Enrol.as_str())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(Self::challenge_from).transpose()
     }
@@ -255,7 +260,7 @@ impl Store {
         .bind(code_hash)
         .bind(project_id)
         .bind(challenge_id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
@@ -267,7 +272,7 @@ impl Store {
         )
         .bind(project_id)
         .bind(challenge_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         Ok(match row {
             Some(r) => r.try_get("failures")?,
@@ -288,7 +293,7 @@ impl Store {
         .bind(now)
         .bind(project_id)
         .bind(challenge_id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -301,7 +306,7 @@ impl Store {
         hashes: &[String],
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         Self::replace_backup_codes_in(&mut tx, project_id, user_id, hashes, now).await?;
         tx.commit().await?;
         Ok(())
@@ -347,19 +352,19 @@ impl Store {
         .bind(project_id)
         .bind(user_id)
         .bind(code_hash)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// The user's back-off state (all zero when there is none).
-    pub async fn mfa_guard(&self, project_id: &str, user_id: &str) -> Result<MfaGuard> {
+    pub async fn guard(&self, project_id: &str, user_id: &str) -> Result<MfaGuard> {
         let row = sqlx::query(
             "select failures, blocked_until, locked_at from mfa_guard where project_id = $1 and user_id = $2",
         )
         .bind(project_id)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         match row {
             Some(r) => Ok(MfaGuard {
@@ -374,7 +379,7 @@ impl Store {
     /// Counts one attempt if the state is still `seen` and not blocked at `now`, and blocks the
     /// next one until `blocked_until`. Of concurrent attempts on one state exactly one gets
     /// `true` (a compare-and-set), so guesses cannot run in parallel past the back-off.
-    pub async fn claim_mfa_attempt(
+    pub async fn claim_attempt(
         &self,
         project_id: &str,
         user_id: &str,
@@ -393,38 +398,33 @@ impl Store {
         .bind(blocked_until)
         .bind(seen.failures)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// A right code: the back-off and the lock start over.
-    pub async fn reset_mfa_guard(&self, project_id: &str, user_id: &str) -> Result<()> {
+    pub async fn reset_guard(&self, project_id: &str, user_id: &str) -> Result<()> {
         sqlx::query(
             "update mfa_guard set failures = 0, blocked_until = 0, locked_at = null where project_id = $1 and user_id = $2",
         )
         .bind(project_id)
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
 
     /// Marks the user's codes as locked (after too many consecutive failures); true the first
     /// time, so the user is told once.
-    pub async fn lock_mfa_guard(
-        &self,
-        project_id: &str,
-        user_id: &str,
-        now: Millis,
-    ) -> Result<bool> {
+    pub async fn lock_guard(&self, project_id: &str, user_id: &str, now: Millis) -> Result<bool> {
         let done = sqlx::query(
             "update mfa_guard set locked_at = $1 where project_id = $2 and user_id = $3 and locked_at is null",
         )
         .bind(now)
         .bind(project_id)
         .bind(user_id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }

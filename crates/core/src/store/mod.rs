@@ -1,13 +1,15 @@
 //! Storage: the only place SQL lives. One [`Store`] over a `sqlx::AnyPool` serves SQLite and
 //! PostgreSQL with the same SQL (portable subset: `$1` binds, `returning`, no dialect functions);
-//! only the migrations differ per backend. One module per aggregate. Every function that touches
-//! user data takes the project id and filters by it, so another project's rows cannot be reached.
+//! only the migrations differ per backend. One module per aggregate, reached through a handle
+//! (`store.users()`, `store.sessions()`, `store.mfa()`, `store.codes()` …). Every function that
+//! touches user data takes the project id and filters by it, so another project's rows cannot be
+//! reached.
 
 mod invalidation;
-mod keys;
+pub mod keys;
 pub mod mfa;
 pub mod ops;
-mod projects;
+pub mod projects;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -85,6 +87,43 @@ impl Store {
             cache: Arc::new(ReadCache::new(100_000, invalidator.cache_on_at_start())),
             invalidator,
         })
+    }
+
+    // One handle per aggregate; each file of this module holds its queries.
+    pub fn users(&self) -> users::Users<'_> {
+        users::Users(self)
+    }
+
+    pub fn sessions(&self) -> sessions::Sessions<'_> {
+        sessions::Sessions(self)
+    }
+
+    pub fn mfa(&self) -> mfa::Mfa<'_> {
+        mfa::Mfa(self)
+    }
+
+    pub fn projects(&self) -> projects::Projects<'_> {
+        projects::Projects(self)
+    }
+
+    pub fn signing_keys(&self) -> keys::SigningKeys<'_> {
+        keys::SigningKeys(self)
+    }
+
+    pub fn ops(&self) -> ops::Ops<'_> {
+        ops::Ops(self)
+    }
+
+    pub fn codes(&self) -> tokens::Codes<'_> {
+        tokens::Codes(self)
+    }
+
+    pub fn outbox(&self) -> tokens::Outbox<'_> {
+        tokens::Outbox(self)
+    }
+
+    pub fn management_tokens(&self) -> tokens::ManagementTokens<'_> {
+        tokens::ManagementTokens(self)
     }
 
     pub fn cache(&self) -> &Arc<ReadCache> {

@@ -21,7 +21,10 @@ pub struct Cleaned {
 /// Ended or expired sessions are kept this long (for the sessions list's sake, and audits).
 pub const ENDED_SESSION_RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
-impl Store {
+/// Audit events, rate counters, job leases and cleanup. Reached through [`Store::ops`].
+pub struct Ops<'a>(pub(super) &'a Store);
+
+impl Ops<'_> {
     pub async fn record_event(&self, e: &AuditEvent, now: Millis) -> Result<()> {
         sqlx::query(
             "insert into audit_event (id, project_id, created_at, kind, result, actor, subject, ip, user_agent, detail) \
@@ -37,7 +40,7 @@ impl Store {
         .bind(&e.ip)
         .bind(&e.user_agent)
         .bind(e.detail.to_string())
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
@@ -50,7 +53,7 @@ impl Store {
         )
         .bind(project_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -79,7 +82,7 @@ impl Store {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?;
         Ok(row.try_get("count")?)
     }
@@ -103,7 +106,7 @@ impl Store {
         .bind(holder)
         .bind(until)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         Ok(row.is_some())
     }
@@ -116,35 +119,35 @@ impl Store {
         let old = now - ENDED_SESSION_RETENTION_MS;
         let sessions = sqlx::query("delete from session where expires_at < $1 or ended_at < $1")
             .bind(old)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?
             .rows_affected();
         let revoked_tokens = sqlx::query("delete from revoked_token where expires_at < $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?
             .rows_affected();
         let one_time_tokens =
             sqlx::query("delete from one_time_token where expires_at < $1 or used_at < $2")
                 .bind(now)
                 .bind(now - 24 * 3600 * 1000)
-                .execute(&self.pool)
+                .execute(&self.0.pool)
                 .await?
                 .rows_affected();
         let emails =
             sqlx::query("delete from email_outbox where (sent_at < $1) or (failed_at < $1)")
                 .bind(old)
-                .execute(&self.pool)
+                .execute(&self.0.pool)
                 .await?
                 .rows_affected();
         let rate_counters = sqlx::query("delete from rate_counter where window_start < $1")
             .bind(now - 24 * 3600 * 1000)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?
             .rows_affected();
         let mfa_challenges = sqlx::query("delete from mfa_challenge where expires_at < $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?
             .rows_affected();
         Ok(Cleaned {

@@ -24,9 +24,12 @@ fn project_from_row(row: &AnyRow) -> Result<Project> {
     })
 }
 
-impl Store {
+/// Projects and their API keys. Reached through [`Store::projects`].
+pub struct Projects<'a>(pub(super) &'a Store);
+
+impl Projects<'_> {
     /// Inserts a project with its first API key and signing key, in one transaction.
-    pub async fn insert_project(
+    pub async fn insert(
         &self,
         project: &Project,
         api_key_id: &str,
@@ -36,7 +39,7 @@ impl Store {
     ) -> Result<()> {
         let settings = serde_json::to_string(&project.settings)
             .map_err(|e| anyhow::anyhow!("serialising settings: {e}"))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         sqlx::query(
             "insert into project (id, login_id, name, settings, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $6)",
@@ -58,7 +61,7 @@ impl Store {
             project.created_at,
         )
         .await?;
-        Self::insert_signing_key_in(&mut tx, signing_key).await?;
+        super::keys::SigningKeys::insert_signing_key_in(&mut tx, signing_key).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -85,41 +88,42 @@ impl Store {
         Ok(())
     }
 
-    pub async fn list_projects(&self) -> Result<Vec<Project>> {
+    pub async fn list(&self) -> Result<Vec<Project>> {
         let rows = sqlx::query(&format!(
             "select {PROJECT_COLUMNS} from project p order by p.created_at, p.id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(project_from_row).collect()
     }
 
-    pub async fn project_by_login_id(&self, login_id: &str) -> Result<Option<Project>> {
+    pub async fn by_login_id(&self, login_id: &str) -> Result<Option<Project>> {
         let row = sqlx::query(&format!(
             "select {PROJECT_COLUMNS} from project p where p.login_id = $1"
         ))
         .bind(login_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(project_from_row).transpose()
     }
 
     /// The project owning a live API key (looked up by the key's hash; cached).
-    pub async fn project_by_api_key(&self, key_hash: &str) -> Result<Option<Arc<Project>>> {
-        if let Some(p) = self.cache.api_key(key_hash) {
+    pub async fn by_api_key(&self, key_hash: &str) -> Result<Option<Arc<Project>>> {
+        if let Some(p) = self.0.cache.api_key(key_hash) {
             return Ok(Some(p));
         }
-        let generation = self.cache.generation();
+        let generation = self.0.cache.generation();
         let row = sqlx::query(&format!(
             "select {PROJECT_COLUMNS} from api_key k join project p on p.id = k.project_id \
              where k.key_hash = $1 and k.revoked_at is null"
         ))
         .bind(key_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let project = Arc::new(project_from_row(&row)?);
-        self.cache
+        self.0
+            .cache
             .put_api_key(generation, key_hash.to_owned(), Arc::clone(&project));
         Ok(Some(project))
     }
@@ -127,7 +131,7 @@ impl Store {
     /// Revokes every API key of a project; announced so cached keys stop working on every node.
     #[cfg(feature = "testkit")]
     pub async fn revoke_api_keys(&self, project_id: &str, now: i64) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update api_key set revoked_at = $1 where project_id = $2 and revoked_at is null",
         )
@@ -135,28 +139,29 @@ impl Store {
         .bind(project_id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
             .await?;
         Ok(done.rows_affected())
     }
 }
 
-impl Store {
-    pub async fn project_by_id(&self, project_id: &str) -> Result<Option<Project>> {
+impl Projects<'_> {
+    pub async fn by_id(&self, project_id: &str) -> Result<Option<Project>> {
         let row = sqlx::query(&format!(
             "select {PROJECT_COLUMNS} from project p where p.id = $1"
         ))
         .bind(project_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(project_from_row).transpose()
     }
 
     /// Saves name and settings; announced so cached copies (behind API keys) are refreshed.
-    pub async fn update_project(&self, project: &Project) -> Result<bool> {
+    pub async fn update(&self, project: &Project) -> Result<bool> {
         let settings = serde_json::to_string(&project.settings)
             .map_err(|e| anyhow::anyhow!("serialising settings: {e}"))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update project set name = $1, settings = $2, updated_at = $3 where id = $4",
         )
@@ -166,19 +171,21 @@ impl Store {
         .bind(&project.id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::Project(project.id.clone()))
+        self.0
+            .commit_announcing(tx, Invalidation::Project(project.id.clone()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Deletes a project and everything in it.
-    pub async fn delete_project(&self, project_id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn delete(&self, project_id: &str) -> Result<bool> {
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query("delete from project where id = $1")
             .bind(project_id)
             .execute(&mut *tx)
             .await?;
-        self.commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -191,7 +198,7 @@ impl Store {
         prefix: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         self.insert_api_key_in(&mut tx, project_id, id, key_hash, prefix, now)
             .await?;
         tx.commit().await?;
@@ -200,7 +207,7 @@ impl Store {
 
     /// Revokes one API key; it stops working at once on every node.
     pub async fn revoke_api_key(&self, project_id: &str, key_id: &str, now: i64) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update api_key set revoked_at = $1 where project_id = $2 and id = $3 and revoked_at is null",
         )
@@ -209,7 +216,8 @@ impl Store {
         .bind(key_id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Project(project_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -39,18 +39,21 @@ pub struct RefreshRow {
     pub expires_at: Millis,
 }
 
-impl Store {
+/// Sessions, their refresh tokens and revoked access tokens. Reached through [`Store::sessions`].
+pub struct Sessions<'a>(pub(super) &'a Store);
+
+impl Sessions<'_> {
     /// Creates a session and its first refresh token (stored as `refresh_hash`) atomically; for a
     /// login, the user's `last_login_at` (and an upgraded password hash) are stamped in the same
     /// transaction, so a login costs one commit.
-    pub async fn create_session(
+    pub async fn create(
         &self,
         s: &NewSession<'_>,
         refresh_hash: &str,
         login: Option<LoginStamp<'_>>,
     ) -> Result<()> {
         let amr = serde_json::to_string(s.amr).map_err(|e| anyhow::anyhow!("amr: {e}"))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         sqlx::query(
             "insert into session (id, project_id, user_id, amr, aal, ip, user_agent, created_at, \
              last_active_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -94,24 +97,25 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         // Cached session views carry the user; they must show the new last_login_at.
-        self.commit_announcing(tx, Invalidation::User(s.user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(s.user_id.to_owned()))
             .await
     }
 
     /// The session with its user and revoked token ids (cached; `None` if it does not exist in
     /// this project).
-    pub async fn session_view(
+    pub async fn view(
         &self,
         project_id: &str,
         session_id: &str,
     ) -> Result<Option<Arc<SessionView>>> {
-        if let Some(view) = self.cache.session(session_id) {
+        if let Some(view) = self.0.cache.session(session_id) {
             if view.user.project_id == project_id {
                 return Ok(Some(view));
             }
             return Ok(None);
         }
-        let generation = self.cache.generation();
+        let generation = self.0.cache.generation();
         let row = sqlx::query(&format!(
             "select s.amr as s_amr, s.aal as s_aal, s.expires_at as s_expires_at, s.ended_at as s_ended_at, \
              s.last_active_at as s_last_active_at, \
@@ -121,14 +125,14 @@ impl Store {
         ))
         .bind(project_id)
         .bind(session_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let jtis =
             sqlx::query("select jti from revoked_token where project_id = $1 and session_id = $2")
                 .bind(project_id)
                 .bind(session_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.0.pool)
                 .await?;
         let amr: String = row.try_get("s_amr")?;
         let view = Arc::new(SessionView {
@@ -150,18 +154,13 @@ impl Store {
                 .map(|r| r.try_get::<String, _>("jti"))
                 .collect::<Result<_, _>>()?,
         });
-        self.cache.put_session(generation, Arc::clone(&view));
+        self.0.cache.put_session(generation, Arc::clone(&view));
         Ok(Some(view))
     }
 
     /// Ends a session (logout, revocation, refresh-token reuse). Returns false if it was not live.
-    pub async fn end_session(
-        &self,
-        project_id: &str,
-        session_id: &str,
-        now: Millis,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn end(&self, project_id: &str, session_id: &str, now: Millis) -> Result<bool> {
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null",
         )
@@ -170,7 +169,8 @@ impl Store {
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -186,7 +186,7 @@ impl Store {
         )
         .bind(project_id)
         .bind(token_hash)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         match row {
             Some(r) => Ok(Some(RefreshRow {
@@ -209,7 +209,7 @@ impl Store {
         successor_hash: &str,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let marked = sqlx::query(
             "update refresh_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null",
         )
@@ -241,7 +241,8 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         // The cached view holds last_active_at, which decides the idle timeout.
-        self.commit_announcing(tx, Invalidation::Session(parent.session_id.clone()))
+        self.0
+            .commit_announcing(tx, Invalidation::Session(parent.session_id.clone()))
             .await?;
         Ok(true)
     }
@@ -254,7 +255,7 @@ impl Store {
         jti: &str,
         expires_at: Millis,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let result = sqlx::query(
             "insert into revoked_token (jti, project_id, session_id, expires_at) values ($1, $2, $3, $4)",
         )
@@ -270,7 +271,8 @@ impl Store {
             Err(e) if crate::error::is_unique_violation(&e) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        self.commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
             .await?;
         Ok(())
     }
@@ -283,16 +285,16 @@ impl Store {
         )
         .bind(project_id)
         .bind(session_id)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.0.pool)
         .await?;
         Ok(row.try_get("n")?)
     }
 }
 
-impl Store {
+impl Sessions<'_> {
     /// The user's sessions that are neither ended nor past their absolute expiry or idle
     /// timeout (`active_since`: the oldest last-activity that still counts as live), newest first.
-    pub async fn list_sessions(
+    pub async fn list(
         &self,
         project_id: &str,
         user_id: &str,
@@ -308,7 +310,7 @@ impl Store {
         .bind(user_id)
         .bind(now)
         .bind(active_since)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -326,14 +328,14 @@ impl Store {
 
     /// Ends one session of `user_id` (ownership is part of the query). False if there is no
     /// such live session of that user.
-    pub async fn end_user_session(
+    pub async fn end_one_of_user(
         &self,
         project_id: &str,
         user_id: &str,
         session_id: &str,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update session set ended_at = $1 where project_id = $2 and user_id = $3 and id = $4 and ended_at is null",
         )
@@ -343,20 +345,21 @@ impl Store {
         .bind(session_id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Ends every live session of a user except `keep`; returns how many ended.
-    pub async fn end_user_sessions(
+    pub async fn end_all_of_user(
         &self,
         project_id: &str,
         user_id: &str,
         keep: Option<&str>,
         now: Millis,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null \
              and expires_at > $1 and id <> $4",
@@ -367,7 +370,8 @@ impl Store {
         .bind(keep.unwrap_or(""))
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(done.rows_affected())
     }

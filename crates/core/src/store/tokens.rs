@@ -36,11 +36,20 @@ fn management_token_from_row(r: &AnyRow) -> Result<ManagementToken> {
     })
 }
 
-impl Store {
+/// One-time tokens sent by email (verification, password reset). Reached through [`Store::codes`].
+pub struct Codes<'a>(pub(super) &'a Store);
+
+/// The email outbox the delivery worker drains. Reached through [`Store::outbox`].
+pub struct Outbox<'a>(pub(super) &'a Store);
+
+/// Management tokens of the projects API (stored as SHA-256). Reached through [`Store::management_tokens`].
+pub struct ManagementTokens<'a>(pub(super) &'a Store);
+
+impl Codes<'_> {
     /// Issues a one-time token and queues the email that carries it, in one transaction; earlier
     /// unused tokens of the same purpose for the user are voided (SECURITY F2).
     #[allow(clippy::too_many_arguments)]
-    pub async fn issue_one_time_token(
+    pub async fn issue(
         &self,
         project_id: &str,
         user_id: &str,
@@ -52,7 +61,7 @@ impl Store {
         message: &OutboxMessage,
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and user_id = $3 and purpose = $4 and used_at is null",
         )
@@ -77,13 +86,13 @@ impl Store {
         .bind(expires_at)
         .execute(&mut *tx)
         .await?;
-        Self::enqueue_in(&mut tx, message, now).await?;
+        Outbox::enqueue_in(&mut tx, message, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// A live (unused, unexpired) token of this purpose, without consuming it.
-    pub async fn find_one_time_token(
+    pub async fn find(
         &self,
         project_id: &str,
         purpose: Purpose,
@@ -98,7 +107,7 @@ impl Store {
         .bind(purpose.as_str())
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         match row {
             Some(r) => Ok(Some(OneTimeToken {
@@ -113,23 +122,20 @@ impl Store {
     }
 
     /// Consumes a token: of any number of concurrent attempts exactly one gets `true` (SECURITY O1).
-    pub async fn consume_one_time_token(
-        &self,
-        project_id: &str,
-        token_id: &str,
-        now: Millis,
-    ) -> Result<bool> {
+    pub async fn consume(&self, project_id: &str, token_id: &str, now: Millis) -> Result<bool> {
         let done = sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
         )
         .bind(now)
         .bind(project_id)
         .bind(token_id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
 
+impl Outbox<'_> {
     pub(crate) async fn enqueue_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         m: &OutboxMessage,
@@ -154,29 +160,29 @@ impl Store {
     }
 
     /// Queues an email that carries no token.
-    pub async fn enqueue_email(&self, m: &OutboxMessage, now: Millis) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        Self::enqueue_in(&mut tx, m, now).await?;
+    pub async fn enqueue(&self, m: &OutboxMessage, now: Millis) -> Result<()> {
+        let mut tx = self.0.pool.begin().await?;
+        Outbox::enqueue_in(&mut tx, m, now).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// Messages due for a delivery attempt.
-    pub async fn due_emails(&self, now: Millis, limit: i64) -> Result<Vec<OutboxMessage>> {
+    pub async fn due(&self, now: Millis, limit: i64) -> Result<Vec<OutboxMessage>> {
         let rows = sqlx::query(
             "select id, project_id, kind, recipient, subject, text_body, html_body, link, attempts from email_outbox \
              where sent_at is null and failed_at is null and next_attempt_at <= $1 order by next_attempt_at limit $2",
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(outbox_from_row).collect()
     }
 
     /// Claims a message for one delivery attempt (another node polling at the same time gets
     /// `false`): pushes its next attempt to `retry_at` and counts the attempt.
-    pub async fn claim_email(&self, id: &str, attempts: i64, retry_at: Millis) -> Result<bool> {
+    pub async fn claim(&self, id: &str, attempts: i64, retry_at: Millis) -> Result<bool> {
         let done = sqlx::query(
             "update email_outbox set attempts = attempts + 1, next_attempt_at = $1 \
              where id = $2 and attempts = $3 and sent_at is null and failed_at is null",
@@ -184,45 +190,37 @@ impl Store {
         .bind(retry_at)
         .bind(id)
         .bind(attempts)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn email_sent(&self, id: &str, now: Millis) -> Result<()> {
+    pub async fn sent(&self, id: &str, now: Millis) -> Result<()> {
         // The bodies carry one-time links: once delivered they are erased.
         sqlx::query(
             "update email_outbox set sent_at = $1, last_error = null, text_body = '', html_body = '', link = null where id = $2",
         )
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?;
         Ok(())
     }
 
     /// Records a failed attempt; `give_up` marks the message failed for good.
-    pub async fn email_failed(
-        &self,
-        id: &str,
-        error: &str,
-        give_up: bool,
-        now: Millis,
-    ) -> Result<()> {
+    pub async fn failed(&self, id: &str, error: &str, give_up: bool, now: Millis) -> Result<()> {
         sqlx::query("update email_outbox set last_error = $1, failed_at = $2 where id = $3")
             .bind(error.chars().take(500).collect::<String>())
             .bind(if give_up { Some(now) } else { None })
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?;
         Ok(())
     }
+}
 
-    pub async fn insert_management_token(
-        &self,
-        t: &ManagementToken,
-        token_hash: &str,
-    ) -> Result<()> {
+impl ManagementTokens<'_> {
+    pub async fn insert(&self, t: &ManagementToken, token_hash: &str) -> Result<()> {
         sqlx::query(
             "insert into management_token (id, name, token_hash, project_id, created_at, expires_at) \
              values ($1, $2, $3, $4, $5, $6)",
@@ -233,25 +231,21 @@ impl Store {
         .bind(&t.project_id)
         .bind(t.created_at)
         .bind(t.expires_at)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(())
     }
 
     /// The live (unrevoked, unexpired) management token with this hash; notes its use, at most
     /// once a minute.
-    pub async fn management_token_by_hash(
-        &self,
-        token_hash: &str,
-        now: Millis,
-    ) -> Result<Option<ManagementToken>> {
+    pub async fn by_hash(&self, token_hash: &str, now: Millis) -> Result<Option<ManagementToken>> {
         let row = sqlx::query(&format!(
             "select {MANAGEMENT_TOKEN_COLUMNS} from management_token where token_hash = $1 and revoked_at is null \
              and expires_at > $2"
         ))
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         let Some(token) = row.as_ref().map(management_token_from_row).transpose()? else {
             return Ok(None);
@@ -263,37 +257,37 @@ impl Store {
         .bind(now)
         .bind(&token.id)
         .bind(now - 60_000)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(Some(token))
     }
 
     /// Unrevoked management tokens, newest first (expired ones included, marked by `expires_at`).
-    pub async fn list_management_tokens(&self) -> Result<Vec<ManagementToken>> {
+    pub async fn list(&self) -> Result<Vec<ManagementToken>> {
         let rows = sqlx::query(&format!(
             "select {MANAGEMENT_TOKEN_COLUMNS} from management_token where revoked_at is null \
              order by created_at desc, id"
         ))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.0.pool)
         .await?;
         rows.iter().map(management_token_from_row).collect()
     }
 
     /// Revokes a management token; false if there is no such live token.
-    pub async fn revoke_management_token(&self, id: &str, now: Millis) -> Result<bool> {
+    pub async fn revoke(&self, id: &str, now: Millis) -> Result<bool> {
         let done = sqlx::query(
             "update management_token set revoked_at = $1 where id = $2 and revoked_at is null",
         )
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
-    pub async fn count_management_tokens(&self) -> Result<i64> {
+    pub async fn count(&self) -> Result<i64> {
         let row = sqlx::query("select count(*) as n from management_token")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.0.pool)
             .await?;
         Ok(row.try_get("n")?)
     }

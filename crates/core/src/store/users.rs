@@ -54,10 +54,13 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
     })
 }
 
-impl Store {
+/// Users, their passwords and their emailed-token redemptions. Reached through [`Store::users`].
+pub struct Users<'a>(pub(super) &'a Store);
+
+impl Users<'_> {
     /// Inserts a user; `EmailTaken` if the normalised email exists in the project (the unique
     /// index decides, so concurrent sign-ups with one address create exactly one user).
-    pub async fn insert_user(
+    pub async fn insert(
         &self,
         user: &User,
         email_normalized: &str,
@@ -80,7 +83,7 @@ impl Store {
         .bind(user.created_at)
         .bind(user.updated_at)
         .bind(user.last_login_at)
-        .execute(&self.pool)
+        .execute(&self.0.pool)
         .await;
         match result {
             Ok(_) => Ok(()),
@@ -90,7 +93,7 @@ impl Store {
     }
 
     /// The user with this normalised email, and their password hash.
-    pub async fn user_by_email(
+    pub async fn by_email(
         &self,
         project_id: &str,
         email_normalized: &str,
@@ -102,7 +105,7 @@ impl Store {
         ))
         .bind(project_id)
         .bind(email_normalized)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         match row {
             Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
@@ -110,14 +113,14 @@ impl Store {
         }
     }
 
-    pub async fn user_by_id(&self, project_id: &str, user_id: &str) -> Result<Option<User>> {
+    pub async fn by_id(&self, project_id: &str, user_id: &str) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "select {USER_COLUMNS} from app_user u where u.project_id = $1 and u.id = $2",
             USER_COLUMNS = USER_COLUMNS.as_str()
         ))
         .bind(project_id)
         .bind(user_id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         row.as_ref().map(user_from_row).transpose()
     }
@@ -128,7 +131,7 @@ impl Store {
             sqlx::query("select password_hash from app_user where project_id = $1 and id = $2")
                 .bind(project_id)
                 .bind(user_id)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.0.pool)
                 .await?;
         Ok(match row {
             Some(r) => r.try_get("password_hash")?,
@@ -148,7 +151,7 @@ impl Store {
             .bind(hash)
             .bind(project_id)
             .bind(user_id)
-            .execute(&self.pool)
+            .execute(&self.0.pool)
             .await?;
         Ok(())
     }
@@ -156,14 +159,14 @@ impl Store {
     /// Disables or enables a user, ending nothing by itself; verification reads `disabled` from
     /// the session view, which this evicts on every node.
     #[cfg(feature = "testkit")]
-    pub async fn set_user_disabled(
+    pub async fn set_disabled(
         &self,
         project_id: &str,
         user_id: &str,
         disabled: bool,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update app_user set disabled = $1, updated_at = $2 where project_id = $3 and id = $4",
         )
@@ -173,7 +176,8 @@ impl Store {
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -211,15 +215,10 @@ fn prefix_end(prefix: &str) -> String {
     format!("{prefix}\u{10FFFF}")
 }
 
-impl Store {
+impl Users<'_> {
     /// One page of users, `limit` at most. Every variant is an index range scan that stops after
     /// `limit` rows, so the cost does not grow with the number of users (see migration 0002).
-    pub async fn list_users(
-        &self,
-        project_id: &str,
-        seek: &UserSeek,
-        limit: i64,
-    ) -> Result<Vec<User>> {
+    pub async fn list(&self, project_id: &str, seek: &UserSeek, limit: i64) -> Result<Vec<User>> {
         let rows = match seek {
             UserSeek::Created { after } => {
                 let (t, id) = after.clone().unwrap_or((i64::MIN, String::new()));
@@ -232,7 +231,7 @@ impl Store {
                 .bind(t)
                 .bind(id)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.0.pool)
                 .await?
             }
             UserSeek::EmailPrefix { prefix, after } => {
@@ -248,7 +247,7 @@ impl Store {
                 .bind(prefix_end(prefix))
                 .bind(from)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.0.pool)
                 .await?
             }
             UserSeek::IdPrefix { prefix, after } => {
@@ -263,7 +262,7 @@ impl Store {
                 .bind(prefix_end(prefix))
                 .bind(from)
                 .bind(limit)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.0.pool)
                 .await?
             }
         };
@@ -274,7 +273,7 @@ impl Store {
     /// a concurrent update makes this return `Ok(false)` and the caller re-reads). A new email
     /// voids the user's outstanding one-time tokens; disabling ends every session. Both are
     /// announced so cached session views are dropped on every node.
-    pub async fn update_user(
+    pub async fn update(
         &self,
         project_id: &str,
         user_id: &str,
@@ -282,7 +281,7 @@ impl Store {
         changes: &UserChanges,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let (email, normalized) = match &changes.email {
             Some((e, n)) => (Some(e.as_str()), Some(n.as_str())),
             None => (None, None),
@@ -328,21 +327,23 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(true)
     }
 
     /// Deletes a user with everything that hangs off them (sessions, refresh tokens, revoked
     /// token ids and one-time tokens go by `on delete cascade`).
-    pub async fn delete_user(&self, project_id: &str, user_id: &str) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+    pub async fn delete(&self, project_id: &str, user_id: &str) -> Result<bool> {
+        let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query("delete from app_user where project_id = $1 and id = $2")
             .bind(project_id)
             .bind(user_id)
             .execute(&mut *tx)
             .await?;
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -357,7 +358,7 @@ impl Store {
         keep_session: Option<&str>,
         now: Millis,
     ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         sqlx::query("update app_user set password_hash = $1, updated_at = $2 where project_id = $3 and id = $4")
             .bind(hash)
             .bind(now)
@@ -367,7 +368,8 @@ impl Store {
             .await?;
         let ended =
             Self::after_password_change(&mut tx, project_id, user_id, keep_session, now).await?;
-        self.commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
             .await?;
         Ok(ended)
     }
@@ -414,7 +416,7 @@ impl Store {
         new_password_hash: Option<&str>,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let used = sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
         )
@@ -442,7 +444,8 @@ impl Store {
         if new_password_hash.is_some() {
             Self::after_password_change(&mut tx, project_id, &token.user_id, None, now).await?;
         }
-        self.commit_announcing(tx, Invalidation::User(token.user_id.clone()))
+        self.0
+            .commit_announcing(tx, Invalidation::User(token.user_id.clone()))
             .await?;
         Ok(true)
     }

@@ -35,7 +35,8 @@ pub async fn keys(g: &Globals, command: KeysCommand) -> anyhow::Result<()> {
     let store = app::open_store(&g.data_dir, db).await?;
     let master = app::master_key(&g.data_dir)?;
     let found = store
-        .project_by_login_id(&project)
+        .projects()
+        .by_login_id(&project)
         .await?
         .ok_or_else(|| anyhow::anyhow!("no project with Login ID {project}"))?;
     let now = protekt_core::clock::Clock::new().now();

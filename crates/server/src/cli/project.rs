@@ -61,7 +61,7 @@ pub async fn project(g: &Globals, command: ProjectCommand) -> anyhow::Result<()>
             }
         }
         ProjectCommand::List { json } => {
-            let list = store.list_projects().await?;
+            let list = store.projects().list().await?;
             if json {
                 let items: Vec<_> = list
                     .iter()

@@ -38,7 +38,7 @@ pub async fn token(g: &Globals, command: TokenCommand) -> anyhow::Result<()> {
         } => {
             let project_id = match project {
                 None => None,
-                Some(p) => Some(match store.project_by_login_id(&p).await? {
+                Some(p) => Some(match store.projects().by_login_id(&p).await? {
                     Some(found) => found.id,
                     None => p,
                 }),
@@ -51,7 +51,7 @@ pub async fn token(g: &Globals, command: TokenCommand) -> anyhow::Result<()> {
             println!("{token}");
         }
         TokenCommand::List => {
-            for t in store.list_management_tokens().await? {
+            for t in store.management_tokens().list().await? {
                 let expires = t.expires_at.map(rfc3339).unwrap_or_else(|| "never".into());
                 let state = if t.expires_at.is_some_and(|e| e <= now) {
                     "expired"
@@ -69,7 +69,7 @@ pub async fn token(g: &Globals, command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            if !store.revoke_management_token(&id, now).await? {
+            if !store.management_tokens().revoke(&id, now).await? {
                 anyhow::bail!("no live management token {id}");
             }
             println!("management token {id} revoked");

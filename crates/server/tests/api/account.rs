@@ -88,7 +88,12 @@ both_dbs!(
         // P5: told out of band, and audited.
         app.wait_for_email("reset@example.com", "password_changed", 1)
             .await;
-        let events = app.store.recent_events(&app.project.id, 50).await.unwrap();
+        let events = app
+            .store
+            .ops()
+            .recent_events(&app.project.id, 50)
+            .await
+            .unwrap();
         assert!(events
             .iter()
             .any(|e| e.kind == "password.reset" && e.result == "success"));
@@ -632,7 +637,12 @@ both_dbs!(
         );
         app.wait_for_email("change@example.com", "password_changed", 1)
             .await;
-        let events = app.store.recent_events(&app.project.id, 50).await.unwrap();
+        let events = app
+            .store
+            .ops()
+            .recent_events(&app.project.id, 50)
+            .await
+            .unwrap();
         assert!(events
             .iter()
             .any(|e| e.kind == "password.change" && e.result == "failure"));
@@ -867,12 +877,13 @@ both_dbs!(
         // never be asked for: the request is refused up front, before any token exists.
         let mut legacy = app
             .store
-            .project_by_id(&app.project.id)
+            .projects()
+            .by_id(&app.project.id)
             .await
             .unwrap()
             .unwrap();
         legacy.settings.allowed_redirect_urls = vec!["https://app.example.com/x\ny".into()];
-        app.store.update_project(&legacy).await.unwrap();
+        app.store.projects().update(&legacy).await.unwrap();
         let (status, body) = app
             .post(
                 "/v1/auth/password-reset",

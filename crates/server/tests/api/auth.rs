@@ -190,6 +190,7 @@ both_dbs!(
         };
         let old = protekt_core::password::hash_blocking(weak_params, PASSWORD).unwrap();
         app.store
+            .users()
             .set_password_hash(&app.project.id, &user_id, &old)
             .await
             .unwrap();
@@ -197,6 +198,7 @@ both_dbs!(
         assert_eq!(status, StatusCode::OK);
         let stored = app
             .store
+            .users()
             .password_hash(&app.project.id, &user_id)
             .await
             .unwrap()
@@ -217,7 +219,8 @@ both_dbs!(
         assert_eq!(app.verify(access).await.0, StatusCode::OK);
         let user_id = body["user"]["id"].as_str().unwrap();
         app.store
-            .set_user_disabled(&app.project.id, user_id, true, app.clock.now())
+            .users()
+            .set_disabled(&app.project.id, user_id, true, app.clock.now())
             .await
             .unwrap();
         let (status, body) = app.verify(access).await;

@@ -92,6 +92,7 @@ both_dbs!(every_v1_route_needs_a_valid_api_key, |app| async move {
     assert!(checked >= 20, "only {checked} operations need the API key?");
     // A revoked key stops working at once.
     app.store
+        .projects()
         .revoke_api_keys(&app.project.id, app.clock.now())
         .await
         .unwrap();

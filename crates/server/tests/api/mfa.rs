@@ -501,7 +501,12 @@ both_dbs!(
         let (status, body) = app.login("un@example.com", PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["user"]["mfaMethods"], json!([]));
-        let events = app.store.recent_events(&app.project.id, 100).await.unwrap();
+        let events = app
+            .store
+            .ops()
+            .recent_events(&app.project.id, 100)
+            .await
+            .unwrap();
         for kind in ["mfa.enroll", "mfa.challenge", "mfa.verify", "mfa.unenroll"] {
             assert!(
                 events.iter().any(|e| e.kind == kind),
@@ -1055,7 +1060,8 @@ both_dbs!(
         assert_eq!(status, StatusCode::OK);
         let guard = app
             .store
-            .mfa_guard(&app.project.id, &user_id)
+            .mfa()
+            .guard(&app.project.id, &user_id)
             .await
             .unwrap();
         assert_eq!((guard.failures, guard.locked_at), (0, None));

@@ -34,7 +34,7 @@ both_dbs!(
         app.clock.advance(Duration::from_secs(8 * 24 * 3600));
         // Live: a session started after the jump.
         let live = app.signup("live@example.com", PASSWORD).await;
-        let done = app.store.cleanup(app.clock.now()).await.unwrap();
+        let done = app.store.ops().cleanup(app.clock.now()).await.unwrap();
         assert!(done.sessions >= 1, "{done:?}");
         assert!(done.revoked_tokens >= 1, "{done:?}");
         assert!(done.one_time_tokens >= 1, "{done:?}");
@@ -47,7 +47,7 @@ both_dbs!(
             app.refresh(live["refreshToken"].as_str().unwrap()).await.0,
             StatusCode::OK
         );
-        let again = app.store.cleanup(app.clock.now()).await.unwrap();
+        let again = app.store.ops().cleanup(app.clock.now()).await.unwrap();
         assert_eq!(again.sessions, 0);
         app
     }
@@ -59,16 +59,19 @@ both_dbs!(
         let now = app.clock.now();
         assert!(app
             .store
+            .ops()
             .take_lease("job", "node_a", now + 1000, now)
             .await
             .unwrap());
         assert!(!app
             .store
+            .ops()
             .take_lease("job", "node_b", now + 1000, now)
             .await
             .unwrap());
         assert!(
             app.store
+                .ops()
                 .take_lease("job", "node_a", now + 2000, now)
                 .await
                 .unwrap(),
@@ -76,6 +79,7 @@ both_dbs!(
         );
         assert!(
             app.store
+                .ops()
                 .take_lease("job", "node_b", now + 5000, now + 3000)
                 .await
                 .unwrap(),
@@ -100,7 +104,12 @@ both_dbs!(
         app.refresh(&rt).await;
         app.clock.advance(Duration::from_secs(30));
         app.refresh(&rt).await;
-        let events = app.store.recent_events(&app.project.id, 100).await.unwrap();
+        let events = app
+            .store
+            .ops()
+            .recent_events(&app.project.id, 100)
+            .await
+            .unwrap();
         let has =
             |kind: &str, result: &str| events.iter().any(|e| e.kind == kind && e.result == result);
         assert!(has("signup", "success"));
@@ -141,12 +150,13 @@ both_dbs!(
                 expires_at,
             };
             app.store
+                .mfa()
                 .insert_challenge(&app.project.id, &challenge, now)
                 .await
                 .unwrap();
         }
         app.clock.advance(Duration::from_secs(60));
-        let done = app.store.cleanup(app.clock.now()).await.unwrap();
+        let done = app.store.ops().cleanup(app.clock.now()).await.unwrap();
         assert_eq!(done.mfa_challenges, 1, "{done:?}");
         let left = app.dump_table("mfa_challenge").await;
         assert!(

@@ -303,7 +303,12 @@ both_dbs!(
             )
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let events = app.store.recent_events(&app.project.id, 50).await.unwrap();
+        let events = app
+            .store
+            .ops()
+            .recent_events(&app.project.id, 50)
+            .await
+            .unwrap();
         // AU1: audited with the management token that acted (its id, never the token).
         assert!(events.iter().any(|e| e.kind == "api_key.revoke"
             && e.actor.as_deref().is_some_and(|a| a.starts_with("mgt_"))));

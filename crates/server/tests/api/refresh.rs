@@ -88,6 +88,7 @@ both_dbs!(
         }
         assert_eq!(
             app.store
+                .sessions()
                 .active_refresh_tokens(&app.project.id, &sid)
                 .await
                 .unwrap(),

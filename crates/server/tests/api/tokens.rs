@@ -320,7 +320,8 @@ both_dbs!(
         // Sign with the project's own key, as only a key holder could.
         let row = app
             .store
-            .signing_keys(&app.project.id, app.clock.now())
+            .signing_keys()
+            .of_project(&app.project.id, app.clock.now())
             .await
             .unwrap()
             .into_iter()

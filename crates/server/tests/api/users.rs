@@ -24,7 +24,8 @@ async fn insert(app: &TestApp, email: &str) -> String {
         mfa_methods: Vec::new(),
     };
     app.store
-        .insert_user(&user, &email.to_lowercase(), None)
+        .users()
+        .insert(&user, &email.to_lowercase(), None)
         .await
         .unwrap();
     id
