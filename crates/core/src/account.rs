@@ -21,7 +21,7 @@ use crate::limits::{Quota, Quotas};
 use crate::mail::Mailer;
 use crate::model::Purpose;
 use crate::model::User;
-use crate::model::{Aal, Project};
+use crate::model::{Aal, EmailKind, Project};
 use crate::password::{self, Hasher, Verified};
 use crate::store::Store;
 
@@ -148,12 +148,12 @@ impl AccountService {
         let (page, kind, ttl) = match purpose {
             Purpose::VerifyEmail => (
                 "verify-email",
-                "verify_email",
+                EmailKind::VerifyEmail,
                 project.settings.verification_token_ttl,
             ),
             Purpose::PasswordReset => (
                 "reset-password",
-                "password_reset",
+                EmailKind::PasswordReset,
                 project.settings.reset_token_ttl,
             ),
         };
@@ -463,9 +463,9 @@ impl AccountService {
 
     async fn notify_password_changed(&self, project: &Project, user: &User) {
         let result = async {
-            let message = self
-                .mailer
-                .compose(project, "password_changed", &user.email, None, 0)?;
+            let message =
+                self.mailer
+                    .compose(project, EmailKind::PasswordChanged, &user.email, None, 0)?;
             self.store
                 .outbox()
                 .enqueue(&message, self.clock.now())

@@ -21,7 +21,7 @@ use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
 use crate::model::OutboxMessage;
 use crate::model::Project;
-use crate::model::{SmtpSettings, TemplateOverride, TlsMode};
+use crate::model::{EmailKind, SmtpSettings, TemplateOverride, TlsMode};
 use crate::store::Store;
 
 /// Delivery attempts before a message is given up.
@@ -49,17 +49,9 @@ pub fn validate_smtp(smtp: &SmtpSettings, field: &str) -> Result<()> {
     Ok(())
 }
 
-/// The kinds of email Protekt sends.
-pub const KINDS: &[&str] = &[
-    "verify_email",
-    "password_reset",
-    "password_changed",
-    "mfa_locked",
-];
-
-fn default_template(kind: &str) -> (&'static str, &'static str, &'static str) {
+fn default_template(kind: EmailKind) -> (&'static str, &'static str, &'static str) {
     match kind {
-        "verify_email" => (
+        EmailKind::VerifyEmail => (
             "Confirm your email for {{ project }}",
             "Confirm your email address for {{ project }} by opening this link:\n\n{{ link }}\n\n\
              The link works once and expires in {{ expires_minutes }} minutes. If you did not sign up, ignore this email.\n",
@@ -67,7 +59,7 @@ fn default_template(kind: &str) -> (&'static str, &'static str, &'static str) {
              <p><a href=\"{{ link }}\">Confirm my email</a></p>\
              <p>The link works once and expires in {{ expires_minutes }} minutes. If you did not sign up, ignore this email.</p>",
         ),
-        "password_reset" => (
+        EmailKind::PasswordReset => (
             "Reset your {{ project }} password",
             "Someone asked to reset the password of your {{ project }} account. To choose a new one, open:\n\n{{ link }}\n\n\
              The link works once and expires in {{ expires_minutes }} minutes. If it was not you, ignore this email: your password stays as it is.\n",
@@ -75,7 +67,7 @@ fn default_template(kind: &str) -> (&'static str, &'static str, &'static str) {
              <p><a href=\"{{ link }}\">Choose a new password</a></p>\
              <p>The link works once and expires in {{ expires_minutes }} minutes. If it was not you, ignore this email: your password stays as it is.</p>",
         ),
-        "mfa_locked" => (
+        EmailKind::MfaLocked => (
             "Sign-in codes for {{ project }} are blocked",
             "Someone entered the right password of your {{ project }} account, followed by too many wrong verification codes. \
              Codes from your authenticator app or by SMS no longer work for this account.\n\n\
@@ -84,7 +76,7 @@ fn default_template(kind: &str) -> (&'static str, &'static str, &'static str) {
              Codes from your authenticator app or by SMS no longer work for this account.</p>\
              <p>To sign in, use one of your backup codes, or contact the {{ project }} team. If this was not you, change your password as soon as you can.</p>",
         ),
-        _ => (
+        EmailKind::PasswordChanged => (
             "Your {{ project }} password was changed",
             "The password of your {{ project }} account was just changed, and your other sessions were signed out.\n\n\
              If this was not you, reset your password at once and contact the {{ project }} team.\n",
@@ -108,10 +100,11 @@ fn environment() -> Environment<'static> {
 
 /// Checks a template override compiles and is of a known kind.
 pub fn validate_override(kind: &str, t: &TemplateOverride) -> std::result::Result<(), String> {
-    if !KINDS.contains(&kind) {
+    if EmailKind::parse(kind).is_none() {
+        let known: Vec<&str> = EmailKind::ALL.iter().map(|k| k.as_str()).collect();
         return Err(format!(
             "unknown email kind {kind}; known: {}",
-            KINDS.join(", ")
+            known.join(", ")
         ));
     }
     let env = environment();
@@ -148,7 +141,7 @@ pub struct Rendered {
 /// Renders `kind` for `project`, with the project's overrides where it has them.
 pub fn render(
     project: &Project,
-    kind: &str,
+    kind: EmailKind,
     link: Option<&str>,
     expires_minutes: u64,
 ) -> Result<Rendered> {
@@ -156,14 +149,18 @@ pub fn render(
     let over = project
         .settings
         .email_templates
-        .get(kind)
+        .get(kind.as_str())
         .cloned()
         .unwrap_or_default();
     let env = environment();
     let ctx = minijinja::context! { project => project.name, link => link.unwrap_or(""), expires_minutes => expires_minutes };
     let r = |name: &str, src: &str| {
-        env.render_named_str(name, src, &ctx)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("email template {kind}/{name}: {e}")))
+        env.render_named_str(name, src, &ctx).map_err(|e| {
+            Error::Internal(anyhow::anyhow!(
+                "email template {}/{name}: {e}",
+                kind.as_str()
+            ))
+        })
     };
     Ok(Rendered {
         subject: r("subject.txt", over.subject.as_deref().unwrap_or(subject))?
@@ -212,7 +209,7 @@ impl Mailer {
     pub fn compose(
         &self,
         project: &Project,
-        kind: &str,
+        kind: EmailKind,
         to: &str,
         link: Option<&str>,
         expires_minutes: u64,
@@ -222,7 +219,7 @@ impl Mailer {
         let aad = format!("email_outbox:{id}");
         Ok(OutboxMessage {
             project_id: project.id.clone(),
-            kind: kind.to_owned(),
+            kind: kind.as_str().to_owned(),
             recipient: to.to_owned(),
             subject: rendered.subject,
             text_body: self.master.seal(rendered.text.as_bytes(), &aad),
@@ -437,7 +434,7 @@ mod tests {
     fn html_is_escaped_o4_u6() {
         let r = render(
             &project("Acme <script>alert(1)</script>"),
-            "password_reset",
+            EmailKind::PasswordReset,
             Some("https://x.test/r?token=a&b=<c>"),
             60,
         )
@@ -453,7 +450,7 @@ mod tests {
     fn subjects_cannot_inject_headers() {
         let r = render(
             &project("Acme\r\nBcc: attacker@example.com"),
-            "verify_email",
+            EmailKind::VerifyEmail,
             Some("https://x"),
             60,
         )
@@ -471,7 +468,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let r = render(&p, "verify_email", Some("https://x"), 60).unwrap();
+        let r = render(&p, EmailKind::VerifyEmail, Some("https://x"), 60).unwrap();
         assert_eq!(r.subject, "Welcome to Acme");
         assert!(r.text.contains("https://x"));
         assert!(validate_override(

@@ -7,7 +7,7 @@ use super::MfaService;
 use crate::audit;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
-use crate::model::{MfaGuard, Project};
+use crate::model::{EmailKind, MfaGuard, Project};
 
 /// Consecutive wrong codes before the back-off starts.
 pub const FREE_FAILURES: i64 = 5;
@@ -97,9 +97,9 @@ impl MfaService {
             event.detail = serde_json::json!({"failures": attempt.failures_before + 1});
             audit::record(&self.store, event, now).await;
             if let Some(user) = self.store.users().by_id(&project.id, user_id).await? {
-                let message = self
-                    .mailer
-                    .compose(project, "mfa_locked", &user.email, None, 0)?;
+                let message =
+                    self.mailer
+                        .compose(project, EmailKind::MfaLocked, &user.email, None, 0)?;
                 self.store.outbox().enqueue(&message, now).await?;
                 self.mailer.wake();
             }

@@ -53,3 +53,35 @@ pub struct ManagementToken {
     pub expires_at: Option<Millis>,
     pub last_used_at: Option<Millis>,
 }
+
+/// The kinds of email Protekt sends; each has a default template a project may override.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    VerifyEmail,
+    PasswordReset,
+    PasswordChanged,
+    MfaLocked,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 4] = [
+        EmailKind::VerifyEmail,
+        EmailKind::PasswordReset,
+        EmailKind::PasswordChanged,
+        EmailKind::MfaLocked,
+    ];
+
+    /// The name in template overrides, the outbox and the dev outbox files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::VerifyEmail => "verify_email",
+            EmailKind::PasswordReset => "password_reset",
+            EmailKind::PasswordChanged => "password_changed",
+            EmailKind::MfaLocked => "mfa_locked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}

@@ -10,7 +10,7 @@ mod session;
 mod user;
 
 pub use audit::{AuditEvent, StoredEvent};
-pub use code::{ManagementToken, OneTimeToken, OutboxMessage, Purpose};
+pub use code::{EmailKind, ManagementToken, OneTimeToken, OutboxMessage, Purpose};
 pub use factor::{
     Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
 };
