@@ -119,100 +119,17 @@ impl App {
             .trim_end_matches('/')
             .to_owned();
         store.spawn_invalidation_listener();
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
-        let hasher = Hasher::start(HashParams::default(), threads, 1024)?;
-        let tokens = Arc::new(TokenService::new(
-            store.clone(),
-            master.clone(),
-            &public_url,
-        ));
-        let auth = AuthService::new(store.clone(), tokens, Arc::clone(&clock));
-        let mail = MailConfig {
-            from: config.email_from.clone(),
-            smtp: config.smtp.clone(),
-            outbox_dir: config.data_dir.join("outbox"),
-        };
-        let mailer = Mailer::new(store.clone(), master.clone(), mail, Arc::clone(&clock));
-        mailer.spawn_worker();
-        let quotas = Quotas::new(store.clone(), &master, Arc::clone(&clock));
-        let account = AccountService::new(
-            store.clone(),
-            hasher.clone(),
-            auth.clone(),
-            Arc::clone(&mailer),
-            quotas.clone(),
-            Arc::clone(&clock),
-            &public_url,
-        );
-        let sms_config = config.sms.clone().unwrap_or(SmsConfig::Outbox {
-            dir: config.data_dir.join("outbox"),
-        });
-        let sms = SmsSender::new(sms_config, Arc::clone(&clock))?;
-        let mfa = MfaService::new(
-            store.clone(),
-            auth.clone(),
-            master.clone(),
-            sms,
-            Arc::clone(&mailer),
-            quotas,
-            Arc::clone(&clock),
-        );
-        let signin = SignInService::new(
-            store.clone(),
-            hasher,
-            auth.clone(),
-            mfa.clone(),
-            account.clone(),
-            Arc::clone(&clock),
-        );
-        spawn_cleanup(store.clone(), Arc::clone(&clock));
-        let bootstrapped = if config.bootstrap && store.projects().list().await?.is_empty() {
-            Some(
-                projects::create(
-                    &store,
-                    &master,
-                    "Development",
-                    ProjectSettings::default(),
-                    clock.now(),
-                )
-                .await?,
-            )
+        let state = wire(config, store, master, clock, &public_url)?;
+        state.mailer.spawn_worker();
+        spawn_cleanup(state.store.clone(), Arc::clone(&state.clock));
+        let (bootstrapped, bootstrapped_management_token) = if config.bootstrap {
+            bootstrap(&state).await?
         } else {
-            None
+            (None, None)
         };
-        let bootstrapped_management_token =
-            if config.bootstrap && store.management_tokens().count().await? == 0 {
-                Some(
-                    projects::create_management_token(
-                        &store,
-                        "first start",
-                        None,
-                        projects::BOOTSTRAP_TOKEN_TTL_MS,
-                        clock.now(),
-                    )
-                    .await?
-                    .1,
-                )
-            } else {
-                None
-            };
-        let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));
         Ok(Self {
             listener,
-            state: AppState {
-                store,
-                auth,
-                account,
-                mailer,
-                mfa,
-                signin,
-                operator,
-                master,
-                clock,
-                public_url: Arc::from(public_url.as_str()),
-            },
+            state,
             bootstrapped,
             bootstrapped_management_token,
             public_url,
@@ -244,6 +161,92 @@ impl App {
         self.state.store.close().await;
         Ok(())
     }
+}
+
+/// Builds the services every handler shares, each given what it needs.
+fn wire(
+    config: &ServeConfig,
+    store: Store,
+    master: MasterKey,
+    clock: Arc<Clock>,
+    public_url: &str,
+) -> anyhow::Result<AppState> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let hasher = Hasher::start(HashParams::default(), threads, 1024)?;
+    let tokens = Arc::new(TokenService::new(store.clone(), master.clone(), public_url));
+    let auth = AuthService::new(store.clone(), tokens, Arc::clone(&clock));
+    let mail = MailConfig {
+        from: config.email_from.clone(),
+        smtp: config.smtp.clone(),
+        outbox_dir: config.data_dir.join("outbox"),
+    };
+    let mailer = Mailer::new(store.clone(), master.clone(), mail, Arc::clone(&clock));
+    let quotas = Quotas::new(store.clone(), &master, Arc::clone(&clock));
+    let account = AccountService::new(
+        store.clone(),
+        hasher.clone(),
+        auth.clone(),
+        Arc::clone(&mailer),
+        quotas.clone(),
+        Arc::clone(&clock),
+        public_url,
+    );
+    let sms_config = config.sms.clone().unwrap_or(SmsConfig::Outbox {
+        dir: config.data_dir.join("outbox"),
+    });
+    let sms = SmsSender::new(sms_config, Arc::clone(&clock))?;
+    let mfa = MfaService::new(
+        store.clone(),
+        auth.clone(),
+        master.clone(),
+        sms,
+        Arc::clone(&mailer),
+        quotas,
+        Arc::clone(&clock),
+    );
+    let signin = SignInService::new(
+        store.clone(),
+        hasher,
+        auth.clone(),
+        mfa.clone(),
+        account.clone(),
+        Arc::clone(&clock),
+    );
+    let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));
+    Ok(AppState {
+        store,
+        auth,
+        account,
+        mailer,
+        mfa,
+        signin,
+        operator,
+        master,
+        clock,
+        public_url: Arc::from(public_url),
+    })
+}
+
+/// On a database with no project: a development project; with no management token: one that
+/// lives a day (SECURITY P7). Both are printed once by `serve`.
+async fn bootstrap(state: &AppState) -> anyhow::Result<(Option<CreatedProject>, Option<String>)> {
+    let (store, now) = (&state.store, state.clock.now());
+    let project = if store.projects().list().await?.is_empty() {
+        let settings = ProjectSettings::default();
+        Some(projects::create(store, &state.master, "Development", settings, now).await?)
+    } else {
+        None
+    };
+    let token = if store.management_tokens().count().await? == 0 {
+        let ttl = projects::BOOTSTRAP_TOKEN_TTL_MS;
+        let made = projects::create_management_token(store, "first start", None, ttl, now);
+        Some(made.await?.1)
+    } else {
+        None
+    };
+    Ok((project, token))
 }
 
 /// How often expired sessions, tokens and codes are deleted.
