@@ -84,6 +84,27 @@ async fn method_not_allowed() -> Response {
     .into_response()
 }
 
+/// The answer of a sign-up or sign-in: the user, and the session's tokens if one started.
+pub fn auth_response(
+    user: &User,
+    tokens: Option<protekt_core::auth::Tokens>,
+) -> protekt_api_types::AuthResponse {
+    let (access_token, refresh_token, expires_in) = match tokens {
+        Some(t) => (
+            Some(t.access_token),
+            Some(t.refresh_token),
+            Some(t.expires_in),
+        ),
+        None => (None, None, None),
+    };
+    protekt_api_types::AuthResponse {
+        user: user_json(user),
+        access_token,
+        refresh_token,
+        expires_in,
+    }
+}
+
 /// The wire form of a user.
 pub fn user_json(user: &User) -> protekt_api_types::User {
     protekt_api_types::User {

@@ -12,7 +12,7 @@ use protekt_core::Error;
 use crate::app::AppState;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiProject, Bearer, Client};
-use crate::http::user_json;
+use crate::http::{auth_response, user_json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -50,15 +50,7 @@ pub async fn auth_signup(
         send_verification: body.send_verification.unwrap_or(false),
     };
     let (user, tokens) = state.signin.signup(&project, input, &client).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(api::AuthResponse {
-            user: user_json(&user),
-            access_token: tokens.as_ref().map(|t| t.access_token.clone()),
-            refresh_token: tokens.as_ref().map(|t| t.refresh_token.clone()),
-            expires_in: tokens.as_ref().map(|t| t.expires_in),
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(auth_response(&user, tokens))))
 }
 
 /// Sign in with email and password. Unknown email and wrong password answer alike.
@@ -87,19 +79,11 @@ pub async fn auth_login(
             &client,
         )
         .await?;
-    let (user, tokens) = match outcome {
-        SignInOutcome::Session(user, tokens) => (user, tokens),
+    match outcome {
+        SignInOutcome::Session(user, tokens) => Ok(Json(auth_response(&user, Some(tokens)))),
         // 401 mfa_required with the token for POST /v1/mfa/verify.
-        SignInOutcome::MfaRequired { mfa_token } => {
-            return Err(Error::MfaRequired { mfa_token }.into())
-        }
-    };
-    Ok(Json(api::AuthResponse {
-        user: user_json(&user),
-        access_token: Some(tokens.access_token),
-        refresh_token: Some(tokens.refresh_token),
-        expires_in: Some(tokens.expires_in),
-    }))
+        SignInOutcome::MfaRequired { mfa_token } => Err(Error::MfaRequired { mfa_token }.into()),
+    }
 }
 
 /// End the session of the access token in `Authorization: Bearer`.
