@@ -375,7 +375,15 @@ impl TestApp {
     /// Waits for queued work (background sends) to settle, then counts emails of `kind` to `to`.
     pub async fn count_emails(&self, to: &str, kind: &str) -> usize {
         self.settle().await;
-        let _ = self.mailer.deliver_due().await;
+        // The mailer's worker may hold a message it is writing out right now: wait until
+        // every queued message is delivered (or, after 5 s, count what there is).
+        for _ in 0..500 {
+            let _ = self.mailer.deliver_due().await;
+            if self.store.outbox().unsettled().await.unwrap_or(0) == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
         self.outbox()
             .iter()
             .filter(|m| m["to"] == to && m["kind"] == kind)

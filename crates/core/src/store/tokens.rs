@@ -180,6 +180,17 @@ impl Outbox<'_> {
         rows.iter().map(outbox_from_row).collect()
     }
 
+    /// Messages neither sent nor given up (including those a worker is delivering right now).
+    #[cfg(feature = "testkit")]
+    pub async fn unsettled(&self) -> Result<i64> {
+        let row = sqlx::query(
+            "select count(*) as n from email_outbox where sent_at is null and failed_at is null",
+        )
+        .fetch_one(&self.0.pool)
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+
     /// Claims a message for one delivery attempt (another node polling at the same time gets
     /// `false`): pushes its next attempt to `retry_at` and counts the attempt.
     pub async fn claim(&self, id: &str, attempts: i64, retry_at: Millis) -> Result<bool> {
