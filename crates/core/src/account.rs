@@ -19,9 +19,7 @@ use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
 use crate::limits::{Quota, Quotas};
 use crate::mail::Mailer;
-use crate::model::Purpose;
-use crate::model::User;
-use crate::model::{Aal, EmailKind, Project};
+use crate::model::{Aal, AuditKind, EmailKind, Project, Purpose, User};
 use crate::password::{self, Hasher, Verified};
 use crate::store::Store;
 
@@ -240,13 +238,13 @@ impl AccountService {
                     .by_email(&project.id, email.normalized())
                     .await?;
                 let kind = match purpose {
-                    Purpose::VerifyEmail => "email.verification_requested",
-                    Purpose::PasswordReset => "password.reset_requested",
+                    Purpose::VerifyEmail => AuditKind::EmailVerificationRequested,
+                    Purpose::PasswordReset => AuditKind::PasswordResetRequested,
                 };
                 let mut event = audit::event(&project.id, kind, found.is_some(), None);
                 event.ip = client.ip.clone();
                 if let Some((user, _)) = found {
-                    event.subject = Some(user.id.clone());
+                    event.subject = Some(user.id.to_string());
                     let wanted = match purpose {
                         Purpose::VerifyEmail => !user.email_verified,
                         Purpose::PasswordReset => true,
@@ -290,7 +288,12 @@ impl AccountService {
         }
         audit::record(
             &self.store,
-            audit::event(&project.id, "email.verified", true, Some(&found.user_id)),
+            audit::event(
+                &project.id,
+                AuditKind::EmailVerified,
+                true,
+                Some(&found.user_id),
+            ),
             now,
         )
         .await;
@@ -397,7 +400,7 @@ impl AccountService {
         self.notify_password_changed(project, &user).await;
         audit::record(
             &self.store,
-            audit::event(&project.id, "password.reset", true, Some(&user.id)),
+            audit::event(&project.id, AuditKind::PasswordReset, true, Some(&user.id)),
             now,
         )
         .await;
@@ -433,7 +436,12 @@ impl AccountService {
         if verified == Verified::No {
             audit::record(
                 &self.store,
-                audit::event(&project.id, "password.change", false, Some(&user.id)),
+                audit::event(
+                    &project.id,
+                    AuditKind::PasswordChange,
+                    false,
+                    Some(&user.id),
+                ),
                 now,
             )
             .await;
@@ -454,7 +462,7 @@ impl AccountService {
         self.notify_password_changed(project, &user).await;
         audit::record(
             &self.store,
-            audit::event(&project.id, "password.change", true, Some(&user.id)),
+            audit::event(&project.id, AuditKind::PasswordChange, true, Some(&user.id)),
             now,
         )
         .await;

@@ -14,9 +14,9 @@ use crate::audit;
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
-use crate::model::Project;
-use crate::model::User;
-use crate::model::{Aal, SessionInfo, SessionView};
+use crate::model::{
+    Aal, Amr, AuditKind, Project, SessionId, SessionInfo, SessionView, User, UserId,
+};
 use crate::store::sessions::{LoginStamp, NewSession};
 use crate::store::RefreshRow;
 use crate::store::Store;
@@ -74,7 +74,7 @@ impl AuthService {
         user: User,
         client: &ClientInfo,
         token_expiry: Option<u64>,
-        amr: &[String],
+        amr: &[Amr],
         aal: Aal,
         rehashed_password: Option<&str>,
     ) -> Result<(User, Tokens)> {
@@ -103,10 +103,10 @@ impl AuthService {
         ttl: u64,
         now: Millis,
         login: Option<LoginStamp<'_>>,
-        amr: &[String],
+        amr: &[Amr],
         aal: Aal,
     ) -> Result<Tokens> {
-        let session_id = new_id("ses");
+        let session_id = crate::ids::new::<SessionId>();
         let refresh_token = new_refresh_token();
         let expires_at = now + (project.settings.session_lifetime as i64) * 1000;
         self.store
@@ -142,8 +142,8 @@ impl AuthService {
         &self,
         project: &Project,
         user: &User,
-        session_id: &str,
-        amr: &[String],
+        session_id: &SessionId,
+        amr: &[Amr],
         aal: Aal,
         ttl: u64,
         now: Millis,
@@ -157,7 +157,7 @@ impl AuthService {
             iat,
             nbf: None,
             jti: new_id("jti"),
-            sid: session_id.to_owned(),
+            sid: session_id.clone(),
             amr: amr.to_vec(),
             aal,
             email: user.email.clone(),
@@ -219,7 +219,7 @@ impl AuthService {
             .await?;
         audit::record(
             &self.store,
-            audit::event(&project.id, "logout", true, Some(&claims.sub)),
+            audit::event(&project.id, AuditKind::Logout, true, Some(&claims.sub)),
             now,
         )
         .await;
@@ -231,7 +231,7 @@ impl AuthService {
         &self,
         project: &Project,
         access_token: &str,
-    ) -> Result<(String, Vec<SessionInfo>)> {
+    ) -> Result<(SessionId, Vec<SessionInfo>)> {
         let (user, claims) = self.verify(project, access_token).await?;
         let now = self.clock.now();
         let sessions = self
@@ -247,7 +247,7 @@ impl AuthService {
         &self,
         project: &Project,
         access_token: &str,
-        session_id: &str,
+        session_id: &SessionId,
     ) -> Result<()> {
         let (user, _) = self.verify(project, access_token).await?;
         let now = self.clock.now();
@@ -261,7 +261,7 @@ impl AuthService {
         }
         audit::record(
             &self.store,
-            audit::event(&project.id, "session.revoke", true, Some(&user.id)),
+            audit::event(&project.id, AuditKind::SessionRevoke, true, Some(&user.id)),
             now,
         )
         .await;
@@ -287,7 +287,12 @@ impl AuthService {
             .sessions()
             .end_all_of_user(&project.id, &user.id, keep, now)
             .await?;
-        let mut event = audit::event(&project.id, "session.revoke_all", true, Some(&user.id));
+        let mut event = audit::event(
+            &project.id,
+            AuditKind::SessionRevokeAll,
+            true,
+            Some(&user.id),
+        );
         event.detail = serde_json::json!({"revoked": count, "keepCurrent": keep_current});
         audit::record(&self.store, event, now).await;
         Ok(count)
@@ -356,7 +361,7 @@ impl AuthService {
         refresh_token: &str,
         row: &RefreshRow,
         successor: &str,
-        user_id: &str,
+        user_id: &UserId,
         now: Millis,
     ) -> Result<()> {
         let mut used_at = row.used_at;
@@ -381,8 +386,12 @@ impl AuthService {
                 .sessions()
                 .end(&project.id, &row.session_id, now)
                 .await?;
-            let mut event =
-                audit::event(&project.id, "refresh.reuse_detected", false, Some(user_id));
+            let mut event = audit::event(
+                &project.id,
+                AuditKind::RefreshReuseDetected,
+                false,
+                Some(user_id),
+            );
             event.detail = serde_json::json!({"sessionId": row.session_id});
             audit::record(&self.store, event, now).await;
             tracing::warn!(session_id = %row.session_id, "refresh token reuse detected; session ended");

@@ -17,17 +17,16 @@ use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::model::Project;
-use crate::model::SessionView;
+use crate::model::{Project, ProjectId, SessionId, SessionView, UserId};
 
 /// What a committed write changed, for eviction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
-    Session(String),
-    User(String),
-    Project(String),
+    Session(SessionId),
+    User(UserId),
+    Project(ProjectId),
     /// Signing keys of a project changed (rotation).
-    Keys(String),
+    Keys(ProjectId),
 }
 
 impl Invalidation {
@@ -43,12 +42,11 @@ impl Invalidation {
 
     pub fn decode(payload: &str) -> Option<Self> {
         let (kind, id) = payload.split_once(':')?;
-        let id = id.to_owned();
         match kind {
-            "session" => Some(Invalidation::Session(id)),
-            "user" => Some(Invalidation::User(id)),
-            "project" => Some(Invalidation::Project(id)),
-            "keys" => Some(Invalidation::Keys(id)),
+            "session" => Some(Invalidation::Session(id.into())),
+            "user" => Some(Invalidation::User(id.into())),
+            "project" => Some(Invalidation::Project(id.into())),
+            "keys" => Some(Invalidation::Keys(id.into())),
             _ => None,
         }
     }
@@ -58,7 +56,7 @@ pub struct ReadCache {
     enabled: AtomicBool,
     generation: AtomicU64,
     api_keys: Cache<String, Arc<Project>>,
-    sessions: Cache<String, Arc<SessionView>>,
+    sessions: Cache<SessionId, Arc<SessionView>>,
     /// Project ids whose signing keys changed; the key ring polls this.
     keys_generation: AtomicU64,
 }
@@ -104,7 +102,7 @@ impl ReadCache {
         }
     }
 
-    pub fn session(&self, session_id: &str) -> Option<Arc<SessionView>> {
+    pub fn session(&self, session_id: &SessionId) -> Option<Arc<SessionView>> {
         if !self.on() {
             return None;
         }

@@ -25,6 +25,11 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", base32(&random_bytes::<16>()))
 }
 
+/// A fresh id of a typed kind (`ids::new::<UserId>()` → `usr_…`).
+pub fn new<T: crate::model::Id>() -> T {
+    T::from(new_id(T::PREFIX))
+}
+
 /// A new secret: `prefix` + 52 base32 characters (256 random bits).
 pub fn new_secret(prefix: &str) -> String {
     format!("{prefix}{}", base32(&random_bytes::<32>()))
@@ -50,6 +55,13 @@ mod tests {
         assert!(id.starts_with("usr_"));
         assert_eq!(id.len(), 4 + 26);
         assert_ne!(new_id("usr"), new_id("usr"));
+    }
+
+    #[test]
+    fn typed_ids_take_their_prefix_from_their_type() {
+        use crate::model::{ProjectId, UserId};
+        assert!(new::<UserId>().starts_with("usr_"));
+        assert!(new::<ProjectId>().starts_with("prj_"));
     }
 
     #[test]

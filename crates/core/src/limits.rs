@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::clock::{Clock, Millis};
 use crate::crypto::{hmac_sha256, MasterKey};
 use crate::error::{Error, Result};
+use crate::model::ProjectId;
 use crate::store::Store;
 
 /// The name of one counter: what is counted, in which project, for whom. The subject (an email
@@ -46,7 +47,7 @@ impl Quotas {
     }
 
     /// The key counting `what` (e.g. `sms:number`) for `subject` in a project.
-    pub fn key(&self, what: &str, project_id: &str, subject: &str) -> RateKey {
+    pub fn key(&self, what: &str, project_id: &ProjectId, subject: &str) -> RateKey {
         let hashed = hmac_sha256(&self.subject_key, subject.as_bytes());
         RateKey(format!(
             "{what}:{project_id}:{}",

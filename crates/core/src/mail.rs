@@ -19,9 +19,7 @@ use std::time::Duration;
 use crate::clock::Clock;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::model::OutboxMessage;
-use crate::model::Project;
-use crate::model::{EmailKind, SmtpSettings, TemplateOverride, TlsMode};
+use crate::model::{EmailKind, OutboxMessage, Project, SmtpSettings, TemplateOverride, TlsMode};
 use crate::store::Store;
 
 /// Delivery attempts before a message is given up.

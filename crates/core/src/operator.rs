@@ -11,7 +11,7 @@ use crate::audit;
 use crate::clock::{Clock, Millis};
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::model::{ManagementToken, Project};
+use crate::model::{ApiKeyId, AuditKind, ManagementToken, ManagementTokenId, Project, ProjectId};
 use crate::projects::{self, CreatedProject};
 use crate::store::Store;
 
@@ -23,7 +23,7 @@ pub struct Operator {
 }
 
 /// Refuses a token limited to another project, as if the project did not exist.
-fn may_manage(token: &ManagementToken, project_id: &str) -> Result<()> {
+fn may_manage(token: &ManagementToken, project_id: &ProjectId) -> Result<()> {
     match &token.project_id {
         Some(scope) if scope != project_id => Err(Error::NotFound),
         _ => Ok(()),
@@ -55,15 +55,15 @@ impl Operator {
     async fn audit(
         &self,
         by: &ManagementToken,
-        project_id: Option<&str>,
-        kind: &'static str,
+        project_id: Option<&ProjectId>,
+        kind: AuditKind,
         subject: &str,
     ) {
         let mut event = match project_id {
             Some(id) => audit::event(id, kind, true, None),
             None => audit::event_global(kind, true),
         };
-        event.actor = Some(by.id.clone());
+        event.actor = Some(by.id.to_string());
         event.subject = Some(subject.to_owned());
         audit::record(&self.store, event, self.clock.now()).await
     }
@@ -92,11 +92,12 @@ impl Operator {
         )
         .await?;
         let id = created.project.id.clone();
-        self.audit(by, Some(&id), "project.create", &id).await;
+        self.audit(by, Some(&id), AuditKind::ProjectCreate, &id)
+            .await;
         Ok(created)
     }
 
-    pub async fn project(&self, by: &ManagementToken, id: &str) -> Result<Project> {
+    pub async fn project(&self, by: &ManagementToken, id: &ProjectId) -> Result<Project> {
         may_manage(by, id)?;
         self.store
             .projects()
@@ -108,7 +109,7 @@ impl Operator {
     pub async fn update_project(
         &self,
         by: &ManagementToken,
-        id: &str,
+        id: &ProjectId,
         name: Option<&str>,
         settings: Option<&serde_json::Value>,
     ) -> Result<Project> {
@@ -122,28 +123,38 @@ impl Operator {
             self.clock.now(),
         )
         .await?;
-        self.audit(by, Some(id), "project.update", id).await;
+        self.audit(by, Some(id), AuditKind::ProjectUpdate, id).await;
         Ok(project)
     }
 
-    pub async fn delete_project(&self, by: &ManagementToken, id: &str) -> Result<()> {
+    pub async fn delete_project(&self, by: &ManagementToken, id: &ProjectId) -> Result<()> {
         may_manage(by, id)?;
         if !self.store.projects().delete(id).await? {
             return Err(Error::NotFound);
         }
-        self.audit(by, Some(id), "project.delete", id).await;
+        self.audit(by, Some(id), AuditKind::ProjectDelete, id).await;
         Ok(())
     }
 
     /// A new API key for a project: (key id, the key), the key shown once.
-    pub async fn create_api_key(&self, by: &ManagementToken, id: &str) -> Result<(String, String)> {
+    pub async fn create_api_key(
+        &self,
+        by: &ManagementToken,
+        id: &ProjectId,
+    ) -> Result<(ApiKeyId, String)> {
         may_manage(by, id)?;
         let (key_id, key) = projects::create_api_key(&self.store, id, self.clock.now()).await?;
-        self.audit(by, Some(id), "api_key.create", &key_id).await;
+        self.audit(by, Some(id), AuditKind::ApiKeyCreate, &key_id)
+            .await;
         Ok((key_id, key))
     }
 
-    pub async fn revoke_api_key(&self, by: &ManagementToken, id: &str, key_id: &str) -> Result<()> {
+    pub async fn revoke_api_key(
+        &self,
+        by: &ManagementToken,
+        id: &ProjectId,
+        key_id: &ApiKeyId,
+    ) -> Result<()> {
         may_manage(by, id)?;
         if !self
             .store
@@ -153,7 +164,8 @@ impl Operator {
         {
             return Err(Error::NotFound);
         }
-        self.audit(by, Some(id), "api_key.revoke", key_id).await;
+        self.audit(by, Some(id), AuditKind::ApiKeyRevoke, key_id)
+            .await;
         Ok(())
     }
 
@@ -168,7 +180,7 @@ impl Operator {
         &self,
         by: &ManagementToken,
         name: &str,
-        project_id: Option<&str>,
+        project_id: Option<&ProjectId>,
         ttl_ms: Option<Millis>,
     ) -> Result<(ManagementToken, String)> {
         require_global(by)?;
@@ -176,12 +188,12 @@ impl Operator {
         let (info, token) =
             projects::create_management_token(&self.store, name, project_id, ttl, self.clock.now())
                 .await?;
-        self.audit(by, None, "management_token.create", &info.id)
+        self.audit(by, None, AuditKind::ManagementTokenCreate, &info.id)
             .await;
         Ok((info, token))
     }
 
-    pub async fn revoke_token(&self, by: &ManagementToken, id: &str) -> Result<()> {
+    pub async fn revoke_token(&self, by: &ManagementToken, id: &ManagementTokenId) -> Result<()> {
         require_global(by)?;
         if !self
             .store
@@ -191,7 +203,8 @@ impl Operator {
         {
             return Err(Error::NotFound);
         }
-        self.audit(by, None, "management_token.revoke", id).await;
+        self.audit(by, None, AuditKind::ManagementTokenRevoke, id)
+            .await;
         Ok(())
     }
 }

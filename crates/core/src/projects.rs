@@ -6,9 +6,10 @@ use std::sync::Arc;
 use crate::clock::Millis;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::ids::{new_id, new_secret, secret_hash};
-use crate::model::ManagementToken;
-use crate::model::{normalize_redirect, Project, ProjectSettings};
+use crate::ids::{self, new_id, new_secret, secret_hash};
+use crate::model::{
+    normalize_redirect, ApiKeyId, KeyId, ManagementToken, Project, ProjectId, ProjectSettings,
+};
 use crate::store::Store;
 use crate::tokens;
 
@@ -124,7 +125,7 @@ pub async fn create(
     settings: ProjectSettings,
     now: Millis,
 ) -> Result<CreatedProject> {
-    create_with_id(store, master, &new_id("prj"), name, settings, now).await
+    create_with_id(store, master, &ids::new(), name, settings, now).await
 }
 
 /// Creates a project from a request's settings (a JSON object, possibly empty), checked exactly
@@ -136,7 +137,7 @@ pub async fn create_from_request(
     settings_patch: Option<&serde_json::Value>,
     now: Millis,
 ) -> Result<CreatedProject> {
-    let id = new_id("prj");
+    let id = ids::new::<ProjectId>();
     let mut settings = ProjectSettings::default();
     if let Some(patch) = settings_patch {
         settings = apply_settings_patch(&settings, patch, master, &id, true)?;
@@ -155,7 +156,7 @@ fn check_name(name: &str) -> Result<&str> {
 async fn create_with_id(
     store: &Store,
     master: &MasterKey,
-    id: &str,
+    id: &ProjectId,
     name: &str,
     mut settings: ProjectSettings,
     now: Millis,
@@ -164,7 +165,7 @@ async fn create_with_id(
     settings.normalize_redirects();
     validate_settings(&settings)?;
     let project = Project {
-        id: id.to_owned(),
+        id: id.clone(),
         login_id: new_id("lp"),
         name: name.to_owned(),
         settings,
@@ -177,7 +178,7 @@ async fn create_with_id(
         .projects()
         .insert(
             &project,
-            &new_id("key"),
+            &ids::new::<ApiKeyId>(),
             &secret_hash(&api_key),
             &api_key[..12],
             &key,
@@ -217,7 +218,7 @@ pub async fn rotate_keys(
     master: &MasterKey,
     project: &Project,
     now: Millis,
-) -> Result<String> {
+) -> Result<KeyId> {
     let key = tokens::generate_signing_key(master, &project.id, project.settings.signing_alg, now)?;
     let kid = key.id.clone();
     store.signing_keys().rotate(&project.id, &key, now).await?;
@@ -237,7 +238,7 @@ pub const BOOTSTRAP_TOKEN_TTL_MS: Millis = 24 * 3600 * 1000;
 pub async fn create_management_token(
     store: &Store,
     name: &str,
-    project_id: Option<&str>,
+    project_id: Option<&ProjectId>,
     ttl_ms: Millis,
     now: Millis,
 ) -> Result<(ManagementToken, String)> {
@@ -260,9 +261,9 @@ pub async fn create_management_token(
     }
     let token = new_secret("mt_");
     let info = ManagementToken {
-        id: new_id("mgt"),
+        id: ids::new(),
         name: name.to_owned(),
-        project_id: project_id.map(str::to_owned),
+        project_id: project_id.cloned(),
         created_at: now,
         expires_at: Some(now + ttl_ms),
         last_used_at: None,
@@ -296,7 +297,7 @@ pub async fn authenticate_management(
 pub async fn update(
     store: &Store,
     master: &MasterKey,
-    project_id: &str,
+    project_id: &ProjectId,
     name: Option<&str>,
     settings_patch: Option<&serde_json::Value>,
     now: Millis,
@@ -327,7 +328,7 @@ pub fn apply_settings_patch(
     base: &ProjectSettings,
     patch: &serde_json::Value,
     master: &MasterKey,
-    project_id: &str,
+    project_id: &ProjectId,
     creating: bool,
 ) -> Result<ProjectSettings> {
     let patch = patch
@@ -380,16 +381,16 @@ pub fn apply_settings_patch(
 /// Adds an API key to a project; returns (key id, the key), the key shown once.
 pub async fn create_api_key(
     store: &Store,
-    project_id: &str,
+    project_id: &ProjectId,
     now: Millis,
-) -> Result<(String, String)> {
+) -> Result<(ApiKeyId, String)> {
     store
         .projects()
         .by_id(project_id)
         .await?
         .ok_or(Error::NotFound)?;
     let key = new_secret("pk_live_");
-    let id = new_id("key");
+    let id = ids::new::<ApiKeyId>();
     store
         .projects()
         .insert_api_key(project_id, &id, &secret_hash(&key), &key[..12], now)

@@ -21,10 +21,9 @@ use std::sync::{Arc, RwLock};
 use crate::clock::Millis;
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::ids::new_id;
-use crate::model::Project;
-use crate::model::SigningKeyRow;
-use crate::model::{Aal, SigningAlg};
+use crate::model::{
+    Aal, Amr, KeyId, Project, ProjectId, SessionId, SigningAlg, SigningKeyRow, UserId,
+};
 use crate::store::Store;
 
 const B64URL: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -45,12 +44,12 @@ fn jwt_alg(alg: SigningAlg) -> Algorithm {
 /// Makes a new key pair (P-256, Ed25519 or RSA-3072) for a project, sealed for storage.
 pub fn generate_signing_key(
     master: &MasterKey,
-    project_id: &str,
+    project_id: &ProjectId,
     alg: SigningAlg,
     now: Millis,
 ) -> Result<SigningKeyRow> {
     use p256::pkcs8::{EncodePrivateKey, LineEnding};
-    let kid = new_id("kid");
+    let kid = crate::ids::new::<KeyId>();
     let mut rng = rand_core::OsRng;
     let err = |e: &dyn std::fmt::Display| Error::Internal(anyhow::anyhow!("key generation: {e}"));
     let (pem, mut jwk) = match alg {
@@ -90,13 +89,13 @@ pub fn generate_signing_key(
             (pem, jwk)
         }
     };
-    jwk["kid"] = kid.clone().into();
+    jwk["kid"] = kid.to_string().into();
     jwk["alg"] = alg.as_str().into();
     jwk["use"] = "sig".into();
     Ok(SigningKeyRow {
         private_key: master.seal(pem.as_bytes(), &format!("signing_key:{kid}")),
         id: kid,
-        project_id: project_id.to_owned(),
+        project_id: project_id.clone(),
         alg: alg.as_str().to_owned(),
         public_jwk: jwk.to_string(),
         created_at: now,
@@ -108,7 +107,7 @@ pub fn generate_signing_key(
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AccessClaims {
     pub iss: String,
-    pub sub: String,
+    pub sub: UserId,
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
@@ -117,8 +116,8 @@ pub struct AccessClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
     pub jti: String,
-    pub sid: String,
-    pub amr: Vec<String>,
+    pub sid: SessionId,
+    pub amr: Vec<Amr>,
     pub aal: Aal,
     pub email: String,
     pub email_verified: bool,
@@ -131,10 +130,10 @@ struct VerifyingKey {
 
 /// A project's keys in memory: the current signing key and every key that may verify.
 struct ProjectKeys {
-    current_kid: String,
+    current_kid: KeyId,
     signing: EncodingKey,
     current_alg: SigningAlg,
-    verifying: HashMap<String, VerifyingKey>,
+    verifying: HashMap<KeyId, VerifyingKey>,
     jwks: Vec<serde_json::Value>,
     loaded_generation: u64,
     loaded_at: Millis,
@@ -148,7 +147,7 @@ pub struct TokenService {
     store: Store,
     master: MasterKey,
     public_url: String,
-    keys: RwLock<HashMap<String, Arc<ProjectKeys>>>,
+    keys: RwLock<HashMap<ProjectId, Arc<ProjectKeys>>>,
     verified: Cache<[u8; 32], Arc<AccessClaims>>,
     verified_generation: std::sync::atomic::AtomicU64,
     /// The JWKS of each project by Login ID, as last read (see [`TokenService::published_jwks`]).
@@ -335,7 +334,7 @@ impl TokenService {
     ) -> Result<String> {
         let keys = self.project_keys(project, now, false).await?;
         let mut header = Header::new(jwt_alg(keys.current_alg));
-        header.kid = Some(keys.current_kid.clone());
+        header.kid = Some(keys.current_kid.to_string());
         header.typ = Some("at+jwt".to_owned());
         jsonwebtoken::encode(&header, claims, &keys.signing)
             .map_err(|e| Error::Internal(anyhow::anyhow!("signing: {e}")))
@@ -388,11 +387,14 @@ impl TokenService {
         }
         let kid = header.kid.ok_or(Error::InvalidToken)?;
         let mut keys = self.project_keys(project, now, false).await?;
-        if !keys.verifying.contains_key(&kid) && now - keys.loaded_at > 1_000 {
+        if !keys.verifying.contains_key(kid.as_str()) && now - keys.loaded_at > 1_000 {
             // Perhaps rotated by another process a moment ago; re-read at most once a second.
             keys = self.project_keys(project, now, true).await?;
         }
-        let key = keys.verifying.get(&kid).ok_or(Error::InvalidToken)?;
+        let key = keys
+            .verifying
+            .get(kid.as_str())
+            .ok_or(Error::InvalidToken)?;
         if header.alg != jwt_alg(key.alg) {
             return Err(Error::InvalidToken);
         }

@@ -5,8 +5,7 @@ use base64::Engine;
 use crate::clock::Clock;
 use crate::email::Email;
 use crate::error::{Error, Result};
-use crate::model::Project;
-use crate::model::User;
+use crate::model::{AuditKind, Project, User, UserId};
 use crate::store::users::{UserChanges, UserSeek};
 use crate::store::Store;
 
@@ -56,9 +55,9 @@ pub async fn list(
     users.truncate(limit as usize);
     let next_cursor = match (has_more, users.last()) {
         (true, Some(last)) => Some(encode_cursor(&match &seek {
-            UserSeek::Created { .. } => Cursor::Created(last.created_at, last.id.clone()),
+            UserSeek::Created { .. } => Cursor::Created(last.created_at, last.id.to_string()),
             UserSeek::EmailPrefix { .. } => Cursor::Key(crate::email::key(&last.email)),
-            UserSeek::IdPrefix { .. } => Cursor::Key(last.id.clone()),
+            UserSeek::IdPrefix { .. } => Cursor::Key(last.id.to_string()),
         })),
         _ => None,
     };
@@ -131,7 +130,7 @@ fn decode_cursor(text: &str) -> Result<Cursor> {
         .ok_or_else(bad)
 }
 
-pub async fn get(store: &Store, project: &Project, user_id: &str) -> Result<User> {
+pub async fn get(store: &Store, project: &Project, user_id: &UserId) -> Result<User> {
     store
         .users()
         .by_id(&project.id, user_id)
@@ -145,7 +144,7 @@ pub async fn update(
     store: &Store,
     clock: &Clock,
     project: &Project,
-    user_id: &str,
+    user_id: &UserId,
     update: UserUpdate,
 ) -> Result<User> {
     let email = update.email.as_deref().map(Email::parse).transpose()?;
@@ -174,7 +173,7 @@ pub async fn update(
             .update(&project.id, user_id, current.updated_at, &changes, now)
             .await?
         {
-            audited(store, project, "user.update", user_id, now).await;
+            audited(store, project, AuditKind::UserUpdate, user_id, now).await;
             return get(store, project, user_id).await;
         }
     }
@@ -183,16 +182,21 @@ pub async fn update(
     )))
 }
 
-pub async fn delete(store: &Store, clock: &Clock, project: &Project, user_id: &str) -> Result<()> {
+pub async fn delete(
+    store: &Store,
+    clock: &Clock,
+    project: &Project,
+    user_id: &UserId,
+) -> Result<()> {
     if !store.users().delete(&project.id, user_id).await? {
         return Err(Error::NotFound);
     }
-    audited(store, project, "user.delete", user_id, clock.now()).await;
+    audited(store, project, AuditKind::UserDelete, user_id, clock.now()).await;
     Ok(())
 }
 
 /// Records a change made with the project's API key (SECURITY AU1).
-async fn audited(store: &Store, project: &Project, kind: &'static str, user_id: &str, now: i64) {
+async fn audited(store: &Store, project: &Project, kind: AuditKind, user_id: &UserId, now: i64) {
     let mut event = crate::audit::event(&project.id, kind, true, Some(user_id));
     event.actor = Some("api_key".into());
     crate::audit::record(store, event, now).await;

@@ -5,7 +5,7 @@ use super::MfaService;
 use crate::audit;
 use crate::error::{Error, Result};
 use crate::ids::{random_bytes, secret_hash};
-use crate::model::{Aal, Project};
+use crate::model::{Aal, AuditKind, Project, UserId};
 
 /// Ten backup codes of 120 bits, as `xxxx-xxxx-xxxx-xxxx-xxxx-xxxx`.
 pub(super) fn new_codes() -> Vec<String> {
@@ -41,7 +41,7 @@ impl MfaService {
     pub(super) async fn use_backup_code(
         &self,
         project: &Project,
-        user_id: &str,
+        user_id: &UserId,
         code: &str,
     ) -> Result<bool> {
         let normalized = normalize(code);
@@ -74,7 +74,7 @@ impl MfaService {
             .await?;
         audit::record(
             &self.store,
-            audit::event(&project.id, "mfa.backup_codes", true, Some(&user.id)),
+            audit::event(&project.id, AuditKind::MfaBackupCodes, true, Some(&user.id)),
             now,
         )
         .await;

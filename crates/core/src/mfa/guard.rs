@@ -7,7 +7,7 @@ use super::MfaService;
 use crate::audit;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
-use crate::model::{EmailKind, MfaGuard, Project};
+use crate::model::{AuditKind, EmailKind, MfaGuard, Project, UserId};
 
 /// Consecutive wrong codes before the back-off starts.
 pub const FREE_FAILURES: i64 = 5;
@@ -49,7 +49,11 @@ impl MfaService {
     /// Counts a code attempt of `user_id` before its code is checked, or refuses it while the
     /// back-off runs. Counting first makes concurrent guesses queue behind one another;
     /// [`Self::end_attempt`] starts over on success.
-    pub(super) async fn begin_attempt(&self, project: &Project, user_id: &str) -> Result<Attempt> {
+    pub(super) async fn begin_attempt(
+        &self,
+        project: &Project,
+        user_id: &UserId,
+    ) -> Result<Attempt> {
         for _ in 0..5 {
             let now = self.clock.now();
             let guard: MfaGuard = self.store.mfa().guard(&project.id, user_id).await?;
@@ -78,7 +82,7 @@ impl MfaService {
     pub(super) async fn end_attempt(
         &self,
         project: &Project,
-        user_id: &str,
+        user_id: &UserId,
         attempt: Attempt,
         ok: bool,
     ) -> Result<()> {
@@ -93,7 +97,7 @@ impl MfaService {
                 .lock_guard(&project.id, user_id, now)
                 .await?
         {
-            let mut event = audit::event(&project.id, "mfa.locked", true, Some(user_id));
+            let mut event = audit::event(&project.id, AuditKind::MfaLocked, true, Some(user_id));
             event.detail = serde_json::json!({"failures": attempt.failures_before + 1});
             audit::record(&self.store, event, now).await;
             if let Some(user) = self.store.users().by_id(&project.id, user_id).await? {
@@ -108,14 +112,14 @@ impl MfaService {
     }
 
     /// An operator's unlock of a user's codes (after `mfa_locked`), with the back-off cleared.
-    pub async fn unlock(&self, project: &Project, user_id: &str) -> Result<()> {
+    pub async fn unlock(&self, project: &Project, user_id: &UserId) -> Result<()> {
         self.store
             .users()
             .by_id(&project.id, user_id)
             .await?
             .ok_or(Error::NotFound)?;
         self.store.mfa().reset_guard(&project.id, user_id).await?;
-        let mut event = audit::event(&project.id, "mfa.unlock", true, Some(user_id));
+        let mut event = audit::event(&project.id, AuditKind::MfaUnlock, true, Some(user_id));
         event.actor = Some("api_key".into());
         audit::record(&self.store, event, self.clock.now()).await;
         Ok(())

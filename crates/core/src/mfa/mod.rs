@@ -31,11 +31,12 @@ use crate::auth::{AuthService, ClientInfo, Tokens};
 use crate::clock::{Clock, Millis};
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::ids::{new_id, new_refresh_token, secret_hash};
+use crate::ids::{new_refresh_token, secret_hash};
 use crate::limits::Quotas;
 use crate::mail::Mailer;
 use crate::model::{
-    Aal, Challenge, ChallengePurpose, Factor, FactorKind, NewChallenge, OnConfirm, Project, User,
+    Aal, Amr, AuditKind, Challenge, ChallengeId, ChallengePurpose, Factor, FactorKind,
+    NewChallenge, OnConfirm, Project, User, UserId,
 };
 use crate::sms::SmsSender;
 use crate::store::Store;
@@ -173,7 +174,7 @@ impl MfaService {
                 end_sessions_except: project
                     .settings
                     .end_other_sessions_on_mfa_change
-                    .then_some(claims.sid.as_str()),
+                    .then_some(&claims.sid),
             };
             if self
                 .store
@@ -182,7 +183,8 @@ impl MfaService {
                 .await?
             {
                 self.end_attempt(project, &user.id, attempt, true).await?;
-                let mut event = audit::event(&project.id, "mfa.enroll", true, Some(&user.id));
+                let mut event =
+                    audit::event(&project.id, AuditKind::MfaEnroll, true, Some(&user.id));
                 event.detail = serde_json::json!({"method": f.kind.as_str(), "first": first});
                 audit::record(&self.store, event, now).await;
                 return Ok(fresh_codes);
@@ -242,12 +244,12 @@ impl MfaService {
         &self,
         project: &Project,
         user: &User,
-        first_factor: &str,
+        first_factor: Amr,
         client: &ClientInfo,
     ) -> Result<String> {
         let now = self.clock.now();
         let token = new_refresh_token();
-        let id = new_id("mfc");
+        let id = crate::ids::new::<ChallengeId>();
         let token_hash = secret_hash(&token);
         let challenge = NewChallenge {
             id: &id,
@@ -274,7 +276,7 @@ impl MfaService {
                 tracing::warn!(error = ?e, "MFA SMS not sent; the user can ask for it again");
             }
         }
-        let mut event = audit::event(&project.id, "mfa.challenge", true, Some(&user.id));
+        let mut event = audit::event(&project.id, AuditKind::MfaChallenge, true, Some(&user.id));
         event.ip = client.ip.clone();
         audit::record(&self.store, event, now).await;
         Ok(token)
@@ -283,7 +285,7 @@ impl MfaService {
     async fn confirmed_factor(
         &self,
         project: &Project,
-        user_id: &str,
+        user_id: &UserId,
         kind: FactorKind,
     ) -> Result<Factor> {
         self.store
@@ -359,8 +361,12 @@ impl MfaService {
                 .await?;
             self.end_attempt(project, &challenge.user_id, attempt, false)
                 .await?;
-            let mut event =
-                audit::event(&project.id, "mfa.verify", false, Some(&challenge.user_id));
+            let mut event = audit::event(
+                &project.id,
+                AuditKind::MfaVerify,
+                false,
+                Some(&challenge.user_id),
+            );
             event.detail = serde_json::json!({"failures": failures});
             audit::record(&self.store, event, self.clock.now()).await;
             return Err(if attempt.locks_on_failure() {
@@ -382,7 +388,7 @@ impl MfaService {
         challenge: &Challenge,
         locked: bool,
         code: &str,
-    ) -> Result<Option<&'static str>> {
+    ) -> Result<Option<Amr>> {
         if !locked {
             for factor in self
                 .store
@@ -403,7 +409,7 @@ impl MfaService {
             .use_backup_code(project, &challenge.user_id, code)
             .await?
         {
-            return Ok(Some("backup_code"));
+            return Ok(Some(Amr::BackupCode));
         }
         Ok(None)
     }
@@ -413,7 +419,7 @@ impl MfaService {
         &self,
         project: &Project,
         challenge: &Challenge,
-        second_amr: &str,
+        second_amr: Amr,
         ttl: Option<u64>,
     ) -> Result<(User, Tokens)> {
         let now = self.clock.now();
@@ -439,14 +445,13 @@ impl MfaService {
             ip_is_end_user: false,
             user_agent: challenge.user_agent.clone(),
         };
-        let first_amr = challenge.first_factor.as_deref().unwrap_or("pwd");
-        let amr = vec![first_amr.to_owned(), second_amr.to_owned()];
+        let amr = vec![challenge.first_factor.unwrap_or(Amr::Pwd), second_amr];
         let (user, tokens) = self
             .auth
             .finish_login(project, user, &client, ttl, &amr, Aal::Aal2, None)
             .await?;
-        let mut event = audit::event(&project.id, "mfa.verify", true, Some(&user.id));
-        event.detail = serde_json::json!({"method": second_amr});
+        let mut event = audit::event(&project.id, AuditKind::MfaVerify, true, Some(&user.id));
+        event.detail = serde_json::json!({"method": second_amr.as_str()});
         audit::record(&self.store, event, now).await;
         Ok((user, tokens))
     }
@@ -478,7 +483,7 @@ impl MfaService {
             .filter(|k| **k != kind)
             .map(|k| k.as_str())
             .collect();
-        let mut event = audit::event(&project.id, "mfa.unenroll", true, Some(&user.id));
+        let mut event = audit::event(&project.id, AuditKind::MfaUnenroll, true, Some(&user.id));
         event.detail = serde_json::json!({"method": method, "remaining": remaining});
         audit::record(&self.store, event, self.clock.now()).await;
         Ok(())

@@ -6,9 +6,12 @@ use super::{Enrolment, MfaService, CHALLENGE_TTL_MS};
 use crate::auth::ClientInfo;
 use crate::clock::Millis;
 use crate::error::{Error, Result};
-use crate::ids::{new_id, random_bytes};
+use crate::ids::random_bytes;
 use crate::limits::Quota;
-use crate::model::{ChallengePurpose, Factor, FactorKind, NewChallenge, NewFactor, Project, User};
+use crate::model::{
+    ChallengeId, ChallengePurpose, Factor, FactorId, FactorKind, NewChallenge, NewFactor, Project,
+    User, UserId,
+};
 use crate::sms::is_e164;
 
 /// SMS per number per 10 minutes.
@@ -20,7 +23,7 @@ pub const SMS_PER_USER: i64 = 6;
 pub const SMS_PER_IP: i64 = 10;
 const HOUR_MS: Millis = 3600 * 1000;
 
-fn phone_aad(factor_id: &str) -> String {
+fn phone_aad(factor_id: &FactorId) -> String {
     format!("mfa_factor:{factor_id}:phone")
 }
 
@@ -50,7 +53,7 @@ impl MfaService {
             )
         })?;
         self.count_sms(project, &user.id, phone, client).await?;
-        let id = new_id("mfa");
+        let id = crate::ids::new::<FactorId>();
         let sealed = self.master.seal(phone.as_bytes(), &phone_aad(&id));
         let now = self.clock.now();
         let factor = NewFactor {
@@ -65,7 +68,7 @@ impl MfaService {
             .mfa()
             .put_pending_factor(&project.id, &factor, now)
             .await?;
-        let challenge = new_id("mfc");
+        let challenge = crate::ids::new::<ChallengeId>();
         let enrol = NewChallenge {
             id: &challenge,
             user_id: &user.id,
@@ -100,7 +103,7 @@ impl MfaService {
     pub(super) async fn count_sms(
         &self,
         project: &Project,
-        user_id: &str,
+        user_id: &UserId,
         phone: &str,
         client: &ClientInfo,
     ) -> Result<()> {
@@ -137,7 +140,7 @@ impl MfaService {
         &self,
         project: &Project,
         phone: &str,
-        challenge_id: &str,
+        challenge_id: &ChallengeId,
     ) -> Result<()> {
         let code = new_code();
         self.store
@@ -158,7 +161,7 @@ impl MfaService {
             .map_err(|e| Error::Internal(anyhow::anyhow!("SMS delivery failed: {e}")))
     }
 
-    fn sms_code_hash(&self, challenge_id: &str, code: &str) -> String {
+    fn sms_code_hash(&self, challenge_id: &ChallengeId, code: &str) -> String {
         let key = self.master.derive("protekt/sms-code/v1");
         data_encoding::HEXLOWER.encode(&crate::crypto::hmac_sha256(
             &key,
@@ -170,7 +173,7 @@ impl MfaService {
     pub(super) fn sms_code_matches(
         &self,
         stored: Option<&str>,
-        challenge_id: &str,
+        challenge_id: &ChallengeId,
         code: &str,
     ) -> bool {
         stored.is_some_and(|h| {

@@ -8,7 +8,7 @@ use totp_rs::{Algorithm, TOTP};
 use super::{Enrolment, MfaService};
 use crate::error::{Error, Result};
 use crate::ids::random_bytes;
-use crate::model::{Factor, FactorKind, NewFactor, Project, User};
+use crate::model::{Factor, FactorId, FactorKind, NewFactor, Project, User};
 
 const STEP_SECS: u64 = 30;
 
@@ -28,14 +28,14 @@ pub fn matching_step(secret: &[u8], code: &str, now_secs: u64) -> Option<u64> {
         })
 }
 
-fn secret_aad(factor_id: &str) -> String {
+fn secret_aad(factor_id: &FactorId) -> String {
     format!("mfa_factor:{factor_id}:secret")
 }
 
 impl MfaService {
     /// Starts a TOTP enrolment: a new seed, its `otpauth://` URI and that URI as a QR code.
     pub(super) async fn start_totp(&self, project: &Project, user: &User) -> Result<Enrolment> {
-        let id = crate::ids::new_id("mfa");
+        let id = crate::ids::new::<FactorId>();
         let secret = random_bytes::<20>().to_vec();
         let issuer = project.name.replace(':', " ");
         let uri = totp(secret.clone(), Some(issuer), user.email.clone()).get_url();

@@ -1,6 +1,6 @@
 //! Single-use secrets sent to people, and management tokens.
 
-use crate::model::Millis;
+use crate::model::{ManagementTokenId, Millis, ProjectId, UserId};
 
 /// What a one-time token is for; a token of one purpose is useless for another (SECURITY O5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,7 +21,7 @@ impl Purpose {
 #[derive(Debug, Clone)]
 pub struct OneTimeToken {
     pub id: String,
-    pub user_id: String,
+    pub user_id: UserId,
     pub email: String,
     pub redirect_url: Option<String>,
     pub expires_at: Millis,
@@ -31,7 +31,7 @@ pub struct OneTimeToken {
 #[derive(Debug, Clone)]
 pub struct OutboxMessage {
     pub id: String,
-    pub project_id: String,
+    pub project_id: ProjectId,
     pub kind: String,
     pub recipient: String,
     pub subject: String,
@@ -44,10 +44,10 @@ pub struct OutboxMessage {
 /// A management token (`mt_…`) as stored, without its secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagementToken {
-    pub id: String,
+    pub id: ManagementTokenId,
     pub name: String,
     /// The one project it may manage; `None`: every project, and management tokens themselves.
-    pub project_id: Option<String>,
+    pub project_id: Option<ProjectId>,
     pub created_at: Millis,
     /// `None` only for tokens made before tokens expired.
     pub expires_at: Option<Millis>,

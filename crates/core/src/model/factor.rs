@@ -1,6 +1,6 @@
 //! Second factors, their challenges and their back-off.
 
-use crate::model::Millis;
+use crate::model::{Amr, ChallengeId, FactorId, Millis, SessionId, UserId};
 
 /// A kind of second factor a user can enrol. Backup codes are not a factor of their own: they
 /// stand in for one.
@@ -28,17 +28,17 @@ impl FactorKind {
     }
 
     /// The RFC 8176 `amr` value a session records when this factor was used.
-    pub fn amr(self) -> &'static str {
+    pub fn amr(self) -> Amr {
         match self {
-            FactorKind::Totp => "otp",
-            FactorKind::Sms => "sms",
+            FactorKind::Totp => Amr::Otp,
+            FactorKind::Sms => Amr::Sms,
         }
     }
 }
 
 #[derive(Debug, Clone)]
 pub struct Factor {
-    pub id: String,
+    pub id: FactorId,
     pub kind: FactorKind,
     /// The TOTP seed, sealed with the master key.
     pub secret: Option<String>,
@@ -59,8 +59,8 @@ impl Factor {
 /// A factor being enrolled (it counts once confirmed).
 #[derive(Debug, Clone)]
 pub struct NewFactor<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a FactorId,
+    pub user_id: &'a UserId,
     pub kind: FactorKind,
     pub secret: Option<&'a str>,
     pub phone: Option<&'a str>,
@@ -74,7 +74,7 @@ pub struct OnConfirm<'a> {
     /// must not survive it).
     pub replace_backup_codes: Option<&'a [String]>,
     /// End every session of the user except this one.
-    pub end_sessions_except: Option<&'a str>,
+    pub end_sessions_except: Option<&'a SessionId>,
 }
 
 /// The back-off state of a user's second-factor attempts.
@@ -113,11 +113,11 @@ impl ChallengePurpose {
 
 #[derive(Debug, Clone)]
 pub struct Challenge {
-    pub id: String,
-    pub user_id: String,
+    pub id: ChallengeId,
+    pub user_id: UserId,
     pub purpose: ChallengePurpose,
     /// The `amr` of the first factor the user passed (for a login challenge).
-    pub first_factor: Option<String>,
+    pub first_factor: Option<Amr>,
     pub sms_code_hash: Option<String>,
     pub failures: i64,
     pub ip: Option<String>,
@@ -128,10 +128,10 @@ pub struct Challenge {
 /// A challenge about to be created.
 #[derive(Debug, Clone)]
 pub struct NewChallenge<'a> {
-    pub id: &'a str,
-    pub user_id: &'a str,
+    pub id: &'a ChallengeId,
+    pub user_id: &'a UserId,
     pub purpose: ChallengePurpose,
-    pub first_factor: Option<&'a str>,
+    pub first_factor: Option<Amr>,
     /// SHA-256 of the `mfaToken` (login challenges).
     pub token_hash: Option<&'a str>,
     pub ip: Option<&'a str>,

@@ -4,22 +4,26 @@
 mod audit;
 mod code;
 mod factor;
+mod ids;
 mod keys;
 mod project;
 mod session;
 mod user;
 
-pub use audit::{AuditEvent, StoredEvent};
+pub use audit::{AuditEvent, AuditKind, StoredEvent};
 pub use code::{EmailKind, ManagementToken, OneTimeToken, OutboxMessage, Purpose};
 pub use factor::{
     Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
+};
+pub use ids::{
+    ApiKeyId, ChallengeId, FactorId, Id, KeyId, ManagementTokenId, ProjectId, SessionId, UserId,
 };
 pub use keys::SigningKeyRow;
 pub use project::{
     normalize_redirect, Project, ProjectSettings, SigningAlg, SmtpSettings, TemplateOverride,
     TlsMode,
 };
-pub use session::{Aal, SessionInfo, SessionView};
+pub use session::{Aal, Amr, SessionInfo, SessionView};
 pub use user::User;
 
 /// Unix milliseconds.

@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Millis;
+use crate::model::{Millis, ProjectId};
 
 #[derive(Debug, Clone)]
 pub struct Project {
-    pub id: String,
+    pub id: ProjectId,
     pub login_id: String,
     pub name: String,
     pub settings: ProjectSettings,

@@ -1,14 +1,14 @@
 //! Sessions as the rules see them.
 
-use crate::model::{Millis, User};
+use crate::model::{Millis, SessionId, User};
 
 /// What token verification needs to know about a session: is it live, whose is it, which of
 /// its access tokens were revoked. Cached by the read cache.
 #[derive(Debug, Clone)]
 pub struct SessionView {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub user: User,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     pub aal: Aal,
     pub expires_at: Millis,
     pub last_active_at: Millis,
@@ -28,7 +28,7 @@ impl SessionView {
 /// A session as its owner sees it in the sessions list.
 #[derive(Debug, Clone)]
 pub struct SessionInfo {
-    pub id: String,
+    pub id: SessionId,
     pub created_at: Millis,
     pub last_active_at: Millis,
     pub expires_at: Millis,
@@ -56,5 +56,37 @@ impl Aal {
 
     pub fn parse(s: &str) -> Option<Self> {
         [Aal::Aal1, Aal::Aal2].into_iter().find(|a| a.as_str() == s)
+    }
+}
+
+/// How the user authenticated (RFC 8176 `amr` values), in the order the factors were passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Amr {
+    /// A password.
+    Pwd,
+    /// A one-time password from an authenticator app.
+    Otp,
+    /// A code sent by SMS.
+    Sms,
+    /// A backup code (not in RFC 8176's registry; named for what it is).
+    #[serde(rename = "backup_code")]
+    BackupCode,
+}
+
+impl Amr {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Amr::Pwd => "pwd",
+            Amr::Otp => "otp",
+            Amr::Sms => "sms",
+            Amr::BackupCode => "backup_code",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Amr::Pwd, Amr::Otp, Amr::Sms, Amr::BackupCode]
+            .into_iter()
+            .find(|a| a.as_str() == s)
     }
 }

@@ -1,12 +1,12 @@
 //! Users.
 
-use crate::model::{FactorKind, Millis};
+use crate::model::{FactorKind, Millis, ProjectId, UserId};
 
 /// A user of a project. The password hash is not part of it: only login reads it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
-    pub id: String,
-    pub project_id: String,
+    pub id: UserId,
+    pub project_id: ProjectId,
     pub email: String,
     pub email_verified: bool,
     /// Always a JSON object.

@@ -17,7 +17,7 @@ use crate::auth::{AuthService, ClientInfo, Tokens};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::mfa::MfaService;
-use crate::model::{Aal, Project, User};
+use crate::model::{Aal, Amr, AuditKind, Project, User};
 use crate::password::Hasher;
 use crate::store::Store;
 
@@ -31,9 +31,9 @@ pub enum FirstFactor {
 
 impl FirstFactor {
     /// The RFC 8176 `amr` value the session records.
-    fn amr(&self) -> &'static str {
+    fn amr(&self) -> Amr {
         match self {
-            FirstFactor::Password { .. } => "pwd",
+            FirstFactor::Password { .. } => Amr::Pwd,
         }
     }
 }
@@ -92,10 +92,10 @@ impl SignInService {
         if project.settings.require_email_verification && !user.email_verified {
             return Err(Error::EmailNotVerified);
         }
-        let mut event = audit::event(&project.id, "login", true, Some(&user.id));
+        let mut event = audit::event(&project.id, AuditKind::Login, true, Some(&user.id));
         event.ip = client.ip.clone();
         event.user_agent = client.user_agent.clone();
-        event.detail = serde_json::json!({"method": first.amr()});
+        event.detail = serde_json::json!({"method": first.amr().as_str()});
         if !user.mfa_methods.is_empty() {
             event.detail["mfa"] = "required".into();
             audit::record(&self.store, event, self.clock.now()).await;
@@ -106,7 +106,7 @@ impl SignInService {
             return Ok(SignInOutcome::MfaRequired { mfa_token });
         }
         let FirstFactor::Password { rehashed } = &first;
-        let amr = vec![first.amr().to_owned()];
+        let amr = [first.amr()];
         let (user, tokens) = self
             .auth
             .finish_login(

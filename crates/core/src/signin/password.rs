@@ -5,8 +5,7 @@ use crate::audit;
 use crate::auth::{token_ttl, ClientInfo, Tokens};
 use crate::email::Email;
 use crate::error::{Error, Result};
-use crate::ids::new_id;
-use crate::model::{Aal, Project, User};
+use crate::model::{Aal, Amr, AuditKind, Project, User, UserId};
 use crate::password::{self, Verified};
 
 #[derive(Debug, Clone)]
@@ -41,7 +40,7 @@ impl SignInService {
         let hash = self.hasher.hash(&input.password).await?;
         let now = self.clock.now();
         let user = User {
-            id: new_id("usr"),
+            id: crate::ids::new::<UserId>(),
             project_id: project.id.clone(),
             email: email.as_str().to_owned(),
             email_verified: false,
@@ -59,14 +58,14 @@ impl SignInService {
         let tokens = if project.settings.require_email_verification {
             None
         } else {
-            let amr = vec!["pwd".to_owned()];
+            let amr = [Amr::Pwd];
             Some(
                 self.auth
                     .start_session(project, &user, client, ttl, now, None, &amr, Aal::Aal1)
                     .await?,
             )
         };
-        let mut event = audit::event(&project.id, "signup", true, Some(&user.id));
+        let mut event = audit::event(&project.id, AuditKind::Signup, true, Some(&user.id));
         event.ip = client.ip.clone();
         event.user_agent = client.user_agent.clone();
         audit::record(&self.store, event, now).await;
@@ -121,7 +120,7 @@ impl SignInService {
             (Some(user), Verified::YesRehashed(h)) => (user, Some(h)),
             (user, _) => {
                 let subject = user.as_ref().map(|u| u.id.as_str());
-                let mut event = audit::event(&project.id, "login", false, subject);
+                let mut event = audit::event(&project.id, AuditKind::Login, false, subject);
                 event.ip = client.ip.clone();
                 event.user_agent = client.user_agent.clone();
                 event.detail = serde_json::json!({"reason": "invalid_credentials"});

@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::Store;
 use crate::cache::Invalidation;
 use crate::error::Result;
-use crate::model::SigningKeyRow;
+use crate::model::{ProjectId, SigningKeyRow};
 
 fn key_from_row(row: &AnyRow) -> Result<SigningKeyRow> {
     Ok(SigningKeyRow {
@@ -48,7 +48,7 @@ impl SigningKeys<'_> {
     }
 
     /// The current key (first) and the keys retired within the retention window, newest first.
-    pub async fn of_project(&self, project_id: &str, now: i64) -> Result<Vec<SigningKeyRow>> {
+    pub async fn of_project(&self, project_id: &ProjectId, now: i64) -> Result<Vec<SigningKeyRow>> {
         let rows = sqlx::query(
             "select id, project_id, alg, private_key, public_jwk, created_at, retired_at \
              from signing_key where project_id = $1 and (retired_at is null or retired_at > $2) \
@@ -62,7 +62,12 @@ impl SigningKeys<'_> {
     }
 
     /// Retires the current key and makes `key` current, in one transaction.
-    pub async fn rotate(&self, project_id: &str, key: &SigningKeyRow, now: i64) -> Result<()> {
+    pub async fn rotate(
+        &self,
+        project_id: &ProjectId,
+        key: &SigningKeyRow,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.0.pool.begin().await?;
         sqlx::query(
             "update signing_key set retired_at = $1 where project_id = $2 and retired_at is null",

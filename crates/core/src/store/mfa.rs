@@ -7,14 +7,19 @@ use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
 use crate::model::{
-    Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
+    Amr, Challenge, ChallengeId, ChallengePurpose, Factor, FactorId, FactorKind, MfaGuard,
+    NewChallenge, NewFactor, OnConfirm, ProjectId, UserId,
 };
 
 /// Second factors, their challenges, backup codes and the back-off on codes. Reached through [`Store::mfa`].
 pub struct Mfa<'a>(pub(super) &'a Store);
 
 impl Mfa<'_> {
-    pub async fn factors_of(&self, project_id: &str, user_id: &str) -> Result<Vec<Factor>> {
+    pub async fn factors_of(
+        &self,
+        project_id: &ProjectId,
+        user_id: &UserId,
+    ) -> Result<Vec<Factor>> {
         let rows = sqlx::query(
             "select id, method, secret, phone, phone_hint, confirmed_at, last_used_step, created_at \
              from mfa_factor where project_id = $1 and user_id = $2 order by created_at, id",
@@ -45,7 +50,7 @@ impl Mfa<'_> {
     /// of the same kind; a confirmed one must be removed first (the caller checks).
     pub async fn put_pending_factor(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         f: &NewFactor<'_>,
         now: Millis,
     ) -> Result<()> {
@@ -78,9 +83,9 @@ impl Mfa<'_> {
     /// factor was confirmed (or removed) meanwhile, and then nothing changes.
     pub async fn confirm_factor(
         &self,
-        project_id: &str,
-        user_id: &str,
-        factor_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
+        factor_id: &FactorId,
         effects: &OnConfirm<'_>,
         now: Millis,
     ) -> Result<bool> {
@@ -123,8 +128,8 @@ impl Mfa<'_> {
     /// used, so a code is accepted once (SECURITY M2). One conditional update: race-free.
     pub async fn use_totp_step(
         &self,
-        project_id: &str,
-        factor_id: &str,
+        project_id: &ProjectId,
+        factor_id: &FactorId,
         step: i64,
     ) -> Result<bool> {
         let done = sqlx::query(
@@ -140,8 +145,8 @@ impl Mfa<'_> {
 
     pub async fn delete_factor(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         kind: FactorKind,
     ) -> Result<bool> {
         let mut tx = self.0.pool.begin().await?;
@@ -161,7 +166,7 @@ impl Mfa<'_> {
 
     pub async fn insert_challenge(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         c: &NewChallenge<'_>,
         now: Millis,
     ) -> Result<()> {
@@ -173,7 +178,7 @@ impl Mfa<'_> {
         .bind(project_id)
         .bind(c.user_id)
         .bind(c.purpose.as_str())
-        .bind(c.first_factor)
+        .bind(c.first_factor.map(Amr::as_str))
         .bind(c.token_hash)
         .bind(c.ip)
         .bind(c.user_agent)
@@ -194,7 +199,13 @@ impl Mfa<'_> {
             user_id: r.try_get("user_id")?,
             purpose: ChallengePurpose::parse(&purpose)
                 .ok_or_else(|| anyhow::anyhow!("unknown challenge purpose {purpose:?}"))?,
-            first_factor: r.try_get("first_factor")?,
+            first_factor: match r.try_get::<Option<String>, _>("first_factor")? {
+                None => None,
+                Some(amr) => Some(
+                    Amr::parse(&amr)
+                        .ok_or_else(|| anyhow::anyhow!("unknown first factor {amr:?}"))?,
+                ),
+            },
             sms_code_hash: r.try_get("sms_code_hash")?,
             failures: r.try_get("failures")?,
             ip: r.try_get("ip")?,
@@ -206,7 +217,7 @@ impl Mfa<'_> {
     /// A live challenge by its token (unused, unexpired, under the failure limit).
     pub async fn challenge_by_token(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         token_hash: &str,
         now: Millis,
         max_failures: i64,
@@ -228,8 +239,8 @@ impl Mfa<'_> {
     /// The newest live enrolment challenge of a user (for SMS enrolment).
     pub async fn enrol_challenge(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         now: Millis,
         max_failures: i64,
     ) -> Result<Option<Challenge>> {
@@ -250,8 +261,8 @@ impl Mfa<'_> {
 
     pub async fn set_challenge_sms_code(
         &self,
-        project_id: &str,
-        challenge_id: &str,
+        project_id: &ProjectId,
+        challenge_id: &ChallengeId,
         code_hash: &str,
     ) -> Result<()> {
         sqlx::query(
@@ -266,7 +277,11 @@ impl Mfa<'_> {
     }
 
     /// Counts a wrong code against a challenge; returns the failures so far.
-    pub async fn fail_challenge(&self, project_id: &str, challenge_id: &str) -> Result<i64> {
+    pub async fn fail_challenge(
+        &self,
+        project_id: &ProjectId,
+        challenge_id: &ChallengeId,
+    ) -> Result<i64> {
         let row = sqlx::query(
             "update mfa_challenge set failures = failures + 1 where project_id = $1 and id = $2 returning failures",
         )
@@ -283,8 +298,8 @@ impl Mfa<'_> {
     /// Uses a challenge up; of concurrent attempts exactly one gets `true`.
     pub async fn consume_challenge(
         &self,
-        project_id: &str,
-        challenge_id: &str,
+        project_id: &ProjectId,
+        challenge_id: &ChallengeId,
         now: Millis,
     ) -> Result<bool> {
         let done = sqlx::query(
@@ -301,8 +316,8 @@ impl Mfa<'_> {
     /// Replaces the user's backup codes with `hashes`.
     pub async fn replace_backup_codes(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         hashes: &[String],
         now: Millis,
     ) -> Result<()> {
@@ -314,8 +329,8 @@ impl Mfa<'_> {
 
     async fn replace_backup_codes_in(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         hashes: &[String],
         now: Millis,
     ) -> Result<()> {
@@ -340,8 +355,8 @@ impl Mfa<'_> {
     /// Uses a backup code of the user; true once per code.
     pub async fn use_backup_code(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         code_hash: &str,
         now: Millis,
     ) -> Result<bool> {
@@ -358,7 +373,7 @@ impl Mfa<'_> {
     }
 
     /// The user's back-off state (all zero when there is none).
-    pub async fn guard(&self, project_id: &str, user_id: &str) -> Result<MfaGuard> {
+    pub async fn guard(&self, project_id: &ProjectId, user_id: &UserId) -> Result<MfaGuard> {
         let row = sqlx::query(
             "select failures, blocked_until, locked_at from mfa_guard where project_id = $1 and user_id = $2",
         )
@@ -381,8 +396,8 @@ impl Mfa<'_> {
     /// `true` (a compare-and-set), so guesses cannot run in parallel past the back-off.
     pub async fn claim_attempt(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         seen: &MfaGuard,
         blocked_until: Millis,
         now: Millis,
@@ -404,7 +419,7 @@ impl Mfa<'_> {
     }
 
     /// A right code: the back-off and the lock start over.
-    pub async fn reset_guard(&self, project_id: &str, user_id: &str) -> Result<()> {
+    pub async fn reset_guard(&self, project_id: &ProjectId, user_id: &UserId) -> Result<()> {
         sqlx::query(
             "update mfa_guard set failures = 0, blocked_until = 0, locked_at = null where project_id = $1 and user_id = $2",
         )
@@ -417,7 +432,12 @@ impl Mfa<'_> {
 
     /// Marks the user's codes as locked (after too many consecutive failures); true the first
     /// time, so the user is told once.
-    pub async fn lock_guard(&self, project_id: &str, user_id: &str, now: Millis) -> Result<bool> {
+    pub async fn lock_guard(
+        &self,
+        project_id: &ProjectId,
+        user_id: &UserId,
+        now: Millis,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "update mfa_guard set locked_at = $1 where project_id = $2 and user_id = $3 and locked_at is null",
         )

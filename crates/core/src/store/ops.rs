@@ -5,7 +5,7 @@ use sqlx::Row;
 use super::Store;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{AuditEvent, StoredEvent};
+use crate::model::{AuditEvent, ProjectId, StoredEvent};
 
 /// What a cleanup pass removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl Ops<'_> {
         .bind(crate::ids::new_id("evt"))
         .bind(&e.project_id)
         .bind(now)
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(e.result)
         .bind(&e.actor)
         .bind(&e.subject)
@@ -46,7 +46,11 @@ impl Ops<'_> {
     }
 
     /// The newest events of a project (tests and, later, the admin API).
-    pub async fn recent_events(&self, project_id: &str, limit: i64) -> Result<Vec<StoredEvent>> {
+    pub async fn recent_events(
+        &self,
+        project_id: &ProjectId,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "select kind, result, actor, subject, created_at, detail from audit_event \
              where project_id = $1 order by created_at desc, id limit $2",

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::Store;
 use crate::cache::Invalidation;
 use crate::error::Result;
-use crate::model::{Project, ProjectSettings, SigningKeyRow};
+use crate::model::{ApiKeyId, Project, ProjectId, ProjectSettings, SigningKeyRow};
 
 const PROJECT_COLUMNS: &str = "p.id, p.login_id, p.name, p.settings, p.created_at, p.updated_at";
 
@@ -32,7 +32,7 @@ impl Projects<'_> {
     pub async fn insert(
         &self,
         project: &Project,
-        api_key_id: &str,
+        api_key_id: &ApiKeyId,
         api_key_hash: &str,
         api_key_prefix: &str,
         signing_key: &SigningKeyRow,
@@ -69,8 +69,8 @@ impl Projects<'_> {
     async fn insert_api_key_in(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        project_id: &str,
-        id: &str,
+        project_id: &ProjectId,
+        id: &ApiKeyId,
         key_hash: &str,
         prefix: &str,
         now: i64,
@@ -130,7 +130,7 @@ impl Projects<'_> {
 
     /// Revokes every API key of a project; announced so cached keys stop working on every node.
     #[cfg(feature = "testkit")]
-    pub async fn revoke_api_keys(&self, project_id: &str, now: i64) -> Result<u64> {
+    pub async fn revoke_api_keys(&self, project_id: &ProjectId, now: i64) -> Result<u64> {
         let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update api_key set revoked_at = $1 where project_id = $2 and revoked_at is null",
@@ -147,7 +147,7 @@ impl Projects<'_> {
 }
 
 impl Projects<'_> {
-    pub async fn by_id(&self, project_id: &str) -> Result<Option<Project>> {
+    pub async fn by_id(&self, project_id: &ProjectId) -> Result<Option<Project>> {
         let row = sqlx::query(&format!(
             "select {PROJECT_COLUMNS} from project p where p.id = $1"
         ))
@@ -178,7 +178,7 @@ impl Projects<'_> {
     }
 
     /// Deletes a project and everything in it.
-    pub async fn delete(&self, project_id: &str) -> Result<bool> {
+    pub async fn delete(&self, project_id: &ProjectId) -> Result<bool> {
         let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query("delete from project where id = $1")
             .bind(project_id)
@@ -192,8 +192,8 @@ impl Projects<'_> {
 
     pub async fn insert_api_key(
         &self,
-        project_id: &str,
-        id: &str,
+        project_id: &ProjectId,
+        id: &ApiKeyId,
         key_hash: &str,
         prefix: &str,
         now: i64,
@@ -206,7 +206,12 @@ impl Projects<'_> {
     }
 
     /// Revokes one API key; it stops working at once on every node.
-    pub async fn revoke_api_key(&self, project_id: &str, key_id: &str, now: i64) -> Result<bool> {
+    pub async fn revoke_api_key(
+        &self,
+        project_id: &ProjectId,
+        key_id: &ApiKeyId,
+        now: i64,
+    ) -> Result<bool> {
         let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update api_key set revoked_at = $1 where project_id = $2 and id = $3 and revoked_at is null",

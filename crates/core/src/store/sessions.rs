@@ -8,15 +8,15 @@ use super::Store;
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{Aal, SessionInfo, SessionView};
+use crate::model::{Aal, Amr, ProjectId, SessionId, SessionInfo, SessionView, UserId};
 
 /// A session about to be created.
 #[derive(Debug, Clone)]
 pub struct NewSession<'a> {
-    pub id: &'a str,
-    pub project_id: &'a str,
-    pub user_id: &'a str,
-    pub amr: &'a [String],
+    pub id: &'a SessionId,
+    pub project_id: &'a ProjectId,
+    pub user_id: &'a UserId,
+    pub amr: &'a [Amr],
     pub aal: Aal,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
@@ -34,7 +34,7 @@ pub struct LoginStamp<'a> {
 #[derive(Debug, Clone)]
 pub struct RefreshRow {
     pub id: String,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub used_at: Option<Millis>,
     pub expires_at: Millis,
 }
@@ -98,7 +98,7 @@ impl Sessions<'_> {
         .await?;
         // Cached session views carry the user; they must show the new last_login_at.
         self.0
-            .commit_announcing(tx, Invalidation::User(s.user_id.to_owned()))
+            .commit_announcing(tx, Invalidation::User(s.user_id.clone()))
             .await
     }
 
@@ -106,11 +106,11 @@ impl Sessions<'_> {
     /// this project).
     pub async fn view(
         &self,
-        project_id: &str,
-        session_id: &str,
+        project_id: &ProjectId,
+        session_id: &SessionId,
     ) -> Result<Option<Arc<SessionView>>> {
         if let Some(view) = self.0.cache.session(session_id) {
-            if view.user.project_id == project_id {
+            if view.user.project_id == *project_id {
                 return Ok(Some(view));
             }
             return Ok(None);
@@ -159,7 +159,12 @@ impl Sessions<'_> {
     }
 
     /// Ends a session (logout, revocation, refresh-token reuse). Returns false if it was not live.
-    pub async fn end(&self, project_id: &str, session_id: &str, now: Millis) -> Result<bool> {
+    pub async fn end(
+        &self,
+        project_id: &ProjectId,
+        session_id: &SessionId,
+        now: Millis,
+    ) -> Result<bool> {
         let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query(
             "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null",
@@ -177,7 +182,7 @@ impl Sessions<'_> {
 
     pub async fn refresh_by_hash(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         token_hash: &str,
     ) -> Result<Option<RefreshRow>> {
         let row = sqlx::query(
@@ -204,7 +209,7 @@ impl Sessions<'_> {
     /// one sees `used_at is null` and inserts; the others get `false` and nothing changes (R3).
     pub async fn rotate_refresh(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         parent: &RefreshRow,
         successor_hash: &str,
         now: Millis,
@@ -250,8 +255,8 @@ impl Sessions<'_> {
     /// Revokes one access token by its `jti` until it would have expired anyway.
     pub async fn revoke_access_token(
         &self,
-        project_id: &str,
-        session_id: &str,
+        project_id: &ProjectId,
+        session_id: &SessionId,
         jti: &str,
         expires_at: Millis,
     ) -> Result<()> {
@@ -279,7 +284,11 @@ impl Sessions<'_> {
 
     /// Counts refresh tokens of a session that have not been rotated (tests: exactly one).
     #[cfg(feature = "testkit")]
-    pub async fn active_refresh_tokens(&self, project_id: &str, session_id: &str) -> Result<i64> {
+    pub async fn active_refresh_tokens(
+        &self,
+        project_id: &ProjectId,
+        session_id: &SessionId,
+    ) -> Result<i64> {
         let row = sqlx::query(
             "select count(*) as n from refresh_token where project_id = $1 and session_id = $2 and used_at is null",
         )
@@ -296,8 +305,8 @@ impl Sessions<'_> {
     /// timeout (`active_since`: the oldest last-activity that still counts as live), newest first.
     pub async fn list(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         now: Millis,
         active_since: Millis,
     ) -> Result<Vec<SessionInfo>> {
@@ -330,9 +339,9 @@ impl Sessions<'_> {
     /// such live session of that user.
     pub async fn end_one_of_user(
         &self,
-        project_id: &str,
-        user_id: &str,
-        session_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
+        session_id: &SessionId,
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.0.pool.begin().await?;
@@ -354,8 +363,8 @@ impl Sessions<'_> {
     /// Ends every live session of a user except `keep`; returns how many ended.
     pub async fn end_all_of_user(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         keep: Option<&str>,
         now: Millis,
     ) -> Result<u64> {

@@ -7,7 +7,9 @@ use sqlx::Row;
 use super::Store;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{ManagementToken, OneTimeToken, OutboxMessage, Purpose};
+use crate::model::{
+    ManagementToken, ManagementTokenId, OneTimeToken, OutboxMessage, ProjectId, Purpose, UserId,
+};
 
 fn outbox_from_row(r: &AnyRow) -> Result<OutboxMessage> {
     Ok(OutboxMessage {
@@ -51,8 +53,8 @@ impl Codes<'_> {
     #[allow(clippy::too_many_arguments)]
     pub async fn issue(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         purpose: Purpose,
         token_hash: &str,
         email: &str,
@@ -94,7 +96,7 @@ impl Codes<'_> {
     /// A live (unused, unexpired) token of this purpose, without consuming it.
     pub async fn find(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         purpose: Purpose,
         token_hash: &str,
         now: Millis,
@@ -122,7 +124,12 @@ impl Codes<'_> {
     }
 
     /// Consumes a token: of any number of concurrent attempts exactly one gets `true` (SECURITY O1).
-    pub async fn consume(&self, project_id: &str, token_id: &str, now: Millis) -> Result<bool> {
+    pub async fn consume(
+        &self,
+        project_id: &ProjectId,
+        token_id: &str,
+        now: Millis,
+    ) -> Result<bool> {
         let done = sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
         )
@@ -285,7 +292,7 @@ impl ManagementTokens<'_> {
     }
 
     /// Revokes a management token; false if there is no such live token.
-    pub async fn revoke(&self, id: &str, now: Millis) -> Result<bool> {
+    pub async fn revoke(&self, id: &ManagementTokenId, now: Millis) -> Result<bool> {
         let done = sqlx::query(
             "update management_token set revoked_at = $1 where id = $2 and revoked_at is null",
         )

@@ -7,7 +7,7 @@ use super::{flag, Store};
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::{is_unique_violation, Error, Result};
-use crate::model::{FactorKind, OneTimeToken, User};
+use crate::model::{FactorKind, OneTimeToken, ProjectId, User, UserId};
 
 /// The user columns (aliased `u`), with one count of confirmed factors per kind
 /// (`mfa_totp`, `mfa_sms`, …).
@@ -95,7 +95,7 @@ impl Users<'_> {
     /// The user with this normalised email, and their password hash.
     pub async fn by_email(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         email_normalized: &str,
     ) -> Result<Option<(User, Option<String>)>> {
         let row = sqlx::query(&format!(
@@ -113,7 +113,7 @@ impl Users<'_> {
         }
     }
 
-    pub async fn by_id(&self, project_id: &str, user_id: &str) -> Result<Option<User>> {
+    pub async fn by_id(&self, project_id: &ProjectId, user_id: &UserId) -> Result<Option<User>> {
         let row = sqlx::query(&format!(
             "select {USER_COLUMNS} from app_user u where u.project_id = $1 and u.id = $2",
             USER_COLUMNS = USER_COLUMNS.as_str()
@@ -126,7 +126,11 @@ impl Users<'_> {
     }
 
     /// The stored password hash (tests and diagnostics).
-    pub async fn password_hash(&self, project_id: &str, user_id: &str) -> Result<Option<String>> {
+    pub async fn password_hash(
+        &self,
+        project_id: &ProjectId,
+        user_id: &UserId,
+    ) -> Result<Option<String>> {
         let row =
             sqlx::query("select password_hash from app_user where project_id = $1 and id = $2")
                 .bind(project_id)
@@ -143,8 +147,8 @@ impl Users<'_> {
     #[cfg(feature = "testkit")]
     pub async fn set_password_hash(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         hash: &str,
     ) -> Result<()> {
         sqlx::query("update app_user set password_hash = $1 where project_id = $2 and id = $3")
@@ -161,8 +165,8 @@ impl Users<'_> {
     #[cfg(feature = "testkit")]
     pub async fn set_disabled(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         disabled: bool,
         now: Millis,
     ) -> Result<bool> {
@@ -218,7 +222,12 @@ fn prefix_end(prefix: &str) -> String {
 impl Users<'_> {
     /// One page of users, `limit` at most. Every variant is an index range scan that stops after
     /// `limit` rows, so the cost does not grow with the number of users (see migration 0002).
-    pub async fn list(&self, project_id: &str, seek: &UserSeek, limit: i64) -> Result<Vec<User>> {
+    pub async fn list(
+        &self,
+        project_id: &ProjectId,
+        seek: &UserSeek,
+        limit: i64,
+    ) -> Result<Vec<User>> {
         let rows = match seek {
             UserSeek::Created { after } => {
                 let (t, id) = after.clone().unwrap_or((i64::MIN, String::new()));
@@ -275,8 +284,8 @@ impl Users<'_> {
     /// announced so cached session views are dropped on every node.
     pub async fn update(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         expected_updated_at: Millis,
         changes: &UserChanges,
         now: Millis,
@@ -335,7 +344,7 @@ impl Users<'_> {
 
     /// Deletes a user with everything that hangs off them (sessions, refresh tokens, revoked
     /// token ids and one-time tokens go by `on delete cascade`).
-    pub async fn delete(&self, project_id: &str, user_id: &str) -> Result<bool> {
+    pub async fn delete(&self, project_id: &ProjectId, user_id: &UserId) -> Result<bool> {
         let mut tx = self.0.pool.begin().await?;
         let done = sqlx::query("delete from app_user where project_id = $1 and id = $2")
             .bind(project_id)
@@ -352,8 +361,8 @@ impl Users<'_> {
     /// password-reset tokens, in one transaction. Returns how many sessions ended.
     pub async fn replace_password(
         &self,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         hash: &str,
         keep_session: Option<&str>,
         now: Millis,
@@ -378,8 +387,8 @@ impl Users<'_> {
     /// sessions ended.
     async fn after_password_change(
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-        project_id: &str,
-        user_id: &str,
+        project_id: &ProjectId,
+        user_id: &UserId,
         keep_session: Option<&str>,
         now: Millis,
     ) -> Result<u64> {
@@ -411,7 +420,7 @@ impl Users<'_> {
     /// if the token was used meanwhile or the user's email is no longer the one it was sent to.
     pub async fn redeem_emailed_token(
         &self,
-        project_id: &str,
+        project_id: &ProjectId,
         token: &OneTimeToken,
         new_password_hash: Option<&str>,
         now: Millis,

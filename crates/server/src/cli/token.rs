@@ -40,12 +40,12 @@ pub async fn token(g: &Globals, command: TokenCommand) -> anyhow::Result<()> {
                 None => None,
                 Some(p) => Some(match store.projects().by_login_id(&p).await? {
                     Some(found) => found.id,
-                    None => p,
+                    None => p.into(),
                 }),
             };
             let ttl = i64::from(expires_in_days) * 24 * 3600 * 1000;
             let (_, token) =
-                projects::create_management_token(&store, &name, project_id.as_deref(), ttl, now)
+                projects::create_management_token(&store, &name, project_id.as_ref(), ttl, now)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!("{token}");
@@ -69,7 +69,11 @@ pub async fn token(g: &Globals, command: TokenCommand) -> anyhow::Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            if !store.management_tokens().revoke(&id, now).await? {
+            if !store
+                .management_tokens()
+                .revoke(&id.clone().into(), now)
+                .await?
+            {
                 anyhow::bail!("no live management token {id}");
             }
             println!("management token {id} revoked");

@@ -18,12 +18,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use protekt_api_types::ErrorCode;
 use protekt_core::clock::rfc3339;
-use protekt_core::model::User;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use error::ApiError;
+use protekt_core::model::User;
 
 /// Largest accepted request body. Metadata may be 16 KiB; nothing needs more than this.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -108,7 +108,7 @@ pub fn auth_response(
 /// The wire form of a user.
 pub fn user_json(user: &User) -> protekt_api_types::User {
     protekt_api_types::User {
-        id: user.id.clone(),
+        id: user.id.to_string(),
         email: user.email.clone(),
         email_verified: user.email_verified,
         metadata: user.metadata.clone(),

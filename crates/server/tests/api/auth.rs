@@ -1,5 +1,6 @@
 //! Sign-up, login, logout, verify: round trips and their errors.
 
+use protekt_core::model::UserId;
 use protekt_testkit::both_dbs;
 use protekt_testkit::*;
 use reqwest::StatusCode;
@@ -182,7 +183,7 @@ both_dbs!(
     outdated_password_hashes_are_upgraded_at_login_p1,
     |app| async move {
         let body = app.signup("rehash@example.com", PASSWORD).await;
-        let user_id = body["user"]["id"].as_str().unwrap().to_owned();
+        let user_id = UserId::from(body["user"]["id"].as_str().unwrap());
         let weak_params = protekt_core::password::HashParams {
             memory_kib: 4096,
             iterations: 1,
@@ -217,10 +218,10 @@ both_dbs!(
         let body = app.signup("off@example.com", PASSWORD).await;
         let access = body["accessToken"].as_str().unwrap();
         assert_eq!(app.verify(access).await.0, StatusCode::OK);
-        let user_id = body["user"]["id"].as_str().unwrap();
+        let user_id = UserId::from(body["user"]["id"].as_str().unwrap());
         app.store
             .users()
-            .set_disabled(&app.project.id, user_id, true, app.clock.now())
+            .set_disabled(&app.project.id, &user_id, true, app.clock.now())
             .await
             .unwrap();
         let (status, body) = app.verify(access).await;
@@ -353,7 +354,7 @@ both_dbs!(
         let sid = jwt_claims(&access)["sid"].as_str().unwrap().to_owned();
         app.store
             .cache()
-            .evict(&protekt_core::cache::Invalidation::Session(sid));
+            .evict(&protekt_core::cache::Invalidation::Session(sid.into()));
         app.store.close().await;
         let (status, body) = app.verify(&access).await;
         assert_ne!(status, StatusCode::OK);

@@ -1,5 +1,6 @@
 //! MFA: TOTP and SMS factors, the login challenge, backup codes (SECURITY M1-M8, K1, L2, AU1).
 
+use protekt_core::model::UserId;
 use protekt_testkit::both_dbs;
 use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
@@ -1041,10 +1042,11 @@ both_dbs!(
             StatusCode::OK
         );
         // Support can unlock a user without backup codes, with the project's API key.
-        let user_id = jwt_claims(&mfa_login(&app, email, &secret).await)["sub"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let user_id = UserId::from(
+            jwt_claims(&mfa_login(&app, email, &secret).await)["sub"]
+                .as_str()
+                .unwrap(),
+        );
         let (status, _) = app
             .request(Method::POST, "/v1/users/usr_nobody/mfa/unlock", None, None)
             .await;

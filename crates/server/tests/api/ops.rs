@@ -1,5 +1,6 @@
 //! Background cleanup (SECURITY D4) and audit events (AU1).
 
+use protekt_core::model::UserId;
 use protekt_testkit::both_dbs;
 use protekt_testkit::*;
 use reqwest::StatusCode;
@@ -136,14 +137,14 @@ both_dbs!(
     cleanup_removes_expired_mfa_challenges_d4,
     |app| async move {
         let user = app.signup("challenged@example.com", PASSWORD).await;
-        let user_id = user["user"]["id"].as_str().unwrap();
+        let user_id = UserId::from(user["user"]["id"].as_str().unwrap());
         let now = app.clock.now();
         for (id, expires_at) in [("mfc_old", now + 1000), ("mfc_live", now + 3_600_000)] {
             let challenge = protekt_core::model::NewChallenge {
-                id,
-                user_id,
+                id: &id.into(),
+                user_id: &user_id,
                 purpose: protekt_core::model::ChallengePurpose::Login,
-                first_factor: Some("pwd"),
+                first_factor: Some(protekt_core::model::Amr::Pwd),
                 token_hash: None,
                 ip: None,
                 user_agent: None,

@@ -1,5 +1,6 @@
 //! Refresh-token rotation, reuse detection and races (SECURITY R1-R6).
 
+use protekt_core::model::SessionId;
 use protekt_testkit::both_dbs;
 use protekt_testkit::*;
 use reqwest::StatusCode;
@@ -66,10 +67,11 @@ both_dbs!(
     |app| async move {
         let body = app.signup("r3@example.com", PASSWORD).await;
         let rt0 = body["refreshToken"].as_str().unwrap().to_owned();
-        let sid = jwt_claims(body["accessToken"].as_str().unwrap())["sid"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let sid = SessionId::from(
+            jwt_claims(body["accessToken"].as_str().unwrap())["sid"]
+                .as_str()
+                .unwrap(),
+        );
         let results = futures::future::join_all((0..20).map(|_| app.refresh(&rt0))).await;
         let successes: Vec<_> = results
             .iter()

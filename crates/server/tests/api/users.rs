@@ -1,6 +1,6 @@
 //! `/v1/users`: listing, search, get, update, delete (SECURITY AZ2, AZ3, D3, S4, T5).
 
-use protekt_core::model::User;
+use protekt_core::model::{User, UserId};
 use protekt_testkit::both_dbs;
 use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 use std::collections::HashSet;
 
 /// Inserts a user straight into the store (fast: no password hashing).
-async fn insert(app: &TestApp, email: &str) -> String {
+async fn insert(app: &TestApp, email: &str) -> UserId {
     let now = app.clock.now();
-    let id = protekt_core::ids::new_id("usr");
+    let id = protekt_core::ids::new::<UserId>();
     let user = User {
         id: id.clone(),
         project_id: app.project.id.clone(),
@@ -55,7 +55,11 @@ both_dbs!(
             assert_eq!(status, StatusCode::OK, "{page}");
             let users = page["users"].as_array().unwrap();
             assert!(users.len() <= 20);
-            seen.extend(users.iter().map(|u| u["id"].as_str().unwrap().to_owned()));
+            seen.extend(
+                users
+                    .iter()
+                    .map(|u| UserId::from(u["id"].as_str().unwrap())),
+            );
             pages += 1;
             // Someone signs up while we page.
             insert(&app, &format!("late{pages:03}@example.com")).await;

@@ -118,20 +118,25 @@ pub async fn auth_verify(
     let (user, claims) = state.auth.verify(&project, &body.token).await?;
     Ok(Json(api::VerifyResponse {
         user: user_json(&user),
-        claims: api::Claims {
-            iss: claims.iss.clone(),
-            sub: claims.sub.clone(),
-            aud: claims.aud.clone(),
-            exp: claims.exp,
-            iat: claims.iat,
-            jti: claims.jti.clone(),
-            sid: claims.sid.clone(),
-            amr: claims.amr.clone(),
-            aal: claims.aal.as_str().to_owned(),
-            email: claims.email.clone(),
-            email_verified: claims.email_verified,
-        },
+        claims: claims_json(&claims),
     }))
+}
+
+/// The wire form of verified access-token claims.
+fn claims_json(claims: &protekt_core::tokens::AccessClaims) -> api::Claims {
+    api::Claims {
+        iss: claims.iss.clone(),
+        sub: claims.sub.to_string(),
+        aud: claims.aud.clone(),
+        exp: claims.exp,
+        iat: claims.iat,
+        jti: claims.jti.clone(),
+        sid: claims.sid.to_string(),
+        amr: claims.amr.iter().map(|a| a.as_str().to_owned()).collect(),
+        aal: claims.aal.as_str().to_owned(),
+        email: claims.email.clone(),
+        email_verified: claims.email_verified,
+    }
 }
 
 /// Exchange a refresh token for a new pair. The refresh token rotates on every use.

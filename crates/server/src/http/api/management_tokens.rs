@@ -7,7 +7,7 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
-use protekt_core::model::ManagementToken;
+use protekt_core::model::{ManagementToken, ManagementTokenId, ProjectId};
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
@@ -27,9 +27,9 @@ pub fn router() -> Router<AppState> {
 
 fn token_json(t: &ManagementToken) -> api::ManagementToken {
     api::ManagementToken {
-        id: t.id.clone(),
+        id: t.id.to_string(),
         name: t.name.clone(),
-        project_id: t.project_id.clone(),
+        project_id: t.project_id.as_ref().map(ToString::to_string),
         created_at: rfc3339(t.created_at),
         expires_at: t.expires_at.map(rfc3339),
         last_used_at: t.last_used_at.map(rfc3339),
@@ -65,9 +65,9 @@ pub async fn management_token_create(
     let ttl_ms = body
         .expires_in
         .map(|secs| i64::try_from(secs.saturating_mul(1000)).unwrap_or(i64::MAX));
-    let (info, token) = state
-        .operator
-        .create_token(&manager.0, &body.name, body.project_id.as_deref(), ttl_ms)
+    let project = body.project_id.map(ProjectId::from);
+    let (info, token) = (state.operator)
+        .create_token(&manager.0, &body.name, project.as_ref(), ttl_ms)
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -87,7 +87,7 @@ pub async fn management_token_create(
 pub async fn management_token_revoke(
     State(state): State<AppState>,
     manager: Management,
-    Path(id): Path<String>,
+    Path(id): Path<ManagementTokenId>,
 ) -> ApiResult<Json<api::OkResponse>> {
     state.operator.revoke_token(&manager.0, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))

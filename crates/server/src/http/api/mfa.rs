@@ -69,37 +69,48 @@ pub async fn mfa_verify(
     bearer: Option<Bearer>,
     ApiJson(body): ApiJson<api::MfaVerifyRequest>,
 ) -> ApiResult<Json<api::MfaVerifyResponse>> {
-    let answer =
-        match (&body.mfa_token, bearer) {
-            (Some(mfa_token), _) => {
-                let (user, tokens) = state
-                    .mfa
-                    .verify_login(&project, mfa_token, &body.code, body.token_expiry)
-                    .await?;
-                api::MfaVerifyResponse {
-                    user: Some(user_json(&user)),
-                    access_token: Some(tokens.access_token),
-                    refresh_token: Some(tokens.refresh_token),
-                    expires_in: Some(tokens.expires_in),
-                    backup_codes: None,
-                }
-            }
-            (None, Some(Bearer(access_token))) => api::MfaVerifyResponse {
-                user: None,
-                access_token: None,
-                refresh_token: None,
-                expires_in: None,
-                backup_codes: state
-                    .mfa
-                    .confirm(&project, &access_token, &body.code)
-                    .await?,
-            },
-            (None, None) => return Err(ApiError::invalid(
-                "mfaToken",
-                "give the mfaToken of a login, or the user's access token to confirm an enrolment",
-            )),
-        };
-    Ok(Json(answer))
+    let mfa = &state.mfa;
+    Ok(Json(match (&body.mfa_token, bearer) {
+        (Some(mfa_token), _) => signed_in(
+            mfa.verify_login(&project, mfa_token, &body.code, body.token_expiry)
+                .await?,
+        ),
+        (None, Some(Bearer(access_token))) => {
+            confirmed(mfa.confirm(&project, &access_token, &body.code).await?)
+        }
+        (None, None) => return Err(neither_token()),
+    }))
+}
+
+fn neither_token() -> ApiError {
+    ApiError::invalid(
+        "mfaToken",
+        "give the mfaToken of a login, or the user's access token to confirm an enrolment",
+    )
+}
+
+/// The answer to a login's second step: the session.
+fn signed_in(
+    (user, tokens): (protekt_core::model::User, protekt_core::auth::Tokens),
+) -> api::MfaVerifyResponse {
+    api::MfaVerifyResponse {
+        user: Some(user_json(&user)),
+        access_token: Some(tokens.access_token),
+        refresh_token: Some(tokens.refresh_token),
+        expires_in: Some(tokens.expires_in),
+        backup_codes: None,
+    }
+}
+
+/// The answer to a confirmed enrolment: the backup codes, when this was the first factor.
+fn confirmed(backup_codes: Option<Vec<String>>) -> api::MfaVerifyResponse {
+    api::MfaVerifyResponse {
+        user: None,
+        access_token: None,
+        refresh_token: None,
+        expires_in: None,
+        backup_codes,
+    }
 }
 
 /// Text the SMS code of a login challenge again.

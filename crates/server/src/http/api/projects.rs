@@ -6,7 +6,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
-use protekt_core::model::Project;
+use protekt_core::model::{ApiKeyId, Project, ProjectId};
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
@@ -36,7 +36,7 @@ pub fn project_json(p: &Project) -> api::Project {
         smtp.insert("passwordSet".into(), has_password.into());
     }
     api::Project {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         login_id: p.login_id.clone(),
         name: p.name.clone(),
         settings,
@@ -86,7 +86,7 @@ pub async fn project_create(
 pub async fn project_get(
     State(state): State<AppState>,
     manager: Management,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
 ) -> ApiResult<Json<api::Project>> {
     Ok(Json(project_json(
         &state.operator.project(&manager.0, &id).await?,
@@ -104,7 +104,7 @@ pub async fn project_get(
 pub async fn project_update(
     State(state): State<AppState>,
     manager: Management,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
     ApiJson(body): ApiJson<api::ProjectUpdateRequest>,
 ) -> ApiResult<Json<api::Project>> {
     let p = state
@@ -125,7 +125,7 @@ pub async fn project_update(
 pub async fn project_delete(
     State(state): State<AppState>,
     manager: Management,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
 ) -> ApiResult<Json<api::OkResponse>> {
     state.operator.delete_project(&manager.0, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
@@ -137,12 +137,15 @@ pub async fn project_delete(
 pub async fn api_key_create(
     State(state): State<AppState>,
     manager: Management,
-    Path(id): Path<String>,
+    Path(id): Path<ProjectId>,
 ) -> ApiResult<(StatusCode, Json<api::ApiKeyCreated>)> {
     let (id, api_key) = state.operator.create_api_key(&manager.0, &id).await?;
     Ok((
         StatusCode::CREATED,
-        Json(api::ApiKeyCreated { id, api_key }),
+        Json(api::ApiKeyCreated {
+            id: id.into(),
+            api_key,
+        }),
     ))
 }
 
@@ -153,7 +156,7 @@ pub async fn api_key_create(
 pub async fn api_key_delete(
     State(state): State<AppState>,
     manager: Management,
-    Path((id, key_id)): Path<(String, String)>,
+    Path((id, key_id)): Path<(ProjectId, ApiKeyId)>,
 ) -> ApiResult<Json<api::OkResponse>> {
     state
         .operator

@@ -5,6 +5,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::clock::rfc3339;
+use protekt_core::model::SessionId;
 
 use crate::app::AppState;
 use crate::http::error::{ApiError, ApiResult};
@@ -37,7 +38,7 @@ pub async fn sessions_list(
             .into_iter()
             .map(|s| api::Session {
                 current: s.id == current,
-                id: s.id,
+                id: s.id.into(),
                 created_at: rfc3339(s.created_at),
                 last_active_at: rfc3339(s.last_active_at),
                 expires_at: rfc3339(s.expires_at),
@@ -55,7 +56,7 @@ pub async fn session_revoke(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
     Bearer(token): Bearer,
-    Path(id): Path<String>,
+    Path(id): Path<SessionId>,
 ) -> ApiResult<Json<api::OkResponse>> {
     state.auth.revoke_session(&project, &token, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))

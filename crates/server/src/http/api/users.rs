@@ -4,11 +4,12 @@ use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use protekt_api_types as api;
+use protekt_core::model::UserId;
 use protekt_core::users::{self, UserUpdate};
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::http::error::ApiResult;
+use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{ApiJson, ApiProject};
 use crate::http::user_json;
 
@@ -34,6 +35,18 @@ pub struct ListParams {
     search: Option<String>,
 }
 
+impl ListParams {
+    /// The page size, a number if given (its range is a rule of the listing).
+    fn limit(&self) -> Result<Option<i64>, ApiError> {
+        let not_a_number = |_| ApiError::invalid("limit", "limit must be an integer from 1 to 100");
+        self.limit
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(not_a_number)
+    }
+}
+
 /// List users, oldest first (or by the searched key), in pages.
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(ListParams), security(("apiKey" = [])),
     responses(
@@ -46,19 +59,9 @@ pub async fn users_list(
     ApiProject(project): ApiProject,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<api::UserList>> {
-    let Query(p) =
-        params.map_err(|e| crate::http::error::ApiError::invalid("query", e.body_text()))?;
-    let limit = p.limit.map(|l| l.parse::<i64>()).transpose().map_err(|_| {
-        crate::http::error::ApiError::invalid("limit", "limit must be an integer from 1 to 100")
-    })?;
-    let page = users::list(
-        &state.store,
-        &project,
-        limit,
-        p.cursor.as_deref(),
-        p.search.as_deref(),
-    )
-    .await?;
+    let Query(p) = params.map_err(|e| ApiError::invalid("query", e.body_text()))?;
+    let (cursor, search) = (p.cursor.as_deref(), p.search.as_deref());
+    let page = users::list(&state.store, &project, p.limit()?, cursor, search).await?;
     Ok(Json(api::UserList {
         users: page.users.iter().map(user_json).collect(),
         next_cursor: page.next_cursor,
@@ -72,7 +75,7 @@ pub async fn users_list(
 pub async fn user_get(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> ApiResult<Json<api::UserResponse>> {
     let user = users::get(&state.store, &project, &id).await?;
     Ok(Json(api::UserResponse {
@@ -92,7 +95,7 @@ pub async fn user_get(
 pub async fn user_update(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
     ApiJson(body): ApiJson<api::UserUpdateRequest>,
 ) -> ApiResult<Json<api::UserResponse>> {
     let update = UserUpdate {
@@ -112,7 +115,7 @@ pub async fn user_update(
 pub async fn user_delete(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> ApiResult<Json<api::OkResponse>> {
     users::delete(&state.store, &state.clock, &project, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
@@ -126,7 +129,7 @@ pub async fn user_delete(
 pub async fn user_mfa_unlock(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
-    Path(id): Path<String>,
+    Path(id): Path<UserId>,
 ) -> ApiResult<Json<api::OkResponse>> {
     state.mfa.unlock(&project, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))

@@ -139,31 +139,35 @@ pub async fn reset_password_page(
     }
 }
 
+const PASSWORD_CHANGED: &str =
+    "Your password is changed and your other sessions are signed out. You can sign in now.";
+
 pub async fn reset_password_submit(
     State(state): State<AppState>,
     HostedProject(project): HostedProject,
     Form(form): Form<ResetForm>,
 ) -> Response {
-    match state
-        .account
+    let account = &state.account;
+    match account
         .confirm_password_reset(&project, &form.token, &form.password)
         .await
     {
-        Ok(redirect) => done(
-            "Password changed",
-            "Your password is changed and your other sessions are signed out. You can sign in now.",
-            redirect,
-        ),
+        Ok(redirect) => done("Password changed", PASSWORD_CHANGED, redirect),
         Err(Error::InvalidToken) => invalid_link("Choose a new password"),
         Err(Error::WeakPassword { message: m, .. } | Error::InvalidRequest { message: m, .. }) => {
-            let redirect = state
-                .account
-                .reset_redirect(&project, &form.token)
-                .await
-                .ok()
-                .flatten();
-            reset_form(&project, &form.token, Some(&m), redirect.as_deref())
+            reset_refused(&state, &project, &form.token, &m).await
         }
         Err(e) => unexpected("reset-password", e),
     }
+}
+
+/// The reset form again, saying why the password was refused (the link is still good).
+async fn reset_refused(state: &AppState, project: &Project, token: &str, why: &str) -> Response {
+    let redirect = state
+        .account
+        .reset_redirect(project, token)
+        .await
+        .ok()
+        .flatten();
+    reset_form(project, token, Some(why), redirect.as_deref())
 }
