@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 # The SMTP delivery test talks to a real SMTP server (aiosmtpd, from PyPI).
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 
+# Imports in crates/core point down the layers only (docs/import-graph.md is the picture).
+python3 scripts/import-graph.py
+
 # Known advisories in what we build fail the run (RustSec, via cargo-audit).
 bash scripts/audit.sh
 

@@ -97,14 +97,14 @@ fn validate_redirects(urls: &[String]) -> Result<()> {
 /// The sender, the SMTP server and the template overrides.
 fn validate_mail(s: &ProjectSettings) -> Result<()> {
     if let Some(from) = &s.email_from {
-        crate::mail::parse_mailbox(from)
+        crate::delivery::mail::parse_mailbox(from)
             .map_err(|_| Error::invalid("settings.emailFrom", "not a valid sender address"))?;
     }
     if let Some(smtp) = &s.smtp {
-        crate::mail::validate_smtp(smtp, "settings.smtp")?;
+        crate::delivery::mail::validate_smtp(smtp, "settings.smtp")?;
     }
     for (kind, t) in &s.email_templates {
-        crate::mail::validate_override(kind, t)
+        crate::delivery::mail::validate_override(kind, t)
             .map_err(|m| Error::invalid(&format!("settings.emailTemplates.{kind}"), m))?;
     }
     Ok(())

@@ -23,7 +23,7 @@ pub enum Db {
 
 pub struct TestApp {
     pub base: String,
-    pub mailer: std::sync::Arc<protekt_core::mail::Mailer>,
+    pub mailer: std::sync::Arc<protekt_core::delivery::mail::Mailer>,
     pub account: protekt_core::account::AccountService,
     pub http: reqwest::Client,
     pub store: Store,
@@ -52,7 +52,7 @@ impl TestApp {
         Self::spawn_with(db, ProjectSettings::default()).await
     }
 
-    pub async fn spawn_with_sms(db: Db, sms: protekt_core::sms::SmsConfig) -> Self {
+    pub async fn spawn_with_sms(db: Db, sms: protekt_core::delivery::sms::SmsConfig) -> Self {
         Self::spawn_full(db, ProjectSettings::default(), Some(sms), None).await
     }
 
@@ -74,7 +74,7 @@ impl TestApp {
     async fn spawn_full(
         db: Db,
         settings: ProjectSettings,
-        sms: Option<protekt_core::sms::SmsConfig>,
+        sms: Option<protekt_core::delivery::sms::SmsConfig>,
         public_url: Option<String>,
     ) -> Self {
         let data_dir = std::env::temp_dir().join(unique("protekt_test"));

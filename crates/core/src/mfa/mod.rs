@@ -30,15 +30,15 @@ use crate::audit;
 use crate::auth::{AuthService, ClientInfo, Tokens};
 use crate::clock::{Clock, Millis};
 use crate::crypto::MasterKey;
+use crate::delivery::mail::Mailer;
+use crate::delivery::sms::SmsSender;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
 use crate::limits::Quotas;
-use crate::mail::Mailer;
 use crate::model::{
     Aal, Amr, AuditKind, Challenge, ChallengeId, ChallengePurpose, Factor, FactorKind,
     NewChallenge, OnConfirm, Project, User, UserId,
 };
-use crate::sms::SmsSender;
 use crate::store::Store;
 
 /// Lifetime of an `mfaToken` and of an SMS code.

@@ -5,6 +5,7 @@
 use super::{Enrolment, MfaService, CHALLENGE_TTL_MS};
 use crate::auth::ClientInfo;
 use crate::clock::Millis;
+use crate::delivery::sms::is_e164;
 use crate::error::{Error, Result};
 use crate::ids::random_bytes;
 use crate::limits::Quota;
@@ -12,7 +13,6 @@ use crate::model::{
     ChallengeId, ChallengePurpose, Factor, FactorId, FactorKind, NewChallenge, NewFactor, Project,
     User, UserId,
 };
-use crate::sms::is_e164;
 
 /// SMS per number per 10 minutes.
 pub const SMS_PER_NUMBER: i64 = 3;

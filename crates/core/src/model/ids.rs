@@ -1,7 +1,7 @@
 //! Typed identifiers. Each kind of id is its own type, so a user id cannot be passed where a
 //! project id is expected; all of them are written by one macro. An id reads as its string
 //! (`Deref<Target = str>`) for SQL binds, logs and the wire; fresh ones come from
-//! [`crate::ids::new`], which knows each type's prefix from [`Id::PREFIX`].
+//! `ids::new`, which knows each type's prefix from [`Id::PREFIX`].
 
 /// What every id type shares.
 pub trait Id: From<String> {

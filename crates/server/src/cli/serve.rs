@@ -1,7 +1,7 @@
 //! `protekt serve`: the HTTP server, with its mail and SMS settings.
 
+use protekt_core::delivery::sms::SmsConfig;
 use protekt_core::model::{SmtpSettings, TlsMode};
-use protekt_core::sms::SmsConfig;
 
 use super::{init_logging, Globals};
 use crate::app::{self, App, ServeConfig};
@@ -99,7 +99,8 @@ impl MailArgs {
             password_sealed: None,
             tls,
         };
-        protekt_core::mail::validate_smtp(&smtp, "smtp").map_err(|e| anyhow::anyhow!("{e}"))?;
+        protekt_core::delivery::mail::validate_smtp(&smtp, "smtp")
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(Some(smtp))
     }
 }
@@ -124,7 +125,7 @@ pub async fn serve(
         smtp: mail.smtp()?,
         sms: mail.sms()?,
     };
-    protekt_core::mail::parse_mailbox(&config.email_from)
+    protekt_core::delivery::mail::parse_mailbox(&config.email_from)
         .map_err(|e| anyhow::anyhow!("--email-from: {e}"))?;
     let app = App::build(&config).await?;
     if let Some(created) = &app.bootstrapped {

@@ -546,7 +546,7 @@ async fn sms_goes_through_a_twilio_compatible_api() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
-    let sms = protekt_core::sms::SmsConfig::Twilio {
+    let sms = protekt_core::delivery::sms::SmsConfig::Twilio {
         base_url: base,
         account_sid: "AC123".into(),
         auth_token: "secret-token".into(),
