@@ -277,11 +277,7 @@ impl AuthService {
     ) -> Result<u64> {
         let (user, claims) = self.verify(project, access_token).await?;
         let now = self.clock.now();
-        let keep = if keep_current {
-            Some(claims.sid.as_str())
-        } else {
-            None
-        };
+        let keep = keep_current.then_some(&claims.sid);
         let count = self
             .store
             .sessions()

@@ -165,19 +165,7 @@ impl Sessions<'_> {
         session_id: &SessionId,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
-        let done = sqlx::query(
-            "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null",
-        )
-        .bind(now)
-        .bind(project_id)
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await?;
-        self.0
-            .commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.end_one(project_id, None, session_id, now).await
     }
 
     pub async fn refresh_by_hash(
@@ -344,18 +332,30 @@ impl Sessions<'_> {
         session_id: &SessionId,
         now: Millis,
     ) -> Result<bool> {
+        self.end_one(project_id, Some(user_id), session_id, now)
+            .await
+    }
+
+    /// Ends one live session, of `owner` if given; false if there was no such live session.
+    async fn end_one(
+        &self,
+        project_id: &ProjectId,
+        owner: Option<&UserId>,
+        session_id: &SessionId,
+        now: Millis,
+    ) -> Result<bool> {
+        let sql = match owner {
+            None => "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null",
+            Some(_) => "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null and user_id = $4",
+        };
         let mut tx = self.0.pool.begin().await?;
-        let done = sqlx::query(
-            "update session set ended_at = $1 where project_id = $2 and user_id = $3 and id = $4 and ended_at is null",
-        )
-        .bind(now)
-        .bind(project_id)
-        .bind(user_id)
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await?;
+        let mut query = sqlx::query(sql).bind(now).bind(project_id).bind(session_id);
+        if let Some(user_id) = owner {
+            query = query.bind(user_id);
+        }
+        let done = query.execute(&mut *tx).await?;
         self.0
-            .commit_announcing(tx, Invalidation::Session(session_id.to_owned()))
+            .commit_announcing(tx, Invalidation::Session(session_id.clone()))
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -365,7 +365,7 @@ impl Sessions<'_> {
         &self,
         project_id: &ProjectId,
         user_id: &UserId,
-        keep: Option<&str>,
+        keep: Option<&SessionId>,
         now: Millis,
     ) -> Result<u64> {
         let mut tx = self.0.pool.begin().await?;
@@ -376,7 +376,7 @@ impl Sessions<'_> {
         .bind(now)
         .bind(project_id)
         .bind(user_id)
-        .bind(keep.unwrap_or(""))
+        .bind(keep.map_or("", SessionId::as_str))
         .execute(&mut *tx)
         .await?;
         self.0
