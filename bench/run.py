@@ -4,7 +4,9 @@ login, signup, verify and refresh at concurrency 2, 16 and 64 (req/s, p50, p99),
 trivial-route ceiling, the raw argon2id hash rate with the server's parameters on the same cores,
 and the server's RSS idle and under load. Writes BENCHMARKS.md and bench/results/latest.json.
 
-Usage: python3 bench/run.py [--seconds 10] [--no-build]
+Usage: python3 bench/run.py [--seconds 10] [--no-build] [--only refresh,signup]
+                            [--database-url postgres://root@127.0.0.1/postgres]
+With --database-url the server runs on a fresh database made next to that one (dropped after).
 Needs wrk (Debian: apt-get install wrk).
 """
 import argparse, datetime, json, os, platform, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
@@ -80,6 +82,19 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
+def database(url):
+    """The server's database arguments, and how to clean up: SQLite in the data dir, or a fresh
+    PostgreSQL database beside the one `url` names."""
+    if not url:
+        return [], lambda: None
+    name = f"protekt_bench_{os.getpid()}"
+    subprocess.run(["psql", url, "-qc", f"create database {name}"], check=True)
+    fresh = re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", url.split("://", 1)[1], count=1)
+    fresh = url.split("://", 1)[0] + "://" + fresh
+    return ["--database-url", fresh], lambda: subprocess.run(
+        ["psql", url, "-qc", f"drop database if exists {name} with (force)"], check=False)
+
+
 def machine():
     cpu = "unknown"
     with open("/proc/cpuinfo") as f:
@@ -96,7 +111,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated routes (default: all)")
+    ap.add_argument("--database-url", default="", help="a PostgreSQL URL (default: SQLite)")
     args = ap.parse_args()
+    only = set(filter(None, args.only.split(",")))
+    wanted = lambda route: not only or route in only
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     if not args.no_build:
@@ -106,12 +125,13 @@ def main():
                                           capture_output=True, text=True, check=True).stdout)
 
     data = tempfile.mkdtemp(prefix="protekt-bench-")
-    created = json.loads(subprocess.run([BIN, "--data-dir", data, "project", "create", "--name", "Bench", "--json"],
+    db_args, drop_db = database(args.database_url)
+    created = json.loads(subprocess.run([BIN, "--data-dir", data, *db_args, "project", "create", "--name", "Bench", "--json"],
                                         capture_output=True, text=True, check=True).stdout)
     key = created["apiKey"]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([BIN, "--data-dir", data, "serve", "--listen", f"127.0.0.1:{port}"],
+    server = subprocess.Popen([BIN, "--data-dir", data, *db_args, "serve", "--listen", f"127.0.0.1:{port}"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "PROTEKT_LOG": "warn"})
     try:
@@ -131,36 +151,46 @@ def main():
                "PROTEKT_BENCH_PASSWORD": PASSWORD, "PROTEKT_BENCH_TOKEN": user["accessToken"]}
         results = {}
         for c in CONCURRENCY:
-            results.setdefault("healthz", {})[c] = wrk(base, "/healthz", None, c, args.seconds, env)
-            results.setdefault("verify", {})[c] = wrk(base, "/v1/auth/verify", "verify.lua", c, args.seconds, env)
-            # The raw hash rate right before each login run: this VM's speed drifts between runs.
-            results.setdefault("hash_before_login", {})[c] = raw_hash_rate(max(3, args.seconds // 2))
-            results.setdefault("login", {})[c] = wrk(base, "/v1/auth/login", "login.lua", c, args.seconds, env)
-            results.setdefault("signup", {})[c] = wrk(base, "/v1/auth/signup", "signup.lua", c, args.seconds,
-                                                      {**env, "PROTEKT_BENCH_RUN": str(c)})
-            # Refresh chains: a pool of live sessions, each rotated by one connection at a time.
-            tokens = os.path.join(data, f"refresh-{c}.txt")
-            with open(tokens, "w") as f:
-                for _ in range(c * 2):
-                    f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
-            results.setdefault("refresh", {})[c] = wrk(base, "/v1/auth/refresh", "refresh.lua", c, args.seconds,
-                                                       {**env, "PROTEKT_BENCH_TOKENS": tokens})
+            if wanted("healthz"):
+                results.setdefault("healthz", {})[c] = wrk(base, "/healthz", None, c, args.seconds, env)
+            if wanted("verify"):
+                results.setdefault("verify", {})[c] = wrk(base, "/v1/auth/verify", "verify.lua", c, args.seconds, env)
+            if wanted("login") or wanted("signup"):
+                # The raw hash rate right before: this VM's speed drifts between runs.
+                results.setdefault("hash_before_login", {})[c] = raw_hash_rate(max(3, args.seconds // 2))
+            if wanted("login"):
+                results.setdefault("login", {})[c] = wrk(base, "/v1/auth/login", "login.lua", c, args.seconds, env)
+            if wanted("signup"):
+                results.setdefault("signup", {})[c] = wrk(base, "/v1/auth/signup", "signup.lua", c, args.seconds,
+                                                          {**env, "PROTEKT_BENCH_RUN": str(c)})
+            if wanted("refresh"):
+                # Refresh chains: a pool of live sessions, each rotated by one connection at a time.
+                tokens = os.path.join(data, f"refresh-{c}.txt")
+                with open(tokens, "w") as f:
+                    for _ in range(c * 2):
+                        f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
+                results.setdefault("refresh", {})[c] = wrk(base, "/v1/auth/refresh", "refresh.lua", c, args.seconds,
+                                                           {**env, "PROTEKT_BENCH_TOKENS": tokens})
         sampler.running = False
         load_rss = sampler.peak
     finally:
         server.terminate()
         server.wait(timeout=30)
         shutil.rmtree(data, ignore_errors=True)
+        drop_db()
 
     report = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(), "seconds_per_run": args.seconds, "hash": hash_rate,
         "idle_rss_mb": round(idle_rss, 1), "peak_rss_mb": round(load_rss, 1), "results": results,
     }
+    report["database"] = "postgres" if args.database_url else "sqlite"
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    with open(os.path.join(ROOT, "bench", "results", "latest.json"), "w") as f:
+    name = f"{report['database']}{'-partial' if only else ''}.json"
+    with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
         json.dump(report, f, indent=2)
-    write_markdown(report)
+    if not only and not args.database_url:
+        write_markdown(report)
     print(json.dumps(report, indent=2))
 
 

@@ -17,12 +17,16 @@ use quick_cache::sync::Cache;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use crate::model::{Project, ProjectId, SessionId, SessionView, UserId};
+use crate::model::{Millis, Project, ProjectId, SessionId, SessionView, UserId};
 
 /// What a committed write changed, for eviction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
     Session(SessionId),
+    /// A session was used at this time (a refresh). Only moves `last_active_at` forward, so a
+    /// cached view is updated in place instead of evicted: the next refresh or verification of
+    /// the session needs no database read.
+    SessionActive(SessionId, Millis),
     User(UserId),
     Project(ProjectId),
     /// Signing keys of a project changed (rotation).
@@ -34,6 +38,7 @@ impl Invalidation {
     pub fn encode(&self) -> String {
         match self {
             Invalidation::Session(id) => format!("session:{id}"),
+            Invalidation::SessionActive(id, at) => format!("active:{id}:{at}"),
             Invalidation::User(id) => format!("user:{id}"),
             Invalidation::Project(id) => format!("project:{id}"),
             Invalidation::Keys(id) => format!("keys:{id}"),
@@ -44,6 +49,10 @@ impl Invalidation {
         let (kind, id) = payload.split_once(':')?;
         match kind {
             "session" => Some(Invalidation::Session(id.into())),
+            "active" => {
+                let (id, at) = id.rsplit_once(':')?;
+                Some(Invalidation::SessionActive(id.into(), at.parse().ok()?))
+            }
             "user" => Some(Invalidation::User(id.into())),
             "project" => Some(Invalidation::Project(id.into())),
             "keys" => Some(Invalidation::Keys(id.into())),
@@ -122,11 +131,23 @@ impl ReadCache {
 
     /// Evicts what `what` names. Called after the change committed.
     pub fn evict(&self, what: &Invalidation) {
+        if let Invalidation::SessionActive(id, at) = what {
+            // Monotone: a racing older write can only leave an earlier time, which is stricter.
+            if let Some(view) = self.sessions.get(id).filter(|v| v.last_active_at < *at) {
+                let touched = SessionView {
+                    last_active_at: *at,
+                    ..(*view).clone()
+                };
+                self.sessions.insert(id.clone(), Arc::new(touched));
+            }
+            return;
+        }
         self.generation.fetch_add(1, Ordering::SeqCst);
         match what {
             Invalidation::Session(id) => {
                 self.sessions.remove(id);
             }
+            Invalidation::SessionActive(..) => {}
             Invalidation::User(id) => self.sessions.retain(|_, v| v.user.id != *id),
             Invalidation::Project(id) => {
                 self.api_keys.retain(|_, p| p.id != *id);
@@ -158,6 +179,7 @@ mod tests {
     fn invalidations_round_trip_through_their_payload() {
         for inv in [
             Invalidation::Session("ses_a".into()),
+            Invalidation::SessionActive("ses_a".into(), 1_700_000_000_123),
             Invalidation::User("usr_b".into()),
             Invalidation::Project("prj_c".into()),
             Invalidation::Keys("prj_d".into()),

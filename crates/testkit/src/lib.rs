@@ -175,6 +175,54 @@ impl TestApp {
         self.store.cache().api_key(&hash).is_some()
     }
 
+    /// Another node of the same deployment (scale-out on PostgreSQL): its own store, read cache
+    /// and invalidation listener over the same database and master key. Stops when dropped.
+    pub async fn second_node(&self) -> Node {
+        let store = Store::connect(&self.database_url()).await.expect("connect");
+        let config = ServeConfig {
+            listen: "127.0.0.1:0".into(),
+            data_dir: self.data_dir.clone(),
+            database_url: Some(self.database_url()),
+            // Every node of a deployment shares its public URL (the tokens' issuer).
+            public_url: Some(self.base.clone()),
+            bootstrap: false,
+            email_from: "Protekt Test <no-reply@protekt.test>".into(),
+            smtp: None,
+            sms: None,
+        };
+        let app = App::with_store(
+            &config,
+            store.clone(),
+            self.master.clone(),
+            Arc::clone(&self.clock),
+        )
+        .await
+        .expect("build second node");
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let _ = app
+                .run_until(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        let hash = protekt_core::ids::secret_hash(&self.api_key);
+        for _ in 0..250 {
+            let _ = store.projects().by_api_key(&hash).await;
+            if store.cache().api_key(&hash).is_some() {
+                return Node {
+                    base,
+                    store,
+                    shutdown: Some(tx),
+                    server,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the second node's invalidation listener did not connect within 5 s");
+    }
+
     /// Another project on the same server.
     pub async fn other_project(&self) -> (Project, String) {
         let created = projects::create(
@@ -521,6 +569,39 @@ async fn drop_database(name: &str) {
 
 /// A test that panicked never reaches `finish`: its PostgreSQL database and data dir are
 /// removed here all the same (on a thread of its own, since `drop` cannot await).
+/// A second server on a [`TestApp`]'s database (see [`TestApp::second_node`]).
+pub struct Node {
+    pub base: String,
+    pub store: Store,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// `POST path` on this node with the project's API key.
+    pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
+        let resp = app
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-api-key", &app.api_key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.abort();
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let name = self.pg_database.take();

@@ -68,7 +68,7 @@ impl SigningKeys<'_> {
         key: &SigningKeyRow,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         sqlx::query(
             "update signing_key set retired_at = $1 where project_id = $2 and retired_at is null",
         )

@@ -54,7 +54,7 @@ impl Mfa<'_> {
         f: &NewFactor<'_>,
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         sqlx::query("delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3 and confirmed_at is null")
             .bind(project_id)
             .bind(f.user_id)
@@ -89,7 +89,7 @@ impl Mfa<'_> {
         effects: &OnConfirm<'_>,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "update mfa_factor set confirmed_at = $1 where project_id = $2 and user_id = $3 and id = $4 and confirmed_at is null",
         )
@@ -138,7 +138,7 @@ impl Mfa<'_> {
         .bind(step)
         .bind(project_id)
         .bind(factor_id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -149,7 +149,7 @@ impl Mfa<'_> {
         user_id: &UserId,
         kind: FactorKind,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "delete from mfa_factor where project_id = $1 and user_id = $2 and method = $3",
         )
@@ -184,7 +184,7 @@ impl Mfa<'_> {
         .bind(c.user_agent)
         .bind(now)
         .bind(c.expires_at)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(())
     }
@@ -271,7 +271,7 @@ impl Mfa<'_> {
         .bind(code_hash)
         .bind(project_id)
         .bind(challenge_id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(())
     }
@@ -287,7 +287,7 @@ impl Mfa<'_> {
         )
         .bind(project_id)
         .bind(challenge_id)
-        .fetch_optional(&self.0.pool)
+        .fetch_optional(&self.0.writer)
         .await?;
         Ok(match row {
             Some(r) => r.try_get("failures")?,
@@ -308,7 +308,7 @@ impl Mfa<'_> {
         .bind(now)
         .bind(project_id)
         .bind(challenge_id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -321,7 +321,7 @@ impl Mfa<'_> {
         hashes: &[String],
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         Self::replace_backup_codes_in(&mut tx, project_id, user_id, hashes, now).await?;
         tx.commit().await?;
         Ok(())
@@ -367,7 +367,7 @@ impl Mfa<'_> {
         .bind(project_id)
         .bind(user_id)
         .bind(code_hash)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -413,7 +413,7 @@ impl Mfa<'_> {
         .bind(blocked_until)
         .bind(seen.failures)
         .bind(now)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -425,7 +425,7 @@ impl Mfa<'_> {
         )
         .bind(project_id)
         .bind(user_id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(())
     }
@@ -444,7 +444,7 @@ impl Mfa<'_> {
         .bind(now)
         .bind(project_id)
         .bind(user_id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

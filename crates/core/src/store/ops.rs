@@ -40,7 +40,7 @@ impl Ops<'_> {
         .bind(&e.ip)
         .bind(&e.user_agent)
         .bind(e.detail.to_string())
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(())
     }
@@ -86,7 +86,7 @@ impl Ops<'_> {
         )
         .bind(key)
         .bind(window_start)
-        .fetch_one(&self.0.pool)
+        .fetch_one(&self.0.writer)
         .await?;
         Ok(row.try_get("count")?)
     }
@@ -110,7 +110,7 @@ impl Ops<'_> {
         .bind(holder)
         .bind(until)
         .bind(now)
-        .fetch_optional(&self.0.pool)
+        .fetch_optional(&self.0.writer)
         .await?;
         Ok(row.is_some())
     }
@@ -123,35 +123,35 @@ impl Ops<'_> {
         let old = now - ENDED_SESSION_RETENTION_MS;
         let sessions = sqlx::query("delete from session where expires_at < $1 or ended_at < $1")
             .bind(old)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?
             .rows_affected();
         let revoked_tokens = sqlx::query("delete from revoked_token where expires_at < $1")
             .bind(now)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?
             .rows_affected();
         let one_time_tokens =
             sqlx::query("delete from one_time_token where expires_at < $1 or used_at < $2")
                 .bind(now)
                 .bind(now - 24 * 3600 * 1000)
-                .execute(&self.0.pool)
+                .execute(&self.0.writer)
                 .await?
                 .rows_affected();
         let emails =
             sqlx::query("delete from email_outbox where (sent_at < $1) or (failed_at < $1)")
                 .bind(old)
-                .execute(&self.0.pool)
+                .execute(&self.0.writer)
                 .await?
                 .rows_affected();
         let rate_counters = sqlx::query("delete from rate_counter where window_start < $1")
             .bind(now - 24 * 3600 * 1000)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?
             .rows_affected();
         let mfa_challenges = sqlx::query("delete from mfa_challenge where expires_at < $1")
             .bind(now)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?
             .rows_affected();
         Ok(Cleaned {

@@ -39,7 +39,7 @@ impl Projects<'_> {
     ) -> Result<()> {
         let settings = serde_json::to_string(&project.settings)
             .map_err(|e| anyhow::anyhow!("serialising settings: {e}"))?;
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         sqlx::query(
             "insert into project (id, login_id, name, settings, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $6)",
@@ -131,7 +131,7 @@ impl Projects<'_> {
     /// Revokes every API key of a project; announced so cached keys stop working on every node.
     #[cfg(feature = "testkit")]
     pub async fn revoke_api_keys(&self, project_id: &ProjectId, now: i64) -> Result<u64> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "update api_key set revoked_at = $1 where project_id = $2 and revoked_at is null",
         )
@@ -161,7 +161,7 @@ impl Projects<'_> {
     pub async fn update(&self, project: &Project) -> Result<bool> {
         let settings = serde_json::to_string(&project.settings)
             .map_err(|e| anyhow::anyhow!("serialising settings: {e}"))?;
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "update project set name = $1, settings = $2, updated_at = $3 where id = $4",
         )
@@ -179,7 +179,7 @@ impl Projects<'_> {
 
     /// Deletes a project and everything in it.
     pub async fn delete(&self, project_id: &ProjectId) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query("delete from project where id = $1")
             .bind(project_id)
             .execute(&mut *tx)
@@ -198,7 +198,7 @@ impl Projects<'_> {
         prefix: &str,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         self.insert_api_key_in(&mut tx, project_id, id, key_hash, prefix, now)
             .await?;
         tx.commit().await?;
@@ -212,7 +212,7 @@ impl Projects<'_> {
         key_id: &ApiKeyId,
         now: i64,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "update api_key set revoked_at = $1 where project_id = $2 and id = $3 and revoked_at is null",
         )

@@ -53,7 +53,7 @@ impl Sessions<'_> {
         login: Option<LoginStamp<'_>>,
     ) -> Result<()> {
         let amr = serde_json::to_string(s.amr).map_err(|e| anyhow::anyhow!("amr: {e}"))?;
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         sqlx::query(
             "insert into session (id, project_id, user_id, amr, aal, ip, user_agent, created_at, \
              last_active_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -202,7 +202,7 @@ impl Sessions<'_> {
         successor_hash: &str,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let marked = sqlx::query(
             "update refresh_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null",
         )
@@ -234,9 +234,8 @@ impl Sessions<'_> {
             .execute(&mut *tx)
             .await?;
         // The cached view holds last_active_at, which decides the idle timeout.
-        self.0
-            .commit_announcing(tx, Invalidation::Session(parent.session_id.clone()))
-            .await?;
+        let active = Invalidation::SessionActive(parent.session_id.clone(), now);
+        self.0.commit_announcing(tx, active).await?;
         Ok(true)
     }
 
@@ -248,7 +247,7 @@ impl Sessions<'_> {
         jti: &str,
         expires_at: Millis,
     ) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let result = sqlx::query(
             "insert into revoked_token (jti, project_id, session_id, expires_at) values ($1, $2, $3, $4)",
         )
@@ -348,7 +347,7 @@ impl Sessions<'_> {
             None => "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null",
             Some(_) => "update session set ended_at = $1 where project_id = $2 and id = $3 and ended_at is null and user_id = $4",
         };
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let mut query = sqlx::query(sql).bind(now).bind(project_id).bind(session_id);
         if let Some(user_id) = owner {
             query = query.bind(user_id);
@@ -368,7 +367,7 @@ impl Sessions<'_> {
         keep: Option<&SessionId>,
         now: Millis,
     ) -> Result<u64> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null \
              and expires_at > $1 and id <> $4",

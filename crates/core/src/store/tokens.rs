@@ -63,7 +63,7 @@ impl Codes<'_> {
         message: &OutboxMessage,
         now: Millis,
     ) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and user_id = $3 and purpose = $4 and used_at is null",
         )
@@ -136,7 +136,7 @@ impl Codes<'_> {
         .bind(now)
         .bind(project_id)
         .bind(token_id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -168,7 +168,7 @@ impl Outbox<'_> {
 
     /// Queues an email that carries no token.
     pub async fn enqueue(&self, m: &OutboxMessage, now: Millis) -> Result<()> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         Outbox::enqueue_in(&mut tx, m, now).await?;
         tx.commit().await?;
         Ok(())
@@ -208,7 +208,7 @@ impl Outbox<'_> {
         .bind(retry_at)
         .bind(id)
         .bind(attempts)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -220,7 +220,7 @@ impl Outbox<'_> {
         )
             .bind(now)
             .bind(id)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?;
         Ok(())
     }
@@ -231,7 +231,7 @@ impl Outbox<'_> {
             .bind(error.chars().take(500).collect::<String>())
             .bind(if give_up { Some(now) } else { None })
             .bind(id)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?;
         Ok(())
     }
@@ -249,7 +249,7 @@ impl ManagementTokens<'_> {
         .bind(&t.project_id)
         .bind(t.created_at)
         .bind(t.expires_at)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(())
     }
@@ -275,7 +275,7 @@ impl ManagementTokens<'_> {
         .bind(now)
         .bind(&token.id)
         .bind(now - 60_000)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(Some(token))
     }
@@ -298,7 +298,7 @@ impl ManagementTokens<'_> {
         )
         .bind(now)
         .bind(id)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -83,7 +83,7 @@ impl Users<'_> {
         .bind(user.created_at)
         .bind(user.updated_at)
         .bind(user.last_login_at)
-        .execute(&self.0.pool)
+        .execute(&self.0.writer)
         .await;
         match result {
             Ok(_) => Ok(()),
@@ -155,7 +155,7 @@ impl Users<'_> {
             .bind(hash)
             .bind(project_id)
             .bind(user_id)
-            .execute(&self.0.pool)
+            .execute(&self.0.writer)
             .await?;
         Ok(())
     }
@@ -170,7 +170,7 @@ impl Users<'_> {
         disabled: bool,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query(
             "update app_user set disabled = $1, updated_at = $2 where project_id = $3 and id = $4",
         )
@@ -290,7 +290,7 @@ impl Users<'_> {
         changes: &UserChanges,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let (email, normalized) = match &changes.email {
             Some((e, n)) => (Some(e.as_str()), Some(n.as_str())),
             None => (None, None),
@@ -345,7 +345,7 @@ impl Users<'_> {
     /// Deletes a user with everything that hangs off them (sessions, refresh tokens, revoked
     /// token ids and one-time tokens go by `on delete cascade`).
     pub async fn delete(&self, project_id: &ProjectId, user_id: &UserId) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let done = sqlx::query("delete from app_user where project_id = $1 and id = $2")
             .bind(project_id)
             .bind(user_id)
@@ -367,7 +367,7 @@ impl Users<'_> {
         keep_session: Option<&str>,
         now: Millis,
     ) -> Result<u64> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         sqlx::query("update app_user set password_hash = $1, updated_at = $2 where project_id = $3 and id = $4")
             .bind(hash)
             .bind(now)
@@ -425,7 +425,7 @@ impl Users<'_> {
         new_password_hash: Option<&str>,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.pool.begin().await?;
+        let mut tx = self.0.writer.begin().await?;
         let used = sqlx::query(
             "update one_time_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null and expires_at > $1",
         )

@@ -182,3 +182,55 @@ both_dbs!(
         app
     }
 );
+
+/// Scale-out: two nodes on one PostgreSQL, each with its own read cache. A session ended on one
+/// node must stop verifying on the other at once (the invalidation arrives over LISTEN/NOTIFY in
+/// milliseconds), and a refresh on one node must not leave the other with a stale view that
+/// ends the session early.
+#[tokio::test]
+async fn a_revocation_on_one_node_is_seen_by_the_other_at_once() {
+    let app = TestApp::spawn(Db::Postgres).await;
+    let other = app.second_node().await;
+    let body = app.signup("nodes@example.com", PASSWORD).await;
+    let access = body["accessToken"].as_str().unwrap().to_owned();
+    let refresh = body["refreshToken"].as_str().unwrap().to_owned();
+    let verify = json!({"token": access});
+    // The other node caches the session view.
+    assert_eq!(
+        other.post(&app, "/v1/auth/verify", verify.clone()).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        other.post(&app, "/v1/auth/verify", verify.clone()).await.0,
+        StatusCode::OK
+    );
+
+    // A refresh on the first node: the other node's view is moved forward, not broken.
+    let (status, rotated) = app.refresh(&refresh).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    let fresh = json!({"token": rotated["accessToken"]});
+    assert_eq!(
+        other.post(&app, "/v1/auth/verify", fresh.clone()).await.0,
+        StatusCode::OK
+    );
+
+    // Sign out on the first node; the second must refuse within the notification delay.
+    let token = rotated["accessToken"].as_str().unwrap();
+    let (status, _) = app
+        .request(Method::POST, "/v1/auth/logout", Some(token), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let started = std::time::Instant::now();
+    loop {
+        let (status, _) = other.post(&app, "/v1/auth/verify", fresh.clone()).await;
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "the other node still accepts an ended session after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
