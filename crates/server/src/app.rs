@@ -88,6 +88,9 @@ pub async fn open_store(data_dir: &Path, configured_url: Option<&str>) -> anyhow
 pub struct App {
     listener: TcpListener,
     state: AppState,
+    /// Turned true when serving ends: background workers finish what they do and stop.
+    stop: tokio::sync::watch::Sender<bool>,
+    workers: Vec<tokio::task::JoinHandle<()>>,
     /// The development project made on first start, if this start made one.
     pub bootstrapped: Option<CreatedProject>,
     /// The first management token, made on first start.
@@ -119,8 +122,11 @@ impl App {
             .to_owned();
         store.spawn_invalidation_listener();
         let state = wire(config, store, master, clock, &public_url)?;
-        state.mailer.spawn_worker();
-        spawn_cleanup(state.store.clone(), Arc::clone(&state.clock));
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        let workers = vec![
+            state.mailer.spawn_worker(stopping.clone()),
+            spawn_cleanup(state.store.clone(), Arc::clone(&state.clock), stopping),
+        ];
         let (bootstrapped, bootstrapped_management_token) = if config.bootstrap {
             bootstrap(&state).await?
         } else {
@@ -129,6 +135,8 @@ impl App {
         Ok(Self {
             listener,
             state,
+            stop,
+            workers,
             bootstrapped,
             bootstrapped_management_token,
             public_url,
@@ -157,7 +165,20 @@ impl App {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        // Background work stops before the database closes: a worker polling a closed pool
+        // would end a clean stop with an alarming error.
+        let _ = self.stop.send(true);
+        for worker in self.workers {
+            let _ = worker.await;
+        }
+        for _ in 0..500 {
+            if self.state.account.sends_in_flight() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
         self.state.store.close().await;
+        tracing::info!("stopped");
         Ok(())
     }
 }
@@ -251,12 +272,19 @@ async fn bootstrap(state: &AppState) -> anyhow::Result<(Option<CreatedProject>, 
 /// How often expired sessions, tokens and codes are deleted.
 const CLEANUP_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
 
-/// Runs the cleanup job (SECURITY D4) on whichever node holds its lease.
-fn spawn_cleanup(store: Store, clock: Arc<Clock>) {
+/// Runs the cleanup job (SECURITY D4) on whichever node holds its lease, until `stop`.
+fn spawn_cleanup(
+    store: Store,
+    clock: Arc<Clock>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
     let holder = protekt_core::ids::new_id("node");
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(CLEANUP_EVERY).await;
+            tokio::select! {
+                _ = tokio::time::sleep(CLEANUP_EVERY) => {}
+                _ = stop.changed() => return,
+            }
             let now = clock.now();
             let lease_until = now + CLEANUP_EVERY.as_millis() as i64;
             match store
@@ -272,7 +300,7 @@ fn spawn_cleanup(store: Store, clock: Arc<Clock>) {
                 Err(e) => tracing::warn!(error = ?e, "cannot take the cleanup lease"),
             }
         }
-    });
+    })
 }
 
 /// Installs the SIGINT/SIGTERM handlers now (so a signal that arrives while the server is still

@@ -233,17 +233,24 @@ impl Mailer {
         self.wake.notify_one();
     }
 
-    /// Delivers due messages until the process ends.
-    pub fn spawn_worker(self: &Arc<Self>) {
+    /// Delivers due messages until `stop` turns true; a pass under way (an SMTP send) finishes
+    /// first, so stopping never cuts a message in half.
+    pub fn spawn_worker(
+        self: &Arc<Self>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let me = Arc::clone(self);
         tokio::spawn(async move {
-            loop {
+            while !*stop.borrow() {
                 if let Err(e) = me.deliver_due().await {
                     tracing::warn!(error = ?e, "email outbox pass failed");
                 }
-                let _ = tokio::time::timeout(Duration::from_secs(2), me.wake.notified()).await;
+                tokio::select! {
+                    _ = tokio::time::timeout(Duration::from_secs(2), me.wake.notified()) => {}
+                    _ = stop.changed() => {}
+                }
             }
-        });
+        })
     }
 
     /// One pass over the due messages; returns how many were delivered.

@@ -76,7 +76,9 @@ impl Server {
             .env_remove("DATABASE_URL")
             .env_remove("PROTEKT_MASTER_KEY")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(Stdio::piped())
+            .env("PROTEKT_LOG", "info")
+            .env("NO_COLOR", "1");
         if let Some(url) = db {
             cmd.env("DATABASE_URL", url);
         }
@@ -92,11 +94,18 @@ impl Server {
     }
 
     fn terminate(self) -> (std::process::ExitStatus, String) {
+        let (status, stdout, _) = self.terminate_with_log();
+        (status, stdout)
+    }
+
+    /// Stops the server with SIGTERM: its exit status, standard output and log.
+    fn terminate_with_log(self) -> (std::process::ExitStatus, String, String) {
         unsafe_kill(self.child.id());
         let output = self.child.wait_with_output().unwrap();
         (
             output.status,
             String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
         )
     }
 }
@@ -231,8 +240,24 @@ async fn cli_round_trip(db: Option<&str>) {
         .await
         .unwrap();
     assert_eq!(signup.status(), 201);
-    let (status, _) = server.terminate();
+    // Mail in the outbox while the server stops: its worker must stop before the database.
+    let reset = reqwest::Client::new()
+        .post(format!("{}/v1/auth/password-reset", server.url))
+        .header("x-api-key", created["apiKey"].as_str().unwrap())
+        .json(&serde_json::json!({"email": "cli@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(reset.status().is_success(), "{}", reset.status());
+    let (status, _, log) = server.terminate_with_log();
     assert!(status.success(), "SIGTERM shuts down cleanly: {status:?}");
+    assert!(log.contains("stopped"), "the stop is logged: {log}");
+    for alarming in ["WARN", "ERROR", "backtrace", "panicked"] {
+        assert!(
+            !log.contains(alarming),
+            "a clean stop logs no {alarming}: {log}"
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
 }
 
