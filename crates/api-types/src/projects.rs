@@ -62,6 +62,14 @@ pub struct ApiKeyCreated {
     pub api_key: String,
 }
 
+/// The signing key a rotation made current.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SigningKeyRotated {
+    /// The new key's `kid` (`kid_…`): tokens issued from now on carry it.
+    pub kid: String,
+}
+
 /// A management token as listed: never the token itself.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

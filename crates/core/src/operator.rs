@@ -11,7 +11,9 @@ use crate::audit;
 use crate::clock::{Clock, Millis};
 use crate::crypto::MasterKey;
 use crate::error::{Error, Result};
-use crate::model::{ApiKeyId, AuditKind, ManagementToken, ManagementTokenId, Project, ProjectId};
+use crate::model::{
+    ApiKeyId, AuditKind, KeyId, ManagementToken, ManagementTokenId, Project, ProjectId,
+};
 use crate::projects::{self, CreatedProject};
 use crate::store::Store;
 
@@ -134,6 +136,17 @@ impl Operator {
         }
         self.audit(by, Some(id), AuditKind::ProjectDelete, id).await;
         Ok(())
+    }
+
+    /// Starts signing the project's tokens with a new key, at once on every node (the old key
+    /// keeps verifying what it signed). Returns the new key's `kid`.
+    pub async fn rotate_signing_key(&self, by: &ManagementToken, id: &ProjectId) -> Result<KeyId> {
+        let project = self.project(by, id).await?;
+        let kid =
+            projects::rotate_keys(&self.store, &self.master, &project, self.clock.now()).await?;
+        self.audit(by, Some(id), AuditKind::SigningKeyRotate, &kid)
+            .await;
+        Ok(kid)
     }
 
     /// A new API key for a project: (key id, the key), the key shown once.

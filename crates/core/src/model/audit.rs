@@ -76,6 +76,7 @@ audit_kinds! {
     ProjectDelete = "project.delete",
     ApiKeyCreate = "api_key.create",
     ApiKeyRevoke = "api_key.revoke",
+    SigningKeyRotate = "signing_key.rotate",
     ManagementTokenCreate = "management_token.create",
     ManagementTokenRevoke = "management_token.revoke",
 }

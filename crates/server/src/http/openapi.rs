@@ -20,6 +20,7 @@ use super::api::{account, auth, management_tokens, mfa, projects, sessions, syst
         sessions::sessions_list, sessions::session_revoke, sessions::sessions_revoke_all,
         projects::projects_list, projects::project_create, projects::project_get, projects::project_update,
         projects::project_delete, projects::api_key_create, projects::api_key_delete,
+        projects::signing_key_rotate,
         management_tokens::management_tokens_list, management_tokens::management_token_create,
         management_tokens::management_token_revoke,
         system::health_get, system::ready_get, system::jwks_get, system::openapi_get,

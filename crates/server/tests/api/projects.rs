@@ -516,3 +516,63 @@ both_dbs!(
         app
     }
 );
+
+both_dbs!(
+    signing_keys_rotate_through_the_api_at_once,
+    |app| async move {
+        let mt = token(&app).await;
+        let before = app.signup("rotate@example.com", PASSWORD).await;
+        let old_token = before["accessToken"].as_str().unwrap().to_owned();
+        let old_kid = jwt_header(&old_token)["kid"].as_str().unwrap().to_owned();
+        let path = format!("/v1/projects/{}/keys/rotate", app.project.id);
+        let (status, rotated) = app.manage(Method::POST, &path, &mt, None).await;
+        assert_eq!(status, StatusCode::OK, "{rotated}");
+        let kid = rotated["kid"].as_str().unwrap();
+        assert!(kid.starts_with("kid_") && kid != old_kid);
+        // The very next token carries the new key: no reload interval to wait out.
+        let (status, after) = app.login("rotate@example.com", PASSWORD).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            jwt_header(after["accessToken"].as_str().unwrap())["kid"],
+            kid
+        );
+        // What the old key signed keeps verifying, and both keys are published.
+        assert_eq!(app.verify(&old_token).await.0, StatusCode::OK);
+        let jwks: Value = app
+            .http
+            .get(format!(
+                "{}/p/{}/.well-known/jwks.json",
+                app.base, app.project.login_id
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let kids: Vec<_> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].clone())
+            .collect();
+        assert!(
+            kids.contains(&json!(kid)) && kids.contains(&json!(old_kid)),
+            "{jwks}"
+        );
+        // A token limited to another project cannot rotate this one's keys.
+        let (other, _) = app.other_project().await;
+        let (_, scoped) = app
+            .manage(
+                Method::POST,
+                "/v1/management-tokens",
+                &mt,
+                Some(json!({"name": "other", "projectId": other.id})),
+            )
+            .await;
+        let scoped = scoped["token"].as_str().unwrap();
+        let (status, _) = app.manage(Method::POST, &path, scoped, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        app
+    }
+);

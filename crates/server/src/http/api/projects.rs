@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
                 .delete(project_delete),
         )
         .route("/v1/projects/{id}/api-keys", post(api_key_create))
+        .route("/v1/projects/{id}/keys/rotate", post(signing_key_rotate))
         .route(
             "/v1/projects/{id}/api-keys/{key_id}",
             delete(api_key_delete),
@@ -129,6 +130,20 @@ pub async fn project_delete(
 ) -> ApiResult<Json<api::OkResponse>> {
     state.operator.delete_project(&manager.0, &id).await?;
     Ok(Json(api::OkResponse { ok: true }))
+}
+
+/// Rotate the project's signing key: tokens are signed with a new key at once, on every node;
+/// the previous key stays in the JWKS and keeps verifying the tokens it signed until they expire.
+#[utoipa::path(post, path = "/v1/projects/{id}/keys/rotate", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+    responses((status = 200, body = api::SigningKeyRotated), (status = 401, body = api::ErrorBody, description = "invalid_token"),
+        (status = 404, body = api::ErrorBody, description = "not_found")))]
+pub async fn signing_key_rotate(
+    State(state): State<AppState>,
+    manager: Management,
+    Path(id): Path<ProjectId>,
+) -> ApiResult<Json<api::SigningKeyRotated>> {
+    let kid = state.operator.rotate_signing_key(&manager.0, &id).await?;
+    Ok(Json(api::SigningKeyRotated { kid: kid.into() }))
 }
 
 /// Add an API key (shown once).
