@@ -82,6 +82,65 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
+def verify_many(base, key, env, data, args):
+    """Verify over more distinct tokens than the verified-token cache holds (100,000): minted by
+    following refresh chains, each rotation giving a new access token."""
+    wanted_tokens, c = 130_000, 64
+    chains = os.path.join(data, "mint-chains.txt")
+    with open(chains, "w") as f:
+        for _ in range(c * 2):
+            f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
+    out = os.path.join(data, "many-")
+    probe = wrk(base, "/v1/auth/refresh", "mint.lua", c, 5, {**env, "PROTEKT_BENCH_TOKENS": chains, "PROTEKT_BENCH_OUT": out})
+    seconds = min(240, int(wanted_tokens / max(probe["rps"], 200)) + 3)
+    with open(chains, "w") as f:
+        for _ in range(c * 2):
+            f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
+    wrk(base, "/v1/auth/refresh", "mint.lua", c, seconds, {**env, "PROTEKT_BENCH_TOKENS": chains, "PROTEKT_BENCH_OUT": out})
+    minted = sum(1 for t in (1, 2) if os.path.exists(out + str(t)) for _ in open(out + str(t)))
+    results = {}
+    for conc in [int(x) for x in args.concurrency.split(",")]:
+        results[conc] = wrk(base, "/v1/auth/verify", "verify_many.lua", conc, args.seconds,
+                            {**env, "PROTEKT_BENCH_MANY": out})
+    return results, minted
+
+
+def two_nodes(data, db_args, base_a, key, rounds=20):
+    """A second node on the same PostgreSQL: how long after a sign-out on node A does node B
+    refuse the session's access token (it had it cached)? Milliseconds per round."""
+    import http.client
+    port = free_port()
+    node_b = subprocess.Popen([BIN, "--data-dir", data, *db_args, "serve", "--listen", f"127.0.0.1:{port}",
+                               "--public-url", base_a], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "PROTEKT_LOG": "warn"})
+    try:
+        time.sleep(2)
+        headers = {"Content-Type": "application/json", "X-Api-Key": key}
+        conn_a = http.client.HTTPConnection("127.0.0.1", int(base_a.rsplit(":", 1)[1]))
+        conn_b = http.client.HTTPConnection("127.0.0.1", port)
+
+        def call(conn, path, body, extra=None):
+            conn.request("POST", path, json.dumps(body), {**headers, **(extra or {})})
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+
+        delays = []
+        for _ in range(rounds):
+            token = post(base_a, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["accessToken"]
+            assert call(conn_b, "/v1/auth/verify", {"token": token}) == 200
+            assert call(conn_a, "/v1/auth/logout", {}, {"Authorization": f"Bearer {token}"}) == 200
+            ended = time.perf_counter()
+            while call(conn_b, "/v1/auth/verify", {"token": token}) == 200:
+                pass
+            delays.append((time.perf_counter() - ended) * 1000)
+        delays.sort()
+        return {"median": round(delays[len(delays) // 2], 2), "max": round(delays[-1], 2), "rounds": rounds}
+    finally:
+        node_b.terminate()
+        node_b.wait(timeout=30)
+
+
 def database(url):
     """The server's database arguments, and how to clean up: SQLite in the data dir, or a fresh
     PostgreSQL database beside the one `url` names."""
@@ -113,6 +172,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated routes (default: all)")
     ap.add_argument("--database-url", default="", help="a PostgreSQL URL (default: SQLite)")
+    ap.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)), help="comma-separated")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
     wanted = lambda route: not only or route in only
@@ -150,7 +210,7 @@ def main():
         env = {"PROTEKT_API_KEY": key, "PROTEKT_BENCH_EMAIL": "bench@example.com",
                "PROTEKT_BENCH_PASSWORD": PASSWORD, "PROTEKT_BENCH_TOKEN": user["accessToken"]}
         results = {}
-        for c in CONCURRENCY:
+        for c in [int(c) for c in args.concurrency.split(",")]:
             if wanted("healthz"):
                 results.setdefault("healthz", {})[c] = wrk(base, "/healthz", None, c, args.seconds, env)
             if wanted("verify"):
@@ -171,6 +231,10 @@ def main():
                         f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
                 results.setdefault("refresh", {})[c] = wrk(base, "/v1/auth/refresh", "refresh.lua", c, args.seconds,
                                                            {**env, "PROTEKT_BENCH_TOKENS": tokens})
+        if wanted("verify_many"):
+            results["verify_many"], results["verify_many_tokens"] = verify_many(base, key, env, data, args)
+        if args.database_url and wanted("two_nodes"):
+            results["revocation_delay_ms"] = two_nodes(data, db_args, base, key)
         sampler.running = False
         load_rss = sampler.peak
     finally:
@@ -222,8 +286,18 @@ def write_markdown(r):
         lines.append(f"| verify ≥ 50% of /healthz | {c} | {100 * ratio:.0f}% |")
     lines.append(f"| idle RSS ≤ 30 MB | - | {r['idle_rss_mb']} MB |")
     lines.append("")
-    with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-        f.write("\n".join(lines))
+    # Hand-written sections below the marker (history, before/after) survive a new run.
+    path = os.path.join(ROOT, "BENCHMARKS.md")
+    kept = ""
+    if os.path.exists(path):
+        old = open(path).read()
+        if KEEP_MARKER in old:
+            kept = old[old.index(KEEP_MARKER):]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + ("\n" + kept if kept else ""))
+
+
+KEEP_MARKER = "<!-- everything below is kept by bench/run.py -->"
 
 
 if __name__ == "__main__":

@@ -47,8 +47,7 @@ fn pool_options(backend: Backend, sqlite: u32, postgres: u32) -> AnyPoolOptions 
             Box::pin(async move {
                 conn.execute(
                     "pragma journal_mode = wal; pragma foreign_keys = on; \
-                     pragma busy_timeout = 10000; pragma synchronous = normal; \
-                     pragma wal_autocheckpoint = 0;",
+                     pragma busy_timeout = 10000; pragma synchronous = normal;",
                 )
                 .await?;
                 Ok(())
@@ -56,31 +55,6 @@ fn pool_options(backend: Backend, sqlite: u32, postgres: u32) -> AnyPoolOptions 
         }),
         Backend::Postgres => options,
     }
-}
-
-/// Copies SQLite's write-ahead log into the database once a second, from a reading connection.
-/// A commit that crosses the automatic checkpoint's threshold would otherwise do this work
-/// (and its fsync) itself, holding up every write queued behind it; a passive checkpoint from
-/// here never blocks the writer. Ends quietly when the pool is closed.
-fn spawn_checkpointer(pool: AnyPool) {
-    tokio::spawn(async move {
-        let mut every_second = tokio::time::interval(Duration::from_secs(1));
-        loop {
-            every_second.tick().await;
-            if pool.is_closed() {
-                return;
-            }
-            if let Err(e) = sqlx::query("pragma wal_checkpoint(passive)")
-                .execute(&pool)
-                .await
-            {
-                if pool.is_closed() {
-                    return;
-                }
-                tracing::warn!(error = %e, "WAL checkpoint failed; retrying in a second");
-            }
-        }
-    });
 }
 
 #[derive(Clone)]
@@ -115,9 +89,6 @@ impl Store {
             Backend::Sqlite => pool_options(backend, 1, 1).connect(url).await?,
             Backend::Postgres => pool.clone(),
         };
-        if backend == Backend::Sqlite {
-            spawn_checkpointer(pool.clone());
-        }
         let invalidator = match backend {
             Backend::Sqlite => Invalidator::Local,
             Backend::Postgres => Invalidator::Postgres {
