@@ -91,12 +91,12 @@ def verify_many(base, key, env, data, args):
         for _ in range(c * 2):
             f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
     out = os.path.join(data, "many-")
-    probe = wrk(base, "/v1/auth/refresh", "mint.lua", c, 5, {**env, "PROTEKT_BENCH_TOKENS": chains, "PROTEKT_BENCH_OUT": out})
+    probe = wrk(base, "/v1/auth/refresh", "refresh.lua", c, 5, {**env, "PROTEKT_BENCH_TOKENS": chains, "PROTEKT_BENCH_OUT": out})
     seconds = min(240, int(wanted_tokens / max(probe["rps"], 200)) + 3)
     with open(chains, "w") as f:
         for _ in range(c * 2):
             f.write(post(base, key, "/v1/auth/login", {"email": "bench@example.com", "password": PASSWORD})["refreshToken"] + "\n")
-    wrk(base, "/v1/auth/refresh", "mint.lua", c, seconds, {**env, "PROTEKT_BENCH_TOKENS": chains, "PROTEKT_BENCH_OUT": out})
+    wrk(base, "/v1/auth/refresh", "refresh.lua", c, seconds, {**env, "PROTEKT_BENCH_TOKENS": chains, "PROTEKT_BENCH_OUT": out})
     minted = sum(1 for t in (1, 2) if os.path.exists(out + str(t)) for _ in open(out + str(t)))
     results = {}
     for conc in [int(x) for x in args.concurrency.split(",")]:

@@ -45,6 +45,20 @@ impl Modify for Security {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some("A user's access token (`at+jwt`)."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "managementToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("mt_…")
+                    .description(Some(
+                        "An operator's management token (`protekt token create`), for the \
+                         projects and management-token APIs.",
+                    ))
                     .build(),
             ),
         );

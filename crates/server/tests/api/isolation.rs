@@ -108,3 +108,70 @@ both_dbs!(every_v1_route_needs_a_valid_api_key, |app| async move {
     );
     app
 });
+
+// Deny by default (SECURITY AZ1): every operation of the OpenAPI document (generated from the
+// handlers) declares who may call it, and only the few public ones declare no one. Each
+// management operation refuses a request without a management token.
+both_dbs!(
+    every_operation_declares_who_may_call_it_az1,
+    |app| async move {
+        let public = [
+            "get /healthz",
+            "get /readyz",
+            "get /openapi.json",
+            "get /p/{login_id}/.well-known/jwks.json",
+        ];
+        let (_, doc) = app.get("/openapi.json").await;
+        let mut management = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                let name = format!("{method} {path}");
+                let schemes: Vec<&str> = op["security"]
+                    .as_array()
+                    .map(|s| {
+                        s.iter()
+                            .flat_map(|r| r.as_object().unwrap().keys())
+                            .map(String::as_str)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if public.contains(&name.as_str()) {
+                    assert!(
+                        schemes.is_empty(),
+                        "{name} is public but declares {schemes:?}"
+                    );
+                    continue;
+                }
+                assert!(
+                    !schemes.is_empty(),
+                    "{name} declares no security requirement"
+                );
+                for scheme in &schemes {
+                    assert!(
+                        ["apiKey", "bearer", "managementToken"].contains(scheme),
+                        "{name}: unknown scheme {scheme}"
+                    );
+                }
+                if schemes == ["managementToken"] {
+                    let concrete = path
+                        .replace("{id}", "prj_someone")
+                        .replace("{key_id}", "key_x");
+                    let method =
+                        reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                    let resp = app
+                        .http
+                        .request(method, format!("{}{concrete}", app.base))
+                        .header("x-api-key", &app.api_key)
+                        .json(&json!({}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{name}");
+                    management += 1;
+                }
+            }
+        }
+        assert!(management >= 10, "only {management} management operations?");
+        app
+    }
+);

@@ -1110,3 +1110,42 @@ both_dbs!(
         app
     }
 );
+
+both_dbs!(
+    a_password_reset_does_not_get_around_the_second_factor_f4,
+    |app| async move {
+        let (_, secret) = with_totp(&app, "f4@example.com").await;
+        let (status, _) = app
+            .post(
+                "/v1/auth/password-reset",
+                json!({"email": "f4@example.com"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let email = app
+            .wait_for_email("f4@example.com", "password_reset", 1)
+            .await;
+        let token = email["token"].as_str().unwrap();
+        let (status, body) = app
+            .post(
+                "/v1/auth/password-reset/confirm",
+                json!({"resetToken": token, "newPassword": "a-brand-new-passphrase"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // The reset hands out no session, and the new password alone is still one factor.
+        assert!(body.get("accessToken").is_none(), "{body}");
+        let (status, body) = app.login("f4@example.com", "a-brand-new-passphrase").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["error"]["code"], "mfa_required");
+        // Only with the factor does the session reach aal2.
+        let mfa_token = body["error"]["mfaToken"].as_str().unwrap();
+        let (status, body) = verify(&app, mfa_token, &now_code(&app, &secret)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(
+            jwt_claims(body["accessToken"].as_str().unwrap())["aal"],
+            "aal2"
+        );
+        app
+    }
+);

@@ -37,7 +37,7 @@ fn token_json(t: &ManagementToken) -> api::ManagementToken {
 }
 
 /// The live (unrevoked) management tokens, newest first; expired ones show their expiry.
-#[utoipa::path(get, path = "/v1/management-tokens", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/management-tokens", tag = "projects", security(("managementToken" = [])),
     responses((status = 200, body = api::ManagementTokenList), (status = 401, body = api::ErrorBody, description = "invalid_token"),
         (status = 403, body = api::ErrorBody, description = "forbidden (a token limited to one project)")))]
 pub async fn management_tokens_list(
@@ -52,7 +52,7 @@ pub async fn management_tokens_list(
 
 /// Create a management token (shown once), for every project or one, that expires.
 #[utoipa::path(post, path = "/v1/management-tokens", tag = "projects", request_body = api::ManagementTokenCreateRequest,
-    security(("bearer" = [])),
+    security(("managementToken" = [])),
     responses((status = 201, body = api::ManagementTokenCreated),
         (status = 400, body = api::ErrorBody, description = "invalid_request (name, projectId, expiresIn)"),
         (status = 401, body = api::ErrorBody, description = "invalid_token"),
@@ -80,7 +80,7 @@ pub async fn management_token_create(
 
 /// Revoke a management token; it stops working at once.
 #[utoipa::path(delete, path = "/v1/management-tokens/{id}", tag = "projects", params(("id" = String, Path)),
-    security(("bearer" = [])),
+    security(("managementToken" = [])),
     responses((status = 200, body = api::OkResponse), (status = 401, body = api::ErrorBody, description = "invalid_token"),
         (status = 403, body = api::ErrorBody, description = "forbidden (a token limited to one project)"),
         (status = 404, body = api::ErrorBody, description = "not_found")))]

@@ -47,7 +47,7 @@ pub fn project_json(p: &Project) -> api::Project {
 }
 
 /// All projects.
-#[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/projects", tag = "projects", security(("managementToken" = [])),
     responses((status = 200, body = api::ProjectList), (status = 401, body = api::ErrorBody, description = "invalid_token")))]
 pub async fn projects_list(
     State(state): State<AppState>,
@@ -60,7 +60,7 @@ pub async fn projects_list(
 }
 
 /// Create a project with its first API key (shown once) and signing key.
-#[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = api::ProjectCreateRequest, security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = api::ProjectCreateRequest, security(("managementToken" = [])),
     responses((status = 201, body = api::ProjectCreated), (status = 400, body = api::ErrorBody, description = "invalid_request naming the field"),
         (status = 403, body = api::ErrorBody, description = "forbidden (a token limited to one project)")))]
 pub async fn project_create(
@@ -82,7 +82,7 @@ pub async fn project_create(
 }
 
 /// One project.
-#[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(get, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), security(("managementToken" = [])),
     responses((status = 200, body = api::Project), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn project_get(
     State(state): State<AppState>,
@@ -96,7 +96,7 @@ pub async fn project_get(
 
 /// Rename a project or change its settings (merged at top level, validated as a whole).
 #[utoipa::path(patch, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), request_body = api::ProjectUpdateRequest,
-    security(("bearer" = [])),
+    security(("managementToken" = [])),
     responses(
         (status = 200, body = api::Project),
         (status = 400, body = api::ErrorBody, description = "invalid_request naming the field"),
@@ -121,7 +121,7 @@ pub async fn project_update(
 }
 
 /// Delete a project with all its users, sessions and keys.
-#[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(delete, path = "/v1/projects/{id}", tag = "projects", params(("id" = String, Path)), security(("managementToken" = [])),
     responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn project_delete(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ pub async fn project_delete(
 
 /// Rotate the project's signing key: tokens are signed with a new key at once, on every node;
 /// the previous key stays in the JWKS and keeps verifying the tokens it signed until they expire.
-#[utoipa::path(post, path = "/v1/projects/{id}/keys/rotate", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/projects/{id}/keys/rotate", tag = "projects", params(("id" = String, Path)), security(("managementToken" = [])),
     responses((status = 200, body = api::SigningKeyRotated), (status = 401, body = api::ErrorBody, description = "invalid_token"),
         (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn signing_key_rotate(
@@ -147,7 +147,7 @@ pub async fn signing_key_rotate(
 }
 
 /// Add an API key (shown once).
-#[utoipa::path(post, path = "/v1/projects/{id}/api-keys", tag = "projects", params(("id" = String, Path)), security(("bearer" = [])),
+#[utoipa::path(post, path = "/v1/projects/{id}/api-keys", tag = "projects", params(("id" = String, Path)), security(("managementToken" = [])),
     responses((status = 201, body = api::ApiKeyCreated), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn api_key_create(
     State(state): State<AppState>,
@@ -166,7 +166,7 @@ pub async fn api_key_create(
 
 /// Revoke an API key; it stops working at once.
 #[utoipa::path(delete, path = "/v1/projects/{id}/api-keys/{key_id}", tag = "projects",
-    params(("id" = String, Path), ("key_id" = String, Path)), security(("bearer" = [])),
+    params(("id" = String, Path), ("key_id" = String, Path)), security(("managementToken" = [])),
     responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
 pub async fn api_key_delete(
     State(state): State<AppState>,
