@@ -123,14 +123,7 @@ impl TestApp {
         let base = format!("http://{}", app.local_addr());
         let mailer = std::sync::Arc::clone(&app.state().mailer);
         let account = app.state().account.clone();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = app
-                .run_until(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (tx, server) = serve_in_background(app);
         let created = projects::create(&store, &master, "Test Project", settings, clock.now())
             .await
             .expect("create project");
@@ -199,14 +192,7 @@ impl TestApp {
         .await
         .expect("build second node");
         let base = format!("http://{}", app.local_addr());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            let _ = app
-                .run_until(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (tx, server) = serve_in_background(app);
         let hash = protekt_core::ids::secret_hash(&self.api_key);
         for _ in 0..250 {
             let _ = store.projects().by_api_key(&hash).await;
@@ -569,6 +555,24 @@ async fn drop_database(name: &str) {
 
 /// A test that panicked never reaches `finish`: its PostgreSQL database and data dir are
 /// removed here all the same (on a thread of its own, since `drop` cannot await).
+/// Serves `app` on its own task until the returned sender is used (or dropped).
+fn serve_in_background(
+    app: App,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        let _ = app
+            .run_until(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (tx, server)
+}
+
 /// A second server on a [`TestApp`]'s database (see [`TestApp::second_node`]).
 pub struct Node {
     pub base: String,
