@@ -129,19 +129,28 @@ impl ReadCache {
         }
     }
 
-    /// Evicts what `what` names. Called after the change committed.
+    /// Applies a committed change: moves a session's activity forward in place, or evicts
+    /// what the change names.
     pub fn evict(&self, what: &Invalidation) {
-        if let Invalidation::SessionActive(id, at) = what {
-            // Monotone: a racing older write can only leave an earlier time, which is stricter.
-            if let Some(view) = self.sessions.get(id).filter(|v| v.last_active_at < *at) {
-                let touched = SessionView {
-                    last_active_at: *at,
-                    ..(*view).clone()
-                };
-                self.sessions.insert(id.clone(), Arc::new(touched));
-            }
-            return;
+        match what {
+            Invalidation::SessionActive(id, at) => self.touch_session(id, *at),
+            removed => self.remove(removed),
         }
+    }
+
+    /// Monotone: a racing older write can only leave an earlier time, which is stricter. Nothing
+    /// is removed, so loads in flight stay valid (no generation bump).
+    fn touch_session(&self, id: &SessionId, at: Millis) {
+        if let Some(view) = self.sessions.get(id).filter(|v| v.last_active_at < at) {
+            let touched = SessionView {
+                last_active_at: at,
+                ..(*view).clone()
+            };
+            self.sessions.insert(id.clone(), Arc::new(touched));
+        }
+    }
+
+    fn remove(&self, what: &Invalidation) {
         self.generation.fetch_add(1, Ordering::SeqCst);
         match what {
             Invalidation::Session(id) => {

@@ -224,16 +224,7 @@ impl TestApp {
     }
 
     pub async fn post_with_key(&self, key: &str, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("x-api-key", key)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        post_json(&self.http, &format!("{}{path}", self.base), key, body).await
     }
 
     pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
@@ -584,17 +575,27 @@ pub struct Node {
 impl Node {
     /// `POST path` on this node with the project's API key.
     pub async fn post(&self, app: &TestApp, path: &str, body: Value) -> (StatusCode, Value) {
-        let resp = app
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("x-api-key", &app.api_key)
-            .json(&body)
-            .send()
-            .await
-            .expect("request");
-        let status = resp.status();
-        (status, resp.json().await.unwrap_or(Value::Null))
+        let url = format!("{}{path}", self.base);
+        post_json(&app.http, &url, &app.api_key, body).await
     }
+}
+
+/// `POST url` with a JSON body and an API key: the status and the JSON answer (or null).
+async fn post_json(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let resp = http
+        .post(url)
+        .header("x-api-key", key)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 impl Drop for Node {

@@ -538,18 +538,8 @@ both_dbs!(
         );
         // What the old key signed keeps verifying, and both keys are published.
         assert_eq!(app.verify(&old_token).await.0, StatusCode::OK);
-        let jwks: Value = app
-            .http
-            .get(format!(
-                "{}/p/{}/.well-known/jwks.json",
-                app.base, app.project.login_id
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let jwks_path = format!("/p/{}/.well-known/jwks.json", app.project.login_id);
+        let (_, jwks) = app.get(&jwks_path).await;
         let kids: Vec<_> = jwks["keys"]
             .as_array()
             .unwrap()
