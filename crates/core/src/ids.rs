@@ -79,3 +79,68 @@ mod tests {
         );
     }
 }
+
+/// SECURITY K4: the checks that keep every secret on the OS CSPRNG and every code comparison
+/// constant-time. They read the repository's sources, so they catch a new file too.
+#[cfg(test)]
+mod k4 {
+    use std::path::{Path, PathBuf};
+
+    fn repository() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    }
+
+    fn rust_sources(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                rust_sources(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn clippy_forbids_the_non_os_random_generators_k4() {
+        let config = std::fs::read_to_string(repository().join("clippy.toml")).unwrap();
+        for method in [concat!("rand::thread", "_rng"), concat!("rand::", "random")] {
+            assert!(
+                config.contains(&format!("path = \"{method}\"")),
+                "clippy.toml must list {method} under disallowed-methods"
+            );
+        }
+    }
+
+    #[test]
+    fn no_source_draws_randomness_from_anything_but_the_os_k4() {
+        let mut files = Vec::new();
+        rust_sources(&repository().join("crates"), &mut files);
+        assert!(files.len() > 20, "the walk found the sources");
+        let forbidden = [
+            concat!("thread", "_rng"),
+            concat!("rand::", "random"),
+            concat!("Small", "Rng"),
+            concat!("from", "_entropy"),
+            concat!("fast", "rand"),
+        ];
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            for needle in forbidden {
+                assert!(!text.contains(needle), "{} uses {needle}", file.display());
+            }
+        }
+    }
+
+    #[test]
+    fn one_time_codes_are_compared_in_constant_time_k4() {
+        let core = repository().join("crates/core/src");
+        for file in ["mfa/totp.rs", "mfa/sms.rs", "password.rs"] {
+            let text = std::fs::read_to_string(core.join(file)).unwrap();
+            assert!(
+                text.contains("subtle::ConstantTimeEq::ct_eq("),
+                "{file} compares a secret without subtle::ConstantTimeEq"
+            );
+        }
+    }
+}

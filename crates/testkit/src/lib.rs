@@ -311,6 +311,17 @@ impl TestApp {
         out
     }
 
+    /// The number one SQL query answers (`select count(*) …`) on the test database, read beside
+    /// the server for invariant checks.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&self.database_url())
+            .await
+            .expect("connect");
+        let row = sqlx::query(sql).fetch_one(&mut conn).await.expect(sql);
+        sqlx::Row::get::<i64, _>(&row, 0)
+    }
+
     /// Every table of the test database, dumped (for "no secret at rest" checks).
     pub async fn dump_all_tables(&self) -> String {
         let names_sql = match self.db {

@@ -103,9 +103,11 @@ impl Mfa<'_> {
             tx.rollback().await?;
             return Ok(false);
         }
+        step!("factor.confirm.after_confirm");
         if let Some(hashes) = effects.replace_backup_codes {
             Self::replace_backup_codes_in(&mut tx, project_id, user_id, hashes, now).await?;
         }
+        step!("factor.confirm.after_backup_codes");
         if let Some(keep) = effects.end_sessions_except {
             sqlx::query(
                 "update session set ended_at = $1 where project_id = $2 and user_id = $3 and ended_at is null and id <> $4",

@@ -5,6 +5,16 @@
 //! touches user data takes the project id and filters by it, so another project's rows cannot be
 //! reached.
 
+/// A fail point between two steps of a transaction (SECURITY X1). Built with the `failpoints`
+/// feature, a test can make the step fail there as a crash would; otherwise it is nothing.
+macro_rules! step {
+    ($name:literal) => {
+        fail::fail_point!($name, |_| Err(crate::error::Error::Internal(
+            anyhow::anyhow!(concat!("fail point ", $name))
+        )))
+    };
+}
+
 mod invalidation;
 pub mod keys;
 pub mod mfa;

@@ -70,6 +70,7 @@ impl Sessions<'_> {
         .bind(s.expires_at)
         .execute(&mut *tx)
         .await?;
+        step!("session.create.after_session");
         sqlx::query(
             "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
              values ($1, $2, $3, $4, $5, $6)",
@@ -215,6 +216,7 @@ impl Sessions<'_> {
             tx.rollback().await?;
             return Ok(false);
         }
+        step!("refresh.rotate.after_mark");
         sqlx::query(
             "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
              values ($1, $2, $3, $4, $5, $6)",
@@ -227,6 +229,7 @@ impl Sessions<'_> {
         .bind(parent.expires_at)
         .execute(&mut *tx)
         .await?;
+        step!("refresh.rotate.after_successor");
         sqlx::query("update session set last_active_at = $1 where project_id = $2 and id = $3")
             .bind(now)
             .bind(project_id)

@@ -434,6 +434,7 @@ impl Users<'_> {
         .bind(&token.id)
         .execute(&mut *tx)
         .await?;
+        step!("emailed_token.redeem.after_use");
         let updated = sqlx::query(
             "update app_user set email_verified = 1, password_hash = coalesce($1, password_hash), \
              updated_at = case when updated_at >= $2 then updated_at + 1 else $2 end \
@@ -450,6 +451,7 @@ impl Users<'_> {
             tx.rollback().await?;
             return Ok(false);
         }
+        step!("emailed_token.redeem.after_user");
         if new_password_hash.is_some() {
             Self::after_password_change(&mut tx, project_id, &token.user_id, None, now).await?;
         }

@@ -80,19 +80,52 @@ pub enum Command {
 }
 
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("PROTEKT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let json = std::env::var("PROTEKT_LOG_FORMAT")
         .map(|f| f == "json")
         .unwrap_or(false);
+    // A second subscriber (tests) is an error we can ignore: the first one stays.
+    let _ = tracing::subscriber::set_global_default(log_subscriber(json, std::io::stderr));
+}
+
+/// The log: one line per event, plain text or JSON (`PROTEKT_LOG_FORMAT=json`), filtered by
+/// `PROTEKT_LOG` (default `info,sqlx=warn`). Field values are escaped, so a user-controlled
+/// string cannot start a line of its own (SECURITY AU3).
+fn log_subscriber<W>(json: bool, writer: W) -> Box<dyn tracing::Subscriber + Send + Sync>
+where
+    W: for<'a> tracing_subscriber::fmt::MakeWriter<'a> + Send + Sync + 'static,
+{
+    let filter = tracing_subscriber::EnvFilter::try_from_env("PROTEKT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if json {
-        builder.json().init();
+        Box::new(builder.json().finish())
     } else {
-        builder.init();
+        Box::new(builder.fmt_fields(escaped_fields()).finish())
     }
+}
+
+/// Text-format fields with control characters escaped (`\n` becomes `\\n`): the default
+/// formatter writes `%value` fields raw, so a forged newline would start a line of its own.
+fn escaped_fields() -> impl for<'w> tracing_subscriber::fmt::FormatFields<'w> {
+    use tracing_subscriber::field::MakeExt;
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let mut text = String::new();
+        for c in format!("{value:?}").chars() {
+            if c.is_control() {
+                text.extend(c.escape_default());
+            } else {
+                text.push(c);
+            }
+        }
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ")
 }
 
 /// Runs one command: each is a function of its own in this folder.
@@ -109,5 +142,44 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Project { command } => project::project(g, command).await,
         Command::Keys { command } => keys::keys(g, command).await,
         Command::Bench { command } => keys::bench(command),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    /// Collects what the log writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_user_controlled_string_stays_on_its_log_line_au3() {
+        let forged = "a\n{\"event\":\"admin_login\"}\r\n2026-01-01T00:00:00Z  INFO admin logged in";
+        for json in [true, false] {
+            let captured = Captured::default();
+            let sink = captured.clone();
+            let subscriber = super::log_subscriber(json, move || sink.clone());
+            tracing::subscriber::with_default(subscriber, || {
+                tracing::info!(to = %forged, email = ?forged, "email written to the dev outbox");
+            });
+            let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            assert_eq!(text.lines().count(), 1, "json={json}: {text}");
+            assert!(!text.contains('\r'), "json={json}: {text}");
+            if json {
+                let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+                assert_eq!(line["fields"]["to"], forged);
+            }
+        }
     }
 }

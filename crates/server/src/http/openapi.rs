@@ -1,7 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
 use protekt_api_types as api;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Responses};
 use utoipa::{Modify, OpenApi};
 
 use super::api::{account, auth, management_tokens, mfa, projects, sessions, system, users};
@@ -26,7 +28,7 @@ use super::api::{account, auth, management_tokens, mfa, projects, sessions, syst
         system::health_get, system::ready_get, system::jwks_get, system::openapi_get,
     ),
     components(schemas(api::ErrorCode, api::ErrorBody, api::ErrorDetail)),
-    modifiers(&Security),
+    modifiers(&Security, &SharedErrors),
 )]
 struct ApiDoc;
 
@@ -62,6 +64,96 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// The error answers an operation gets from the layers in front of its handler: the credential
+/// extractors, the JSON body parser, and the path and query parsers. They are added here from
+/// what the operation declares, so no route can forget one; each handler's annotation lists only
+/// the errors of its own rules.
+struct SharedErrors;
+
+impl Modify for SharedErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use api::ErrorCode::*;
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let schemes = security_schemes(operation);
+                let has = |scheme: &str| schemes.iter().any(|s| s == scheme);
+                let parameters = operation.parameters.as_deref().unwrap_or_default();
+                let in_path = parameters
+                    .iter()
+                    .any(|p| p.parameter_in == ParameterIn::Path);
+                let mut shared = Vec::new();
+                if has("apiKey") {
+                    shared.push(InvalidApiKey);
+                }
+                if has("bearer") || has("managementToken") {
+                    shared.extend([InvalidToken, TokenExpired]);
+                }
+                if has("managementToken") {
+                    shared.push(Forbidden);
+                }
+                if operation.request_body.is_some() {
+                    shared.extend([InvalidRequest, PayloadTooLarge, UnsupportedMediaType]);
+                } else if !parameters.is_empty() {
+                    shared.push(InvalidRequest);
+                }
+                if in_path {
+                    shared.push(NotFound);
+                }
+                for code in shared {
+                    add_error(&mut operation.responses, code);
+                }
+            }
+        }
+    }
+}
+
+/// The security schemes an operation accepts, by name.
+fn security_schemes(operation: &Operation) -> Vec<String> {
+    let requirements = operation.security.as_deref().unwrap_or_default();
+    let mut names = Vec::new();
+    for requirement in requirements {
+        if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(requirement) {
+            names.extend(map.keys().cloned());
+        }
+    }
+    names
+}
+
+/// Declares that the operation can answer `code`: adds its status with the error body, or names
+/// the code in the status already declared.
+fn add_error(responses: &mut Responses, code: api::ErrorCode) {
+    let status = code.http_status().to_string();
+    let entry = responses.responses.entry(status).or_insert_with(|| {
+        RefOr::T(
+            ResponseBuilder::new()
+                .content(
+                    "application/json",
+                    Content::new(Some(RefOr::Ref(Ref::from_schema_name("ErrorBody")))),
+                )
+                .build(),
+        )
+    });
+    if let RefOr::T(response) = entry {
+        let mentioned = response
+            .description
+            .split([',', ' '])
+            .any(|word| word == code.as_str());
+        if !mentioned {
+            if !response.description.is_empty() {
+                response.description.push_str(", ");
+            }
+            response.description.push_str(code.as_str());
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 mod account;
 mod auth;
 mod cli;
+mod faults;
 mod input;
 mod isolation;
 mod mfa;

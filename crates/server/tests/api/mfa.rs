@@ -31,7 +31,7 @@ fn code_at(secret: &[u8], unix_secs: u64) -> String {
     .generate(unix_secs)
 }
 
-fn now_code(app: &TestApp, secret: &[u8]) -> String {
+pub(crate) fn now_code(app: &TestApp, secret: &[u8]) -> String {
     code_at(secret, (app.clock.now() / 1000) as u64)
 }
 
@@ -50,8 +50,8 @@ async fn with_totp_codes(app: &TestApp, email: &str) -> (String, Vec<u8>, Vec<St
     (access, secret, codes)
 }
 
-/// Enrols and confirms TOTP with `access`; returns the secret and the backup codes handed out.
-async fn confirm_totp(app: &TestApp, access: &str) -> (Vec<u8>, Vec<String>) {
+/// Starts a TOTP enrolment with `access`; returns the secret.
+pub(crate) async fn enrol_totp(app: &TestApp, access: &str) -> Vec<u8> {
     let (status, enrolled) = app
         .request(
             Method::POST,
@@ -70,6 +70,12 @@ async fn confirm_totp(app: &TestApp, access: &str) -> (Vec<u8>, Vec<String>) {
         .starts_with("data:image/svg+xml;base64,"));
     let secret = secret_of(uri);
     assert!(secret.len() * 8 >= 160, "M1: a 160-bit seed");
+    secret
+}
+
+/// Enrols and confirms TOTP with `access`; returns the secret and the backup codes handed out.
+async fn confirm_totp(app: &TestApp, access: &str) -> (Vec<u8>, Vec<String>) {
+    let secret = enrol_totp(app, access).await;
     let (status, confirmed) = app
         .request(
             Method::POST,
