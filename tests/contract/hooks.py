@@ -55,7 +55,7 @@ class Credentials:
     def valid_api_key(self):
         status, _ = call("GET", "/v1/users?limit=1", headers={"X-Api-Key": self.api_key})
         if status != 200:
-            created = json.loads(cli("project", "create", "--json", f"contract {next(self.serial)}"))
+            created = json.loads(cli("project", "create", "--json", "--name", f"contract {next(self.serial)}"))
             self.api_key = created["apiKey"]
             self.access_token = None
         return self.api_key

@@ -33,11 +33,11 @@ def wait_until_up(url, server):
         if server.poll() is not None:
             sys.exit(f"protekt serve exited with {server.returncode}")
         try:
-            with urllib.request.urlopen(url + "/health", timeout=1):
+            with urllib.request.urlopen(url + "/healthz", timeout=1):
                 return
         except OSError:
             time.sleep(0.05)
-    sys.exit("protekt serve did not answer /health")
+    sys.exit("protekt serve did not answer /healthz")
 
 
 def main():
@@ -54,7 +54,7 @@ def main():
         run = lambda *a: subprocess.run(  # noqa: E731
             [binary, "--data-dir", data_dir, *a], check=True, capture_output=True, text=True
         ).stdout.strip()
-        project = json.loads(run("project", "create", "--json", "contract"))
+        project = json.loads(run("project", "create", "--json", "--name", "contract"))
         management_token = run("token", "create", "--name", "contract")
         port = free_port()
         url = f"http://127.0.0.1:{port}"

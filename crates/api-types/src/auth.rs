@@ -25,8 +25,15 @@ pub struct User {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SignupRequest {
+    #[schema(format = Email, max_length = 254, pattern = r"\S", example = "ada@example.com")]
     pub email: String,
-    /// 8 to 1024 bytes by default; checked against common and guessable passwords.
+    /// At least the project's `passwordMinLength` characters (8 by default), at most 1024;
+    /// a password that is common or easy to guess is refused with `weak_password` (422).
+    #[schema(
+        min_length = 8,
+        max_length = 1024,
+        example = "correct horse battery staple"
+    )]
     pub password: String,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]
@@ -34,17 +41,28 @@ pub struct SignupRequest {
     /// Email a verification link to the new user.
     #[serde(default)]
     pub send_verification: Option<bool>,
-    /// Ask for a shorter access-token lifetime (seconds); never longer than the project's.
-    #[serde(default)]
+    /// Ask for a shorter access-token lifetime (seconds, 10 to 86400); never longer than the
+    /// project's.
+    #[serde(default, deserialize_with = "crate::json::opt_whole")]
+    #[schema(minimum = 10, maximum = 86400, example = 300)]
     pub token_expiry: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(format = Email, max_length = 254, pattern = r"\S", example = "ada@example.com")]
     pub email: String,
+    #[schema(
+        min_length = 1,
+        max_length = 1024,
+        example = "correct horse battery staple"
+    )]
     pub password: String,
-    #[serde(default)]
+    /// Ask for a shorter access-token lifetime (seconds, 10 to 86400); never longer than the
+    /// project's.
+    #[serde(default, deserialize_with = "crate::json::opt_whole")]
+    #[schema(minimum = 10, maximum = 86400, example = 300)]
     pub token_expiry: Option<u64>,
 }
 
@@ -65,8 +83,12 @@ pub struct AuthResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(min_length = 1, max_length = 8192)]
     pub refresh_token: String,
-    #[serde(default)]
+    /// Ask for a shorter access-token lifetime (seconds, 10 to 86400); never longer than the
+    /// project's.
+    #[serde(default, deserialize_with = "crate::json::opt_whole")]
+    #[schema(minimum = 10, maximum = 86400, example = 300)]
     pub token_expiry: Option<u64>,
 }
 
@@ -82,6 +104,7 @@ pub struct RefreshResponse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TokenRequest {
     /// An access token (JWT) or a refresh token.
+    #[schema(min_length = 1, max_length = 8192)]
     pub token: String,
 }
 

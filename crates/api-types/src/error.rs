@@ -23,8 +23,15 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// An account with this email already exists in the project.
     EmailTaken,
-    /// The password does not meet the project's password policy.
+    /// The password does not meet the project's password policy (422: the request is well
+    /// formed, the password is refused).
     WeakPassword,
+    /// A well-formed value that a rule refuses: a redirect URL outside the project's allow-list,
+    /// a cursor of another listing, a project that does not exist; `field` names it.
+    ValueNotAllowed,
+    /// The request does not fit the current state: the factor is already enrolled, there is no
+    /// enrolment to confirm, the user has no such factor.
+    Conflict,
     /// The user is disabled and cannot sign in.
     UserDisabled,
     /// The project requires a verified email before sign-in, and this one is not verified.
@@ -65,6 +72,8 @@ impl ErrorCode {
         ErrorCode::InvalidCredentials,
         ErrorCode::EmailTaken,
         ErrorCode::WeakPassword,
+        ErrorCode::ValueNotAllowed,
+        ErrorCode::Conflict,
         ErrorCode::UserDisabled,
         ErrorCode::EmailNotVerified,
         ErrorCode::InvalidToken,
@@ -91,6 +100,8 @@ impl ErrorCode {
             ErrorCode::InvalidCredentials => "invalid_credentials",
             ErrorCode::EmailTaken => "email_taken",
             ErrorCode::WeakPassword => "weak_password",
+            ErrorCode::ValueNotAllowed => "value_not_allowed",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::UserDisabled => "user_disabled",
             ErrorCode::EmailNotVerified => "email_not_verified",
             ErrorCode::InvalidToken => "invalid_token",
@@ -109,7 +120,7 @@ impl ErrorCode {
     /// The HTTP status that goes with the code.
     pub fn http_status(self) -> u16 {
         match self {
-            ErrorCode::InvalidRequest | ErrorCode::WeakPassword => 400,
+            ErrorCode::InvalidRequest => 400,
             ErrorCode::InvalidApiKey
             | ErrorCode::InvalidCredentials
             | ErrorCode::InvalidToken
@@ -123,9 +134,10 @@ impl ErrorCode {
             | ErrorCode::MfaLocked => 403,
             ErrorCode::NotFound => 404,
             ErrorCode::MethodNotAllowed => 405,
-            ErrorCode::EmailTaken => 409,
+            ErrorCode::EmailTaken | ErrorCode::Conflict => 409,
             ErrorCode::PayloadTooLarge => 413,
             ErrorCode::UnsupportedMediaType => 415,
+            ErrorCode::WeakPassword | ErrorCode::ValueNotAllowed => 422,
             ErrorCode::RateLimited => 429,
             ErrorCode::InternalError => 500,
             ErrorCode::ServerBusy => 503,
@@ -145,7 +157,8 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// A human-readable explanation; may change between versions, unlike `code`.
     pub message: String,
-    /// For `invalid_request` and `weak_password`: the request field at fault.
+    /// For `invalid_request`, `weak_password` and `value_not_allowed`: the request field at
+    /// fault.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// For `rate_limited` and `server_busy`: seconds to wait before retrying.

@@ -8,6 +8,7 @@
 mod account;
 mod auth;
 mod error;
+mod json;
 mod mfa;
 mod projects;
 mod sessions;

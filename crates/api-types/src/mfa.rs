@@ -1,18 +1,98 @@
 //! Second factors and the MFA step of a login.
 
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
 
 use crate::User;
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MfaEnrollRequest {
-    /// `totp` or `sms`.
-    pub method: String,
-    /// For `sms`: an E.164 number such as `+14155550123`.
-    #[serde(default)]
-    pub phone: Option<String>,
+/// A kind of second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MfaMethod {
+    /// An authenticator app (RFC 6238).
+    Totp,
+    /// A code sent by text message.
+    Sms,
+}
+
+impl MfaMethod {
+    /// The name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Totp => "totp",
+            MfaMethod::Sms => "sms",
+        }
+    }
+}
+
+/// The factor to enrol, by `method`: an authenticator app, or SMS to a phone number.
+/// (Its schema is written out below: the derived one would let `phone` through for `totp`.)
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
+pub enum MfaEnrollRequest {
+    /// An authenticator app: the answer carries the `otpauth://` URI and its QR code.
+    Totp {},
+    /// A code by text message to `phone`, an E.164 number.
+    Sms { phone: String },
+}
+
+/// E.164: a plus sign and 7 to 15 digits, the first not 0.
+const E164: &str = r"^\+[1-9][0-9]{6,14}$";
+
+impl utoipa::PartialSchema for MfaEnrollRequest {
+    fn schema() -> RefOr<Schema> {
+        let variant = |method: &str, description: &str| {
+            ObjectBuilder::new()
+                .description(Some(description))
+                .property(
+                    "method",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([method])),
+                )
+                .required("method")
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        let totp = variant(
+            "totp",
+            "An authenticator app: the answer carries the `otpauth://` URI.",
+        );
+        let sms = variant("sms", "A code by text message to `phone`.")
+            .property(
+                "phone",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("An E.164 number such as `+14155550123`."))
+                    .pattern(Some(E164))
+                    .examples(["+14155550123"]),
+            )
+            .required("phone");
+        OneOfBuilder::new()
+            .item(totp)
+            .item(sms)
+            .description(Some("The factor to enrol, by `method`."))
+            .into()
+    }
+}
+
+impl ToSchema for MfaEnrollRequest {}
+
+impl MfaEnrollRequest {
+    pub fn method(&self) -> MfaMethod {
+        match self {
+            MfaEnrollRequest::Totp {} => MfaMethod::Totp,
+            MfaEnrollRequest::Sms { .. } => MfaMethod::Sms,
+        }
+    }
+
+    pub fn phone(&self) -> Option<&str> {
+        match self {
+            MfaEnrollRequest::Totp {} => None,
+            MfaEnrollRequest::Sms { phone } => Some(phone),
+        }
+    }
 }
 
 /// For TOTP: the `otpauth://` URI and a QR code of it (an SVG data URI). Null for SMS, whose
@@ -30,10 +110,15 @@ pub struct MfaEnrollResponse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MfaVerifyRequest {
     /// A TOTP code, the SMS code, or a backup code.
+    #[schema(min_length = 1, max_length = 64, example = "123456")]
     pub code: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 8192)]
     pub mfa_token: Option<String>,
-    #[serde(default)]
+    /// Ask for a shorter access-token lifetime (seconds, 10 to 86400); never longer than the
+    /// project's.
+    #[serde(default, deserialize_with = "crate::json::opt_whole")]
+    #[schema(minimum = 10, maximum = 86400, example = 300)]
     pub token_expiry: Option<u64>,
 }
 
@@ -53,12 +138,13 @@ pub struct MfaVerifyResponse {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MfaUnenrollRequest {
-    pub method: String,
+    pub method: MfaMethod,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MfaResendRequest {
+    #[schema(min_length = 1, max_length = 8192)]
     pub mfa_token: String,
 }
 

@@ -13,7 +13,7 @@ pub struct Project {
     /// `lp_…`, public.
     pub login_id: String,
     pub name: String,
-    #[schema(value_type = Object)]
+    #[schema(value_type = ProjectSettings)]
     pub settings: serde_json::Value,
     pub created_at: String,
     pub updated_at: String,
@@ -27,22 +27,23 @@ pub struct ProjectList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProjectCreateRequest {
+    /// 1 to 100 characters (surrounding spaces are trimmed).
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "Acme")]
     pub name: String,
-    /// Settings to start with (the rest take their defaults); see `Project.settings`.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub settings: Option<serde_json::Value>,
+    /// Settings to start with (the rest take their defaults).
+    #[serde(default, deserialize_with = "crate::json::opt_object")]
+    pub settings: Option<ProjectSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ProjectUpdateRequest {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S", example = "Acme")]
     pub name: Option<String>,
-    /// Merged into the current settings at top level; validated as a whole.
-    #[serde(default)]
-    #[schema(value_type = Option<Object>)]
-    pub settings: Option<serde_json::Value>,
+    /// The settings to change; validated with the rest as a whole.
+    #[serde(default, deserialize_with = "crate::json::opt_object")]
+    pub settings: Option<ProjectSettings>,
 }
 
 /// A project just created, with its first API key (shown only this once).
@@ -94,12 +95,18 @@ pub struct ManagementTokenList {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ManagementTokenCreateRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S",
+        example = "deploy pipeline"
+    )]
     pub name: String,
     /// Limit the token to one project (`prj_…`); omitted: every project.
     #[serde(default)]
     pub project_id: Option<String>,
     /// Lifetime in seconds: 60 to 31622400 (366 days); default 90 days.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::opt_whole")]
     #[schema(minimum = 60, maximum = 31622400)]
     pub expires_in: Option<u64>,
 }
@@ -110,4 +117,204 @@ pub struct ManagementTokenCreateRequest {
 pub struct ManagementTokenCreated {
     pub token: String,
     pub management_token: ManagementToken,
+}
+
+/// A project's settings. In a create or update request every field is optional: the ones given
+/// replace the stored ones, the rest keep their values (defaults at creation). A few rules span
+/// fields and are checked as a whole (`value_not_allowed`, 422): `sessionIdleTimeout` lies
+/// between `accessTokenTtl` and `sessionLifetime`; `signingAlg` is chosen at creation only;
+/// `emailFrom` must parse as a mailbox and templates must compile.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(default)]
+pub struct ProjectSettings {
+    /// Access-token lifetime in seconds (default 900).
+    #[schema(minimum = 60, maximum = 86400)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub access_token_ttl: Option<u64>,
+    /// Absolute session (and refresh-token) lifetime in seconds (default 30 days).
+    #[schema(minimum = 300, maximum = 34560000)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub session_lifetime: Option<u64>,
+    /// A session with no refresh for this long ends (seconds; default 7 days).
+    #[schema(minimum = 60, maximum = 34560000)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub session_idle_timeout: Option<u64>,
+    /// Seconds a rotated refresh token may be presented again for the same successor
+    /// (default 10).
+    #[schema(minimum = 0, maximum = 60)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub refresh_grace: Option<u64>,
+    /// Minimum password length in characters (default 8).
+    #[schema(minimum = 8, maximum = 128)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub password_min_length: Option<u64>,
+    /// Algorithm of the project's signing keys (default ES256); chosen at creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_alg: Option<SigningAlg>,
+    /// Refuse password login (`email_not_verified`) until the email is verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub require_email_verification: Option<bool>,
+    /// Where emailed links may send the browser afterwards: absolute http(s) URLs, exact match.
+    #[schema(max_items = 100, example = json!(["https://app.example.com/signed-in"]))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_redirect_urls: Option<Vec<RedirectUrl>>,
+    /// Lifetime of password-reset links, seconds (default 3600).
+    #[schema(minimum = 60, maximum = 3600)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub reset_token_ttl: Option<u64>,
+    /// Lifetime of email-verification links, seconds (default 3600).
+    #[schema(minimum = 60, maximum = 86400)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub verification_token_ttl: Option<u64>,
+    /// Sender of this project's emails, such as `Acme <no-reply@acme.test>`; null: the server's.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(example = "Acme <no-reply@acme.test>")]
+    pub email_from: Option<Option<String>>,
+    /// This project's own SMTP server; null: the server's (else the dev outbox).
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present_object",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub smtp: Option<Option<SmtpSettings>>,
+    /// Overrides of the email templates (minijinja), per kind of email.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub email_templates: Option<EmailTemplates>,
+    /// Confirming a second factor ends the user's other sessions (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_other_sessions_on_mfa_change: Option<bool>,
+    /// SMS this project may send per hour, all users together (default 500).
+    #[schema(minimum = 1, maximum = 1000000)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub sms_per_hour: Option<u64>,
+}
+
+/// An absolute `http` or `https` URL without credentials (stored normalised).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, format = Uri, pattern = "^https?://[^\\s@/]+(/[^\\s]*)?$")]
+pub struct RedirectUrl(pub String);
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+pub enum SigningAlg {
+    #[serde(rename = "ES256")]
+    Es256,
+    #[serde(rename = "EdDSA")]
+    EdDsa,
+    #[serde(rename = "RS256")]
+    Rs256,
+}
+
+/// An SMTP server. The password is write-only: never returned.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SmtpSettings {
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[^\\s/]+$",
+        example = "smtp.example.com"
+    )]
+    pub host: String,
+    #[serde(deserialize_with = "crate::json::whole")]
+    #[schema(minimum = 1, maximum = 65535, example = 587)]
+    pub port: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(write_only)]
+    pub password: Option<String>,
+    /// Whether a password is stored (answers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(read_only)]
+    pub password_set: Option<bool>,
+    pub tls: TlsMode,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+    /// No encryption (local relays and tests only).
+    None,
+}
+
+/// Template overrides per kind of email; a kind left out keeps the built-in template.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailTemplates {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub verify_email: Option<TemplateOverride>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub password_reset: Option<TemplateOverride>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub password_changed: Option<TemplateOverride>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub mfa_locked: Option<TemplateOverride>,
+}
+
+/// minijinja sources, each at most 32768 characters; a part left out keeps the built-in one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateOverride {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 32768)]
+    pub subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 32768)]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 32768)]
+    pub html: Option<String>,
 }

@@ -27,6 +27,7 @@ pub struct UserResponse {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UserUpdateRequest {
     #[serde(default)]
+    #[schema(format = Email, max_length = 254, pattern = r"\S", example = "ada@example.com")]
     pub email: Option<String>,
     #[serde(default)]
     #[schema(value_type = Option<Object>)]

@@ -94,7 +94,7 @@ impl AccountService {
         redirect_url
             .map(|u| {
                 project.settings.allowed_redirect(u).ok_or_else(|| {
-                    Error::invalid(
+                    Error::not_allowed(
                         "redirectUrl",
                         "redirectUrl is not one of the project's allowed redirect URLs",
                     )
@@ -426,7 +426,7 @@ impl AccountService {
             .users()
             .password_hash(&project.id, &user.id)
             .await?;
-        let checked = if current.len() <= password::MAX_PASSWORD_BYTES {
+        let checked = if current.chars().count() <= password::MAX_PASSWORD_CHARS {
             current
         } else {
             ""

@@ -24,6 +24,8 @@ use crate::tokens::{AccessClaims, TokenService};
 
 /// Shortest access-token lifetime a client may ask for, in seconds.
 pub const MIN_TOKEN_EXPIRY: u64 = 10;
+/// The longest access-token lifetime any project may have (`accessTokenTtl`).
+pub const MAX_TOKEN_EXPIRY: u64 = 86_400;
 
 /// Where a request came from, recorded on the session.
 #[derive(Debug, Clone, Default)]
@@ -400,8 +402,11 @@ impl AuthService {
     /// or already-invalid tokens are accepted silently, as RFC 7009 §2.2 asks.
     pub async fn revoke(&self, project: &Project, token: &str) -> Result<()> {
         let now = self.clock.now();
-        if token.len() > 8 * 1024 {
-            return Err(Error::invalid("token", "token is too long"));
+        if token.is_empty() || token.chars().count() > 8 * 1024 {
+            return Err(Error::invalid(
+                "token",
+                "token must be 1 to 8192 characters",
+            ));
         }
         if token.split('.').count() == 3 {
             if let Ok(claims) = self.tokens.verify_ignoring_time(project, token, now).await {
@@ -443,9 +448,9 @@ pub fn token_ttl(project: &Project, requested: Option<u64>) -> Result<u64> {
     let max = project.settings.access_token_ttl;
     match requested {
         None => Ok(max),
-        Some(t) if t < MIN_TOKEN_EXPIRY => Err(Error::invalid(
+        Some(t) if !(MIN_TOKEN_EXPIRY..=MAX_TOKEN_EXPIRY).contains(&t) => Err(Error::invalid(
             "tokenExpiry",
-            format!("tokenExpiry must be at least {MIN_TOKEN_EXPIRY} seconds"),
+            format!("tokenExpiry must be {MIN_TOKEN_EXPIRY} to {MAX_TOKEN_EXPIRY} seconds"),
         )),
         Some(t) => Ok(t.min(max)),
     }

@@ -15,6 +15,14 @@ pub enum Error {
     EmailTaken,
     #[error("{message}")]
     WeakPassword { field: String, message: String },
+    /// A well-formed value that a rule of the project or the data refuses (a redirect URL
+    /// outside the allow-list, a cursor of another listing, a project that does not exist).
+    #[error("{message}")]
+    ValueNotAllowed { field: String, message: String },
+    /// The request does not fit the current state (a factor already enrolled, no enrolment to
+    /// confirm).
+    #[error("{message}")]
+    Conflict { message: String },
     #[error("this user is disabled")]
     UserDisabled,
     #[error("the email address must be verified before signing in")]
@@ -57,6 +65,19 @@ impl Error {
                 message,
             },
             other => other,
+        }
+    }
+
+    pub fn not_allowed(field: &str, message: impl Into<String>) -> Self {
+        Error::ValueNotAllowed {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Error::Conflict {
+            message: message.into(),
         }
     }
 

@@ -1,7 +1,7 @@
 //! Passwords: the policy a new password must meet, and the hashing pool.
 //!
 //! Policy follows NIST SP 800-63B: a minimum length (project setting, default 8), a maximum of
-//! 1024 bytes so hashing cannot be turned into a DoS, no composition rules, and a strength check
+//! 1024 characters (4 KiB at most) so hashing cannot be turned into a DoS, no composition rules, and a strength check
 //! with zxcvbn's dictionaries (common passwords, names, the user's email and the project's name
 //! as context words). Passwords are NFKC-normalised before hashing, so the same passphrase typed
 //! on different keyboards matches.
@@ -20,8 +20,8 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Error, Result};
 
-/// Longest accepted password, in bytes (before normalisation).
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Longest accepted password, in characters (before normalisation): at most 4 KiB to hash.
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 /// zxcvbn cost grows quickly with length; a passphrase this long is judged by its start.
 const STRENGTH_CHECK_CHARS: usize = 100;
 
@@ -34,10 +34,10 @@ pub fn check_policy(password: &str, min_chars: usize, context: &[&str]) -> Resul
             message: m.to_owned(),
         })
     };
-    if password.len() > MAX_PASSWORD_BYTES {
+    if password.chars().count() > MAX_PASSWORD_CHARS {
         return Err(Error::invalid(
             "password",
-            format!("password must be at most {MAX_PASSWORD_BYTES} bytes"),
+            format!("password must be at most {MAX_PASSWORD_CHARS} characters"),
         ));
     }
     let normalized = normalize(password);
@@ -412,7 +412,7 @@ mod tests {
         let passphrase = "correcthorsebatterystaplepurpleelephantdancesonthemoonlitbeachxx";
         assert_eq!(passphrase.len(), 64);
         assert!(check_policy(passphrase, 8, &[]).is_ok());
-        let huge = "a".repeat(MAX_PASSWORD_BYTES + 1);
+        let huge = "a".repeat(MAX_PASSWORD_CHARS + 1);
         assert!(matches!(
             check_policy(&huge, 8, &[]),
             Err(Error::InvalidRequest { .. })

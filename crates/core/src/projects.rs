@@ -55,12 +55,18 @@ fn validate_lifetimes(s: &ProjectSettings) -> Result<()> {
         "settings.sessionIdleTimeout",
         s.session_idle_timeout,
         60,
-        s.session_lifetime,
+        400 * 86_400,
     )?;
+    if s.session_idle_timeout > s.session_lifetime {
+        return Err(Error::not_allowed(
+            "settings.sessionIdleTimeout",
+            "sessionIdleTimeout must be at most sessionLifetime",
+        ));
+    }
     // Activity is recorded on refresh, so a session must not go idle while its access token
     // is still in use.
     if s.session_idle_timeout < s.access_token_ttl {
-        return Err(Error::invalid(
+        return Err(Error::not_allowed(
             "settings.sessionIdleTimeout",
             "sessionIdleTimeout must be at least accessTokenTtl",
         ));
@@ -85,7 +91,7 @@ fn validate_redirects(urls: &[String]) -> Result<()> {
     for u in urls {
         // Stored in the parsed, serialised form, so what is compared is what is sent.
         if normalize_redirect(u).as_deref() != Some(u.as_str()) {
-            return Err(Error::invalid(
+            return Err(Error::not_allowed(
                 "settings.allowedRedirectUrls",
                 format!("not an absolute http(s) URL: {}", u.escape_debug()),
             ));
@@ -98,14 +104,14 @@ fn validate_redirects(urls: &[String]) -> Result<()> {
 fn validate_mail(s: &ProjectSettings) -> Result<()> {
     if let Some(from) = &s.email_from {
         crate::delivery::mail::parse_mailbox(from)
-            .map_err(|_| Error::invalid("settings.emailFrom", "not a valid sender address"))?;
+            .map_err(|_| Error::not_allowed("settings.emailFrom", "not a valid sender address"))?;
     }
     if let Some(smtp) = &s.smtp {
         crate::delivery::mail::validate_smtp(smtp, "settings.smtp")?;
     }
     for (kind, t) in &s.email_templates {
         crate::delivery::mail::validate_override(kind, t)
-            .map_err(|m| Error::invalid(&format!("settings.emailTemplates.{kind}"), m))?;
+            .map_err(|m| Error::not_allowed(&format!("settings.emailTemplates.{kind}"), m))?;
     }
     Ok(())
 }
@@ -147,7 +153,7 @@ pub async fn create_from_request(
 
 fn check_name(name: &str) -> Result<&str> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid("name", "name must be 1 to 100 characters"));
     }
     Ok(name)
@@ -243,7 +249,7 @@ pub async fn create_management_token(
     now: Millis,
 ) -> Result<(ManagementToken, String)> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid("name", "name must be 1 to 100 characters"));
     }
     if !(60_000..=MAX_MANAGEMENT_TOKEN_TTL_MS).contains(&ttl_ms) {
@@ -257,7 +263,7 @@ pub async fn create_management_token(
             .projects()
             .by_id(id)
             .await?
-            .ok_or_else(|| Error::invalid("projectId", "there is no project with this id"))?;
+            .ok_or_else(|| Error::not_allowed("projectId", "there is no project with this id"))?;
     }
     let token = new_secret("mt_");
     let info = ManagementToken {
@@ -337,7 +343,7 @@ pub fn apply_settings_patch(
     let mut merged = serde_json::to_value(base).map_err(|e| anyhow::anyhow!("settings: {e}"))?;
     for (k, v) in patch {
         if k == "signingAlg" && !creating {
-            return Err(Error::invalid(
+            return Err(Error::not_allowed(
                 "settings.signingAlg",
                 "the signing algorithm is chosen when the project is created",
             ));

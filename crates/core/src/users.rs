@@ -74,10 +74,10 @@ fn seek_for(search: Option<&str>, cursor: Option<&str>) -> Result<UserSeek> {
     let search = search
         .map(|s| s.trim().to_lowercase())
         .filter(|s| !s.is_empty());
-    if search.as_ref().is_some_and(|s| s.len() > 254) {
+    if search.as_ref().is_some_and(|s| s.chars().count() > 254) {
         return Err(Error::invalid("search", "search is too long"));
     }
-    let wrong_cursor = || Error::invalid("cursor", "the cursor belongs to another listing");
+    let wrong_cursor = || Error::not_allowed("cursor", "the cursor belongs to another listing");
     let after = cursor.map(decode_cursor).transpose()?;
     Ok(match (search, after) {
         (None, None) => UserSeek::Created { after: None },
@@ -115,7 +115,7 @@ fn encode_cursor(c: &Cursor) -> String {
 }
 
 fn decode_cursor(text: &str) -> Result<Cursor> {
-    let bad = || Error::invalid("cursor", "the cursor is not valid");
+    let bad = || Error::not_allowed("cursor", "the cursor is not valid");
     if text.len() > 1024 {
         return Err(bad());
     }

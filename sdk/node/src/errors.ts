@@ -14,6 +14,8 @@ export const ERROR_CODES = Object.freeze([
   'invalid_credentials',
   'email_taken',
   'weak_password',
+  'value_not_allowed',
+  'conflict',
   'user_disabled',
   'email_not_verified',
   'invalid_token',
@@ -49,7 +51,7 @@ export interface ApiError {
   message: string;
   /** The HTTP status of the answer (400 to 499). */
   status: number;
-  /** For `invalid_request` and `weak_password`: the request field at fault. */
+  /** For `invalid_request`, `weak_password` and `value_not_allowed`: the request field at fault. */
   field?: string;
   /** For `rate_limited`: seconds to wait before retrying. */
   retryAfter?: number;

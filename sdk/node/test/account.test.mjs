@@ -171,7 +171,7 @@ describe('confirmPasswordReset', () => {
     const { email } = await newUser();
     const token = await resetToken(email);
     const weak = await protekt.auth.confirmPasswordReset({ resetToken: token, newPassword: 'password' });
-    assertApiError(weak.error, 'weak_password', 400);
+    assertApiError(weak.error, 'weak_password', 422);
     // The server names `password` here, although the request's field is `newPassword`.
     assert.ok(['newPassword', 'password'].includes(weak.error.field), weak.error.field);
     // The old password still works, and the token still does.
@@ -234,7 +234,7 @@ describe('changePassword', () => {
       { currentPassword: GOOD_PASSWORD, newPassword: 'password' },
       accessToken,
     );
-    assertApiError(result.error, 'weak_password', 400);
+    assertApiError(result.error, 'weak_password', 422);
     assert.ok(['newPassword', 'password'].includes(result.error.field), result.error.field);
     assert.equal((await protekt.auth.login({ email, password: GOOD_PASSWORD })).error, null);
   });

@@ -108,7 +108,7 @@ describe('signUp', () => {
 
   test('weak_password names the password field', async () => {
     const result = await protekt.auth.signUp({ email: uniqueEmail('weak'), password: 'password' });
-    assertApiError(result.error, 'weak_password', 400);
+    assertApiError(result.error, 'weak_password', 422);
     assert.equal(result.error.field, 'password');
     assert.deepEqual(
       { user: result.user, accessToken: result.accessToken, refreshToken: result.refreshToken },

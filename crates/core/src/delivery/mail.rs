@@ -112,8 +112,8 @@ pub fn validate_override(kind: &str, t: &TemplateOverride) -> std::result::Resul
         ("html", &t.html),
     ] {
         if let Some(src) = source {
-            if src.len() > 64 * 1024 {
-                return Err(format!("{part} template is larger than 64 KiB"));
+            if src.chars().count() > 32 * 1024 {
+                return Err(format!("{part} template is longer than 32768 characters"));
             }
             env.template_from_named_str(if part == "html" { "t.html" } else { "t.txt" }, src)
                 .map_err(|e| format!("{part} template: {e}"))?;

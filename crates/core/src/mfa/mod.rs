@@ -113,10 +113,9 @@ impl MfaService {
             return Err(Error::MfaStepUpRequired);
         }
         if user.mfa_methods.contains(&kind) {
-            return Err(Error::invalid(
-                "method",
-                format!("{method} is already enrolled; unenroll it first"),
-            ));
+            return Err(Error::conflict(format!(
+                "{method} is already enrolled; unenroll it first"
+            )));
         }
         match kind {
             FactorKind::Totp => self.start_totp(project, &user).await,
@@ -155,8 +154,7 @@ impl MfaService {
         let factors = self.store.mfa().factors_of(&project.id, &user.id).await?;
         let pending: Vec<&Factor> = factors.iter().filter(|f| !f.is_confirmed()).collect();
         if pending.is_empty() {
-            return Err(Error::invalid(
-                "code",
+            return Err(Error::conflict(
                 "there is no enrolment to confirm; call enroll first",
             ));
         }
@@ -294,12 +292,7 @@ impl MfaService {
             .await?
             .into_iter()
             .find(|f| f.kind == kind && f.is_confirmed())
-            .ok_or_else(|| {
-                Error::invalid(
-                    "mfaToken",
-                    format!("this user has no {} factor", kind.as_str()),
-                )
-            })
+            .ok_or_else(|| Error::conflict(format!("this user has no {} factor", kind.as_str())))
     }
 
     /// A live login challenge by its token.

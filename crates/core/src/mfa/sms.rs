@@ -46,7 +46,7 @@ impl MfaService {
         phone: Option<&str>,
         client: &ClientInfo,
     ) -> Result<Enrolment> {
-        let phone = phone.map(str::trim).filter(|p| is_e164(p)).ok_or_else(|| {
+        let phone = phone.filter(|p| is_e164(p)).ok_or_else(|| {
             Error::invalid(
                 "phone",
                 "phone must be an E.164 number such as +14155550123",

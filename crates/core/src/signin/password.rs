@@ -96,7 +96,7 @@ impl SignInService {
         token_ttl(project, token_expiry)?;
         // Unparseable emails and oversized passwords cannot match anybody; they still cost a
         // dummy verification so that the answer's timing says nothing.
-        let fits = password.len() <= password::MAX_PASSWORD_BYTES;
+        let fits = password.chars().count() <= password::MAX_PASSWORD_CHARS;
         let found = match Email::parse(email) {
             Ok(e) if fits => {
                 self.store

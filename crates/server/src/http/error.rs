@@ -48,6 +48,11 @@ impl From<Error> for ApiError {
                 field: Some(field),
                 ..ApiError::new(ErrorCode::WeakPassword, m)
             },
+            Error::ValueNotAllowed { field, message: m } => ApiError {
+                field: Some(field),
+                ..ApiError::new(ErrorCode::ValueNotAllowed, m)
+            },
+            Error::Conflict { message: m } => ApiError::new(ErrorCode::Conflict, m),
             Error::UserDisabled => ApiError::new(ErrorCode::UserDisabled, message),
             Error::EmailNotVerified => ApiError::new(ErrorCode::EmailNotVerified, message),
             Error::MfaRequired { mfa_token } => ApiError {
@@ -136,7 +141,7 @@ mod tests {
                     field: "password".into(),
                     message: "x".into(),
                 },
-                400,
+                422,
             ),
             (Error::UserDisabled, 403),
             (Error::InvalidToken, 401),

@@ -57,7 +57,25 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     }
 }
 
+/// Parses a request body, which is always a JSON object (serde would also build a struct from
+/// an array of its fields in order).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.trim_ascii_start().first() {
+        Some(b'{') => {}
+        None => return Err(ApiError::invalid("body", "the request body is empty")),
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_err() => {
+            return Err(ApiError::invalid(
+                "body",
+                "the request body is not valid JSON",
+            ))
+        }
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "body",
+                "the request body must be a JSON object",
+            ))
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|e| {
         let inner = e.inner();

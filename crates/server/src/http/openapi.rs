@@ -1,6 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
 
 use protekt_api_types as api;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Responses};
@@ -28,7 +29,7 @@ use super::api::{account, auth, management_tokens, mfa, projects, sessions, syst
         system::health_get, system::ready_get, system::jwks_get, system::openapi_get,
     ),
     components(schemas(api::ErrorCode, api::ErrorBody, api::ErrorDetail)),
-    modifiers(&Security, &SharedErrors),
+    modifiers(&Security, &SharedErrors, &Links),
 )]
 struct ApiDoc;
 
@@ -153,6 +154,50 @@ fn add_error(responses: &mut Responses, code: api::ErrorCode) {
                 response.description.push_str(", ");
             }
             response.description.push_str(code.as_str());
+        }
+    }
+}
+
+/// OpenAPI links: where the tokens of one answer can be used next (clients and stateful fuzzers
+/// follow them).
+struct Links;
+
+impl Modify for Links {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let token_links = [
+            (
+                "verify",
+                "auth_verify",
+                serde_json::json!({"token": "$response.body#/accessToken"}),
+            ),
+            (
+                "refresh",
+                "auth_refresh",
+                serde_json::json!({"refreshToken": "$response.body#/refreshToken"}),
+            ),
+            (
+                "revoke",
+                "auth_revoke",
+                serde_json::json!({"token": "$response.body#/refreshToken"}),
+            ),
+        ];
+        for (path, status) in [("/v1/auth/signup", "201"), ("/v1/auth/login", "200")] {
+            let Some(RefOr::T(response)) = openapi
+                .paths
+                .paths
+                .get_mut(path)
+                .and_then(|item| item.post.as_mut())
+                .and_then(|operation| operation.responses.responses.get_mut(status))
+            else {
+                continue;
+            };
+            for (name, operation_id, body) in &token_links {
+                let link = LinkBuilder::new()
+                    .operation_id(*operation_id)
+                    .request_body(Some(body.clone()))
+                    .build();
+                response.links.insert((*name).to_owned(), RefOr::T(link));
+            }
         }
     }
 }

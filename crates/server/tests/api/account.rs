@@ -50,7 +50,7 @@ both_dbs!(
             .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("weak_password"))
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
         );
         assert_eq!(body["error"]["field"], "newPassword");
         let (status, body) = app
@@ -466,8 +466,16 @@ both_dbs!(
                 )
                 .await;
             assert_eq!(
-                (status, body["error"]["field"].as_str()),
-                (StatusCode::BAD_REQUEST, Some("redirectUrl")),
+                (
+                    status,
+                    body["error"]["code"].as_str(),
+                    body["error"]["field"].as_str()
+                ),
+                (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some("value_not_allowed"),
+                    Some("redirectUrl")
+                ),
                 "{bad}"
             );
         }
@@ -606,7 +614,7 @@ both_dbs!(
             .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("weak_password")),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password")),
             "P4 on the change path"
         );
         assert_eq!(body["error"]["field"], "newPassword");
@@ -845,7 +853,7 @@ both_dbs!(
         assert_eq!(
             (status, body["error"]["field"].as_str()),
             (
-                StatusCode::BAD_REQUEST,
+                StatusCode::UNPROCESSABLE_ENTITY,
                 Some("settings.allowedRedirectUrls")
             )
         );
@@ -892,7 +900,7 @@ both_dbs!(
             .await;
         assert_eq!(
             (status, body["error"]["field"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("redirectUrl"))
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("redirectUrl"))
         );
         app
     }

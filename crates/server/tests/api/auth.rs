@@ -132,7 +132,7 @@ both_dbs!(password_policy_is_enforced_p3_p4, |app| async move {
     let (status, body) = weak("kq8#Zr1").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("weak_password"))
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password"))
     );
     assert_eq!(weak("kq8#Zr1!").await.0, StatusCode::CREATED);
     // P3: a 64-character lowercase passphrase is fine (no composition rules).
@@ -146,9 +146,9 @@ both_dbs!(password_policy_is_enforced_p3_p4, |app| async move {
     for pw in ["password123!", "qwertyuiop", "Test Project2024"] {
         let (status, body) = weak(pw).await;
         assert_eq!(body["error"]["code"], "weak_password", "{pw}");
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    // P3: more than 1024 bytes is refused before any hashing, as a plain invalid request.
+    // P3: more than 1024 characters is refused before any hashing, as a plain invalid request.
     let (status, body) = weak(&"a".repeat(1025)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "invalid_request");

@@ -100,7 +100,7 @@ both_dbs!(
             .await;
         assert_eq!(
             (status, body["error"]["code"].as_str()),
-            (StatusCode::BAD_REQUEST, Some("weak_password")),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("weak_password")),
             "the new policy applies at once"
         );
 
@@ -141,42 +141,62 @@ both_dbs!(
     |app| async move {
         let mt = token(&app).await;
         let path = format!("/v1/projects/{}", app.project.id);
+        // 400: the request breaks the document; 422: it is well formed and a rule refuses it.
+        let bad = StatusCode::BAD_REQUEST;
+        let refused = StatusCode::UNPROCESSABLE_ENTITY;
         let cases = [
-            (json!({"accessTokenTtl": 5}), "settings.accessTokenTtl"),
-            (json!({"accessTokenTtl": "long"}), "settings"),
+            (json!({"accessTokenTtl": 5}), "settings.accessTokenTtl", bad),
+            (
+                json!({"accessTokenTtl": "long"}),
+                "settings.accessTokenTtl",
+                bad,
+            ),
             (
                 json!({"passwordMinLength": 4}),
                 "settings.passwordMinLength",
+                bad,
             ),
             (
                 json!({"allowedRedirectUrls": ["not a url"]}),
                 "settings.allowedRedirectUrls",
+                refused,
             ),
             (
                 json!({"allowedRedirectUrls": ["javascript:alert(1)"]}),
                 "settings.allowedRedirectUrls",
+                refused,
             ),
-            (json!({"emailFrom": "nobody"}), "settings.emailFrom"),
+            (
+                json!({"emailFrom": "nobody"}),
+                "settings.emailFrom",
+                refused,
+            ),
             (
                 json!({"smtp": {"host": "", "port": 25, "tls": "none"}}),
                 "settings.smtp.host",
+                bad,
             ),
+            (json!({"smtp": [1, 2]}), "settings.smtp", bad),
             (
                 json!({"emailTemplates": {"verify_email": {"html": "{% if %}"}}}),
                 "settings.emailTemplates.verify_email",
+                refused,
             ),
             (
                 json!({"emailTemplates": {"nope": {}}}),
                 "settings.emailTemplates.nope",
+                bad,
             ),
             (
                 json!({"sessionIdleTimeout": 999999999}),
                 "settings.sessionIdleTimeout",
+                bad,
             ),
-            (json!({"noSuchSetting": 1}), "settings.noSuchSetting"),
-            (json!({"signingAlg": "HS256"}), "settings.signingAlg"),
+            (json!({"noSuchSetting": 1}), "settings.noSuchSetting", bad),
+            (json!({"signingAlg": "HS256"}), "settings.signingAlg", bad),
+            (json!([1, 2]), "settings", bad),
         ];
-        for (settings, field) in cases {
+        for (settings, field, expected) in cases {
             let (status, body) = app
                 .manage(
                     Method::PATCH,
@@ -185,8 +205,13 @@ both_dbs!(
                     Some(json!({"settings": settings})),
                 )
                 .await;
-            assert_eq!(status, StatusCode::BAD_REQUEST, "{settings}: {body}");
-            assert_eq!(body["error"]["code"], "invalid_request");
+            assert_eq!(status, expected, "{settings}: {body}");
+            let code = if expected == bad {
+                "invalid_request"
+            } else {
+                "value_not_allowed"
+            };
+            assert_eq!(body["error"]["code"], code, "{settings}: {body}");
             assert_eq!(body["error"]["field"], field, "{settings}: {body}");
         }
         let (status, body) = app
@@ -344,17 +369,23 @@ both_dbs!(
         let mt = token(&app).await;
         let path = format!("/v1/projects/{}", app.project.id);
         let cases = [
-            (json!({"accessTokenTTL": 60}), "settings.accessTokenTTL"),
+            (
+                json!({"accessTokenTTL": 60}),
+                "settings.accessTokenTTL",
+                StatusCode::BAD_REQUEST,
+            ),
             (
                 json!({"smtp": {"host": "mail.example.com", "port": 587, "tls": "starttls", "passwordSealed": "v1.forged"}}),
                 "settings.smtp.passwordSealed",
+                StatusCode::BAD_REQUEST,
             ),
             (
                 json!({"accessTokenTtl": 3600, "sessionIdleTimeout": 600}),
                 "settings.sessionIdleTimeout",
+                StatusCode::UNPROCESSABLE_ENTITY,
             ),
         ];
-        for (settings, field) in cases {
+        for (settings, field, expected) in cases {
             for (method, route) in [
                 (Method::POST, "/v1/projects"),
                 (Method::PATCH, path.as_str()),
@@ -363,7 +394,7 @@ both_dbs!(
                 let (status, answer) = app.manage(method.clone(), route, &mt, Some(body)).await;
                 assert_eq!(
                     (status, answer["error"]["field"].as_str()),
-                    (StatusCode::BAD_REQUEST, Some(field)),
+                    (expected, Some(field)),
                     "{method} {route}: {answer}"
                 );
             }

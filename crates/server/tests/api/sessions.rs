@@ -109,8 +109,8 @@ both_dbs!(
             .await;
         assert_eq!(
             status,
-            StatusCode::NOT_FOUND,
-            "revoke-all is not a session id"
+            StatusCode::METHOD_NOT_ALLOWED,
+            "revoke-all is not a session id: the route takes POST only"
         );
         app
     }

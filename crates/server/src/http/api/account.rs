@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
     responses(
         (status = 200, body = api::OkResponse),
         (status = 400, body = api::ErrorBody, description = "invalid_request (email, redirectUrl)"),
+        (status = 422, body = api::ErrorBody, description = "value_not_allowed (a redirectUrl the project does not allow)"),
         (status = 429, body = api::ErrorBody, description = "rate_limited"),
     ))]
 pub async fn password_reset_request(
@@ -49,7 +50,7 @@ pub async fn password_reset_request(
     security(("apiKey" = [])),
     responses(
         (status = 200, body = api::OkResponse),
-        (status = 400, body = api::ErrorBody, description = "weak_password, invalid_request"),
+        (status = 422, body = api::ErrorBody, description = "weak_password"),
         (status = 401, body = api::ErrorBody, description = "invalid_token (unknown, used or expired)"),
     ))]
 pub async fn password_reset_confirm(
@@ -69,7 +70,7 @@ pub async fn password_reset_confirm(
     security(("apiKey" = [], "bearer" = [])),
     responses(
         (status = 200, body = api::OkResponse),
-        (status = 400, body = api::ErrorBody, description = "weak_password"),
+        (status = 422, body = api::ErrorBody, description = "weak_password"),
         (status = 401, body = api::ErrorBody, description = "invalid_credentials (wrong current password), invalid_token"),
     ))]
 pub async fn password_change(
@@ -103,7 +104,9 @@ pub async fn email_verify(
 /// Send (again) a verification email. Same answer whether or not the address has an account.
 #[utoipa::path(post, path = "/v1/auth/verify-email/send", tag = "account", request_body = api::EmailLinkRequest,
     security(("apiKey" = [])),
-    responses((status = 200, body = api::OkResponse), (status = 429, body = api::ErrorBody, description = "rate_limited")))]
+    responses((status = 200, body = api::OkResponse),
+        (status = 422, body = api::ErrorBody, description = "value_not_allowed (a redirectUrl the project does not allow)"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited")))]
 pub async fn email_verification_send(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,

@@ -29,7 +29,8 @@ pub fn router() -> Router<AppState> {
     security(("apiKey" = [])),
     responses(
         (status = 201, body = api::AuthResponse),
-        (status = 400, body = api::ErrorBody, description = "invalid_request, weak_password"),
+        (status = 400, body = api::ErrorBody, description = "invalid_request"),
+        (status = 422, body = api::ErrorBody, description = "weak_password"),
         (status = 401, body = api::ErrorBody, description = "invalid_api_key"),
         (status = 409, body = api::ErrorBody, description = "email_taken"),
         (status = 413, body = api::ErrorBody, description = "payload_too_large"),

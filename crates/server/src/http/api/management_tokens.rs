@@ -55,6 +55,7 @@ pub async fn management_tokens_list(
     security(("managementToken" = [])),
     responses((status = 201, body = api::ManagementTokenCreated),
         (status = 400, body = api::ErrorBody, description = "invalid_request (name, projectId, expiresIn)"),
+        (status = 422, body = api::ErrorBody, description = "value_not_allowed (no project with this projectId)"),
         (status = 401, body = api::ErrorBody, description = "invalid_token"),
         (status = 403, body = api::ErrorBody, description = "forbidden (a token limited to one project)")))]
 pub async fn management_token_create(

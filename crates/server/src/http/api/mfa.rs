@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
     security(("apiKey" = [], "bearer" = [])),
     responses(
         (status = 200, body = api::MfaEnrollResponse),
-        (status = 400, body = api::ErrorBody, description = "invalid_request (method, phone)"),
+        (status = 409, body = api::ErrorBody, description = "conflict (the method is already enrolled)"),
         (status = 403, body = api::ErrorBody, description = "mfa_step_up_required (a factor exists; needs an aal2 session)"),
         (status = 429, body = api::ErrorBody, description = "rate_limited (SMS per number, user, end-user address or project)"),
     ))]
@@ -41,8 +41,8 @@ pub async fn mfa_enroll(
         .enroll(
             &project,
             &token,
-            &body.method,
-            body.phone.as_deref(),
+            body.method().as_str(),
+            body.phone(),
             &client,
         )
         .await?;
@@ -61,6 +61,7 @@ pub async fn mfa_enroll(
         (status = 200, body = api::MfaVerifyResponse),
         (status = 401, body = api::ErrorBody, description = "invalid_code, invalid_token (mfaToken unknown, used, expired or killed by 5 wrong codes)"),
         (status = 403, body = api::ErrorBody, description = "mfa_locked (100 wrong codes in a row: only a backup code works)"),
+        (status = 409, body = api::ErrorBody, description = "conflict (no enrolment to confirm)"),
         (status = 429, body = api::ErrorBody, description = "rate_limited (the back-off after wrong codes)"),
     ))]
 pub async fn mfa_verify(
@@ -116,6 +117,7 @@ fn confirmed(backup_codes: Option<Vec<String>>) -> api::MfaVerifyResponse {
 /// Text the SMS code of a login challenge again.
 #[utoipa::path(post, path = "/v1/mfa/resend", tag = "mfa", request_body = api::MfaResendRequest, security(("apiKey" = [])),
     responses((status = 200, body = api::OkResponse), (status = 401, body = api::ErrorBody, description = "invalid_token"),
+        (status = 409, body = api::ErrorBody, description = "conflict (the user has no SMS factor)"),
         (status = 429, body = api::ErrorBody, description = "rate_limited")))]
 pub async fn mfa_resend(
     State(state): State<AppState>,
@@ -138,7 +140,10 @@ pub async fn mfa_unenroll(
     Bearer(token): Bearer,
     ApiJson(body): ApiJson<api::MfaUnenrollRequest>,
 ) -> ApiResult<Json<api::OkResponse>> {
-    state.mfa.unenroll(&project, &token, &body.method).await?;
+    state
+        .mfa
+        .unenroll(&project, &token, body.method.as_str())
+        .await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
 

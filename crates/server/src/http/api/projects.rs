@@ -1,6 +1,6 @@
 //! `/v1/projects`: the operator's projects API, authorized by a management token (`mt_…`).
 
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -12,14 +12,24 @@ use crate::app::AppState;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, Management};
 
+/// Settings carry email templates (up to 12 of 32768 characters), more than the 64 KiB every
+/// other route accepts.
+const SETTINGS_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/projects", get(projects_list).post(project_create))
+        .route(
+            "/v1/projects",
+            get(projects_list)
+                .post(project_create)
+                .layer(DefaultBodyLimit::max(SETTINGS_BODY_BYTES)),
+        )
         .route(
             "/v1/projects/{id}",
             get(project_get)
                 .patch(project_update)
-                .delete(project_delete),
+                .delete(project_delete)
+                .layer(DefaultBodyLimit::max(SETTINGS_BODY_BYTES)),
         )
         .route("/v1/projects/{id}/api-keys", post(api_key_create))
         .route("/v1/projects/{id}/keys/rotate", post(signing_key_rotate))
@@ -59,9 +69,17 @@ pub async fn projects_list(
     }))
 }
 
+/// The settings a request gives, as the JSON patch the operator applies (absent fields left out).
+fn settings_patch(settings: Option<api::ProjectSettings>) -> ApiResult<Option<serde_json::Value>> {
+    settings
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|e| protekt_core::error::Error::Internal(e.into()).into())
+}
+
 /// Create a project with its first API key (shown once) and signing key.
 #[utoipa::path(post, path = "/v1/projects", tag = "projects", request_body = api::ProjectCreateRequest, security(("managementToken" = [])),
-    responses((status = 201, body = api::ProjectCreated), (status = 400, body = api::ErrorBody, description = "invalid_request naming the field"),
+    responses((status = 201, body = api::ProjectCreated), (status = 422, body = api::ErrorBody, description = "value_not_allowed (settings that do not fit together)"),
         (status = 403, body = api::ErrorBody, description = "forbidden (a token limited to one project)")))]
 pub async fn project_create(
     State(state): State<AppState>,
@@ -70,7 +88,11 @@ pub async fn project_create(
 ) -> ApiResult<(StatusCode, Json<api::ProjectCreated>)> {
     let created = state
         .operator
-        .create_project(&manager.0, &body.name, body.settings.as_ref())
+        .create_project(
+            &manager.0,
+            &body.name,
+            settings_patch(body.settings)?.as_ref(),
+        )
         .await?;
     Ok((
         StatusCode::CREATED,
@@ -99,8 +121,8 @@ pub async fn project_get(
     security(("managementToken" = [])),
     responses(
         (status = 200, body = api::Project),
-        (status = 400, body = api::ErrorBody, description = "invalid_request naming the field"),
         (status = 404, body = api::ErrorBody, description = "not_found"),
+        (status = 422, body = api::ErrorBody, description = "value_not_allowed (settings that do not fit together, signingAlg after creation)"),
     ))]
 pub async fn project_update(
     State(state): State<AppState>,
@@ -114,7 +136,7 @@ pub async fn project_update(
             &manager.0,
             &id,
             body.name.as_deref(),
-            body.settings.as_ref(),
+            settings_patch(body.settings)?.as_ref(),
         )
         .await?;
     Ok(Json(project_json(&p)))

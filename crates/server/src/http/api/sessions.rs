@@ -8,20 +8,14 @@ use protekt_core::clock::rfc3339;
 use protekt_core::model::SessionId;
 
 use crate::app::AppState;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::ApiResult;
 use crate::http::extract::{parse_json, ApiProject, Bearer};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/sessions", get(sessions_list))
         .route("/v1/sessions/{id}", delete(session_revoke))
-        // `revoke-all` is not a session id: DELETE on it is a session that does not exist.
-        .route(
-            "/v1/sessions/revoke-all",
-            post(sessions_revoke_all).delete(|| async {
-                ApiError::new(protekt_api_types::ErrorCode::NotFound, "not found")
-            }),
-        )
+        .route("/v1/sessions/revoke-all", post(sessions_revoke_all))
 }
 
 /// The caller's live sessions, newest first; `current` marks the one asking.
@@ -63,7 +57,7 @@ pub async fn session_revoke(
 }
 
 /// End all the caller's sessions, optionally keeping the current one.
-#[utoipa::path(post, path = "/v1/sessions/revoke-all", tag = "sessions", request_body = api::RevokeAllRequest,
+#[utoipa::path(post, path = "/v1/sessions/revoke-all", tag = "sessions", request_body(content = Option<api::RevokeAllRequest>, description = "Optional: no body revokes every session."),
     security(("apiKey" = [], "bearer" = [])),
     responses((status = 200, body = api::RevokeAllResponse), (status = 401, body = api::ErrorBody, description = "invalid_token")))]
 pub async fn sessions_revoke_all(
@@ -72,12 +66,13 @@ pub async fn sessions_revoke_all(
     Bearer(token): Bearer,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<api::RevokeAllResponse>> {
-    // The body is optional: `{}` or nothing at all means "revoke everything".
-    let request: api::RevokeAllRequest = if body.is_empty() {
-        Default::default()
-    } else {
-        parse_json(&body)?
-    };
+    // The body is optional: `{}`, `null` or nothing at all means "revoke everything".
+    let request: api::RevokeAllRequest =
+        if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+            Default::default()
+        } else {
+            parse_json(&body)?
+        };
     let keep = request.keep_current.unwrap_or(false);
     let revoked_count = state
         .auth

@@ -27,11 +27,13 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// 1 to 100 (default 20).
-    #[param(value_type = Option<i64>)]
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     limit: Option<String>,
     /// `nextCursor` of the previous page.
+    #[param(max_length = 1024)]
     cursor: Option<String>,
     /// An email prefix, or an id prefix (`usr_…`); case-insensitive.
+    #[param(max_length = 254)]
     search: Option<String>,
 }
 
@@ -52,6 +54,7 @@ impl ListParams {
     responses(
         (status = 200, body = api::UserList),
         (status = 400, body = api::ErrorBody, description = "invalid_request (limit, cursor, search)"),
+        (status = 422, body = api::ErrorBody, description = "value_not_allowed (a cursor that is not this listing's)"),
         (status = 401, body = api::ErrorBody, description = "invalid_api_key"),
     ))]
 pub async fn users_list(
