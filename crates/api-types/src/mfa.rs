@@ -27,15 +27,15 @@ impl MfaMethod {
     }
 }
 
-/// The factor to enrol, by `method`: an authenticator app, or SMS to a phone number.
-/// (Its schema is written out below: the derived one would let `phone` through for `totp`.)
+/// The factor to enrol, by `method`: an authenticator app, or SMS to `phone` (required for
+/// `sms`, refused for `totp`). Its schema is written out below as one object per method.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "lowercase", deny_unknown_fields)]
-pub enum MfaEnrollRequest {
-    /// An authenticator app: the answer carries the `otpauth://` URI and its QR code.
-    Totp {},
-    /// A code by text message to `phone`, an E.164 number.
-    Sms { phone: String },
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MfaEnrollRequest {
+    pub method: MfaMethod,
+    /// For `sms`: an E.164 number such as `+14155550123`.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 /// E.164: a plus sign and 7 to 15 digits, the first not 0.
@@ -78,22 +78,6 @@ impl utoipa::PartialSchema for MfaEnrollRequest {
 }
 
 impl ToSchema for MfaEnrollRequest {}
-
-impl MfaEnrollRequest {
-    pub fn method(&self) -> MfaMethod {
-        match self {
-            MfaEnrollRequest::Totp {} => MfaMethod::Totp,
-            MfaEnrollRequest::Sms { .. } => MfaMethod::Sms,
-        }
-    }
-
-    pub fn phone(&self) -> Option<&str> {
-        match self {
-            MfaEnrollRequest::Totp {} => None,
-            MfaEnrollRequest::Sms { phone } => Some(phone),
-        }
-    }
-}
 
 /// For TOTP: the `otpauth://` URI and a QR code of it (an SVG data URI). Null for SMS, whose
 /// code is sent to the phone.

@@ -25,6 +25,12 @@ impl Clock {
         system + self.offset_ms.load(Ordering::Relaxed)
     }
 
+    /// Sets this clock to `at`, forward or back (tests that replay recorded data).
+    pub fn set_now(&self, at: Millis) {
+        let system = self.now() - self.offset_ms.load(Ordering::Relaxed);
+        self.offset_ms.store(at - system, Ordering::Relaxed);
+    }
+
     /// Moves this clock forward (tests only use this; production never shifts time).
     pub fn advance(&self, by: std::time::Duration) {
         self.offset_ms

@@ -37,6 +37,8 @@ pub struct ServeConfig {
     pub smtp: Option<SmtpSettings>,
     /// How SMS leave; none means the dev outbox.
     pub sms: Option<SmsConfig>,
+    /// Password hashes that may wait for a hashing thread; beyond it, `server_busy` (503).
+    pub hash_queue: usize,
 }
 
 /// Shared by every handler.
@@ -194,7 +196,7 @@ fn wire(
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
-    let hasher = Hasher::start(HashParams::default(), threads, 1024)?;
+    let hasher = Hasher::start(HashParams::default(), threads, config.hash_queue)?;
     let tokens = Arc::new(TokenService::new(store.clone(), master.clone(), public_url));
     let auth = AuthService::new(store.clone(), tokens, Arc::clone(&clock));
     let mail = MailConfig {

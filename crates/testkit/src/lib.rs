@@ -53,11 +53,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with_sms(db: Db, sms: protekt_core::delivery::sms::SmsConfig) -> Self {
-        Self::spawn_full(db, ProjectSettings::default(), Some(sms), None).await
+        Self::spawn_full(
+            db,
+            ProjectSettings::default(),
+            Some(sms),
+            None,
+            DEFAULT_HASH_QUEUE,
+        )
+        .await
     }
 
     pub async fn spawn_with(db: Db, settings: ProjectSettings) -> Self {
-        Self::spawn_full(db, settings, None, None).await
+        Self::spawn_full(db, settings, None, None, DEFAULT_HASH_QUEUE).await
     }
 
     /// A server that users reach at `public_url` (say, behind a TLS-terminating proxy).
@@ -67,8 +74,14 @@ impl TestApp {
             ProjectSettings::default(),
             None,
             Some(public_url.to_owned()),
+            DEFAULT_HASH_QUEUE,
         )
         .await
+    }
+
+    /// A server whose password-hashing queue holds only `hash_queue` waiting jobs (SECURITY D1).
+    pub async fn spawn_with_hash_queue(db: Db, hash_queue: usize) -> Self {
+        Self::spawn_full(db, ProjectSettings::default(), None, None, hash_queue).await
     }
 
     async fn spawn_full(
@@ -76,37 +89,110 @@ impl TestApp {
         settings: ProjectSettings,
         sms: Option<protekt_core::delivery::sms::SmsConfig>,
         public_url: Option<String>,
+        hash_queue: usize,
     ) -> Self {
         let data_dir = std::env::temp_dir().join(unique("protekt_test"));
         std::fs::create_dir_all(&data_dir).expect("temp dir");
-        let (url, pg_database) = match db {
-            Db::Sqlite => (
-                format!(
-                    "sqlite://{}?mode=rwc",
-                    data_dir.join("protekt.db").display()
-                ),
-                None,
-            ),
-            Db::Postgres => {
-                let name = unique("protekt_test");
-                let admin = postgres_admin_url();
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-                    .await
-                    .expect("PostgreSQL must run at TEST_POSTGRES_URL or 127.0.0.1:5432");
-                sqlx::Executor::execute(&mut conn, format!("create database \"{name}\"").as_str())
-                    .await
-                    .expect("create test database");
-                let base = admin
-                    .rsplit_once('/')
-                    .map(|(b, _)| b.to_owned())
-                    .unwrap_or(admin);
-                (format!("{base}/{name}"), Some(name))
-            }
-        };
+        let (url, pg_database) = fresh_database(db, &data_dir).await;
         let store = Store::connect(&url).await.expect("connect");
         store.migrate().await.expect("migrate");
-        let master = MasterKey::generate();
         let clock = Arc::new(Clock::new());
+        let master = MasterKey::generate();
+        let created = projects::create(&store, &master, "Test Project", settings, clock.now())
+            .await
+            .expect("create project");
+        let started = Started {
+            db,
+            url,
+            pg_database,
+            data_dir,
+            store,
+            master,
+            clock,
+            project: created.project,
+            api_key: created.api_key,
+        };
+        Self::start(started, sms, public_url, hash_queue).await
+    }
+
+    /// A server on a database the previous release wrote (SECURITY X3): the fixture's dump for
+    /// `db` (schema, rows and that release's migration records) is loaded into a fresh
+    /// database, then this build migrates it as `protekt serve` would. The clock is set just
+    /// after the fixture was made, so its tokens are as fresh as they were then. `fixture` is
+    /// the folder `make-release-fixture.py` wrote; the answer's second part is its secrets.
+    pub async fn spawn_on_release_fixture(db: Db, fixture: &std::path::Path) -> (Self, Value) {
+        let data_dir = std::env::temp_dir().join(unique("protekt_test"));
+        std::fs::create_dir_all(&data_dir).expect("temp dir");
+        let (url, pg_database) = fresh_database(db, &data_dir).await;
+        let (dump, key) = match db {
+            Db::Sqlite => ("sqlite.sql", "sqlite"),
+            Db::Postgres => ("postgres.sql", "postgres"),
+        };
+        let sql = std::fs::read_to_string(fixture.join(dump)).expect("fixture dump");
+        sqlx::any::install_default_drivers();
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("connect");
+        sqlx::raw_sql(&sql)
+            .execute(&mut conn)
+            .await
+            .expect("load the fixture dump");
+        sqlx::Connection::close(conn).await.expect("close");
+        let manifest: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixture.join("fixture.json")).expect("fixture.json"),
+        )
+        .expect("fixture.json is JSON");
+        let secrets = manifest[key].clone();
+        let master_text = std::fs::read_to_string(fixture.join("master.key")).expect("master.key");
+        let master = MasterKey::parse(&master_text).expect("the fixture's master key");
+        let store = Store::connect(&url).await.expect("connect");
+        store
+            .migrate()
+            .await
+            .expect("migrate the previous release's database");
+        let clock = Arc::new(Clock::new());
+        clock.set_now(secrets["madeAtMs"].as_i64().expect("madeAtMs") + 60_000);
+        let project_id = secrets["projectId"].as_str().expect("projectId").to_owned();
+        let project = store
+            .projects()
+            .by_id(&project_id.into())
+            .await
+            .expect("read the project")
+            .expect("the fixture's project");
+        let started = Started {
+            db,
+            url,
+            pg_database,
+            data_dir,
+            store,
+            master,
+            clock,
+            project,
+            api_key: secrets["apiKey"].as_str().expect("apiKey").to_owned(),
+        };
+        (
+            Self::start(started, None, None, DEFAULT_HASH_QUEUE).await,
+            secrets,
+        )
+    }
+
+    async fn start(
+        s: Started,
+        sms: Option<protekt_core::delivery::sms::SmsConfig>,
+        public_url: Option<String>,
+        hash_queue: usize,
+    ) -> Self {
+        let Started {
+            db,
+            url,
+            pg_database,
+            data_dir,
+            store,
+            master,
+            clock,
+            project,
+            api_key,
+        } = s;
         let config = ServeConfig {
             listen: "127.0.0.1:0".into(),
             data_dir: data_dir.clone(),
@@ -116,6 +202,7 @@ impl TestApp {
             email_from: "Protekt Test <no-reply@protekt.test>".into(),
             smtp: None,
             sms,
+            hash_queue,
         };
         let app = App::with_store(&config, store.clone(), master.clone(), Arc::clone(&clock))
             .await
@@ -124,9 +211,6 @@ impl TestApp {
         let mailer = std::sync::Arc::clone(&app.state().mailer);
         let account = app.state().account.clone();
         let (tx, server) = serve_in_background(app);
-        let created = projects::create(&store, &master, "Test Project", settings, clock.now())
-            .await
-            .expect("create project");
         let me = Self {
             base,
             mailer,
@@ -135,8 +219,8 @@ impl TestApp {
             store,
             clock,
             master,
-            project: created.project,
-            api_key: created.api_key,
+            project,
+            api_key,
             db,
             pg_database,
             data_dir,
@@ -148,7 +232,51 @@ impl TestApp {
         }
         me
     }
+}
 
+/// What a test server is started from.
+struct Started {
+    db: Db,
+    url: String,
+    pg_database: Option<String>,
+    data_dir: std::path::PathBuf,
+    store: Store,
+    master: MasterKey,
+    clock: Arc<Clock>,
+    project: Project,
+    api_key: String,
+}
+
+/// A new, empty database for one test: an SQLite file in `data_dir`, or a PostgreSQL database
+/// of its own (its name is returned so it can be dropped).
+async fn fresh_database(db: Db, data_dir: &std::path::Path) -> (String, Option<String>) {
+    match db {
+        Db::Sqlite => (
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("protekt.db").display()
+            ),
+            None,
+        ),
+        Db::Postgres => {
+            let name = unique("protekt_test");
+            let admin = postgres_admin_url();
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("PostgreSQL must run at TEST_POSTGRES_URL or 127.0.0.1:5432");
+            sqlx::Executor::execute(&mut conn, format!("create database \"{name}\"").as_str())
+                .await
+                .expect("create test database");
+            let base = admin
+                .rsplit_once('/')
+                .map(|(b, _)| b.to_owned())
+                .unwrap_or(admin);
+            (format!("{base}/{name}"), Some(name))
+        }
+    }
+}
+
+impl TestApp {
     /// On PostgreSQL the read cache turns on once the invalidation listener is connected; wait
     /// for it so tests exercise the cached path, as production does.
     async fn wait_for_cache_listener(&self) {
@@ -182,6 +310,7 @@ impl TestApp {
             email_from: "Protekt Test <no-reply@protekt.test>".into(),
             smtp: None,
             sms: None,
+            hash_queue: DEFAULT_HASH_QUEUE,
         };
         let app = App::with_store(
             &config,
@@ -691,5 +820,8 @@ pub fn headers_without_date(r: &reqwest::Response) -> Vec<String> {
     h.sort();
     h
 }
+
+/// The hashing queue of `protekt serve` by default.
+pub const DEFAULT_HASH_QUEUE: usize = 1024;
 
 pub const PASSWORD: &str = "correct-horse-battery-staple";

@@ -129,7 +129,7 @@ export interface RequestPasswordResetParams {
   email: string;
   /**
    * Where the hosted reset page sends the browser afterwards. It must be one of the project's
-   * allowed redirect URLs (exact match), otherwise the call fails with `invalid_request`.
+   * allowed redirect URLs (exact match), otherwise the call fails with `value_not_allowed`.
    */
   redirectUrl?: string;
 }

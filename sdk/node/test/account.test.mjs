@@ -86,7 +86,7 @@ describe('requestPasswordReset', () => {
       email: uniqueEmail('redirect'),
       redirectUrl: 'https://evil.example.net/after-reset',
     });
-    assertApiError(result.error, 'invalid_request', 400);
+    assertApiError(result.error, 'value_not_allowed', 422);
     assert.equal(result.error.field, 'redirectUrl');
   });
 
@@ -314,7 +314,7 @@ describe('project settings that change these calls', () => {
       email,
       redirectUrl: 'https://app.example.com/after-reset/../elsewhere',
     });
-    assert.equal(other.error?.code, 'invalid_request');
+    assert.equal(other.error?.code, 'value_not_allowed');
     assert.equal(other.error?.field, 'redirectUrl');
   });
 

@@ -320,8 +320,7 @@ describe('enroll errors', () => {
     });
     // Enrolling TOTP again while it is confirmed is refused.
     const twice = await protekt.mfa.enroll({ method: 'totp' }, accessToken);
-    assertApiError(twice.error, 'invalid_request', 400);
-    assert.equal(twice.error.field, 'method');
+    assertApiError(twice.error, 'conflict', 409);
 
     // Confirming this second factor hands out no backup codes: the set that came with the
     // first factor stays (SECURITY M6).
@@ -353,7 +352,7 @@ describe('verify errors', () => {
     // With nothing pending, there is nothing to confirm.
     const fresh = await newUser();
     const nothing = await protekt.mfa.verify({ code: '123456' }, fresh.accessToken);
-    assertApiError(nothing.error, 'invalid_request', 400);
+    assertApiError(nothing.error, 'conflict', 409);
   });
 
   test('five wrong codes kill the mfaToken: then even the right code gives invalid_token', async () => {

@@ -139,9 +139,9 @@ describe('users.list', () => {
     assert.equal((await protekt.users.list({ limit: 100 })).error, null);
   });
 
-  test('invalid_request for a cursor that is not one', async () => {
+  test('value_not_allowed for a cursor the server did not make', async () => {
     const result = await protekt.users.list({ cursor: 'not-a-cursor' });
-    assertApiError(result.error, 'invalid_request', 400);
+    assertApiError(result.error, 'value_not_allowed', 422);
     assert.equal(result.error.field, 'cursor');
   });
 });

@@ -108,6 +108,12 @@ impl MfaService {
         client: &ClientInfo,
     ) -> Result<Enrolment> {
         let kind = parse_kind(method)?;
+        if kind == FactorKind::Totp && phone.is_some() {
+            return Err(Error::invalid(
+                "phone",
+                "phone goes with the sms method only",
+            ));
+        }
         let (user, claims) = self.auth.verify(project, access_token).await?;
         if !user.mfa_methods.is_empty() && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);

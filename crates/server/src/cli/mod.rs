@@ -52,6 +52,10 @@ pub enum Command {
         /// Public base URL (issuer URLs and links are built from it, never from request headers).
         #[arg(long, env = "PROTEKT_PUBLIC_URL")]
         public_url: Option<String>,
+        /// Password hashes (sign-ups, logins) that may wait for a hashing thread; more at once
+        /// are answered `server_busy` (503) instead of queueing without bound.
+        #[arg(long, env = "PROTEKT_HASH_QUEUE", default_value_t = 1024)]
+        hash_queue: usize,
         #[command(flatten)]
         mail: MailArgs,
     },
@@ -135,8 +139,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve {
             listen,
             public_url,
+            hash_queue,
             mail,
-        } => serve::serve(g, listen, public_url, &mail).await,
+        } => serve::serve(g, listen, public_url, hash_queue, &mail).await,
         Command::Token { command } => token::token(g, command).await,
         Command::Migrate => project::migrate(g).await,
         Command::Project { command } => project::project(g, command).await,

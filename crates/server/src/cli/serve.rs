@@ -111,6 +111,7 @@ pub async fn serve(
     g: &Globals,
     listen: String,
     public_url: Option<String>,
+    hash_queue: usize,
     mail: &MailArgs,
 ) -> anyhow::Result<()> {
     init_logging();
@@ -124,6 +125,7 @@ pub async fn serve(
         email_from: mail.email_from.clone(),
         smtp: mail.smtp()?,
         sms: mail.sms()?,
+        hash_queue,
     };
     protekt_core::delivery::mail::parse_mailbox(&config.email_from)
         .map_err(|e| anyhow::anyhow!("--email-from: {e}"))?;

@@ -175,3 +175,68 @@ both_dbs!(
         app
     }
 );
+
+both_dbs!(
+    authorization_changes_take_effect_on_the_next_request_az5,
+    |app| async move {
+        use reqwest::Method;
+        // An operator's management token, revoked: the very next call with it is refused.
+        let mt = app.management_token().await;
+        let (status, list) = app
+            .manage(Method::GET, "/v1/management-tokens", &mt, None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        let id = list["managementTokens"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let other = app.management_token().await;
+        let path = format!("/v1/management-tokens/{id}");
+        let (status, _) = app.manage(Method::DELETE, &path, &other, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = app.manage(Method::GET, "/v1/projects", &mt, None).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (StatusCode::UNAUTHORIZED, &json!("invalid_token"))
+        );
+
+        // A user disabled by the project: every stateful check refuses the next request, with
+        // the access token already handed out and with the refresh token.
+        let user = app.signup("disabled@example.com", PASSWORD).await;
+        let access = user["accessToken"].as_str().unwrap().to_owned();
+        let refresh = user["refreshToken"].as_str().unwrap().to_owned();
+        let (status, _) = app.verify(&access).await;
+        assert_eq!(status, StatusCode::OK);
+        let user_path = format!("/v1/users/{}", user["user"]["id"].as_str().unwrap());
+        let (status, _) = app
+            .request(
+                Method::PATCH,
+                &user_path,
+                None,
+                Some(json!({"disabled": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = app.verify(&access).await;
+        assert_eq!(
+            (status, &body["error"]["code"]),
+            (StatusCode::FORBIDDEN, &json!("user_disabled"))
+        );
+        let (status, _) = app.refresh(&refresh).await;
+        assert!(status.is_client_error(), "refresh after disable: {status}");
+        let (status, _) = app
+            .request(Method::GET, "/v1/sessions", Some(&access), None)
+            .await;
+        assert!(status.is_client_error(), "sessions after disable: {status}");
+        // A JWT consumer that verifies offline sees it when the token expires: the README says
+        // so, with the access-token lifetime as the bound.
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        assert!(
+            readme.contains("SECURITY AZ5"),
+            "the README documents the delay"
+        );
+        app
+    }
+);

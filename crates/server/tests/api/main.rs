@@ -17,4 +17,5 @@ mod projects;
 mod refresh;
 mod sessions;
 mod tokens;
+mod upgrade;
 mod users;

@@ -1,4 +1,4 @@
-//! Background cleanup (SECURITY D4) and audit events (AU1).
+//! Background cleanup (SECURITY D4), audit events (AU1) and degrading under load (D1).
 
 use protekt_core::model::UserId;
 use protekt_testkit::both_dbs;
@@ -255,3 +255,44 @@ async fn hsts_is_sent_when_users_reach_the_server_over_https_u4() {
     }
     app.finish().await;
 }
+
+both_dbs!(
+    a_login_flood_is_answered_server_busy_while_verification_goes_on_d1,
+    |app| async move {
+        // The fixture's server has the default queue; this one waits for at most 2 hashes.
+        let db = app.db;
+        app.finish().await;
+        let app = TestApp::spawn_with_hash_queue(db, 2).await;
+        let user = app.signup("flood@example.com", PASSWORD).await;
+        let access = user["accessToken"].as_str().unwrap().to_owned();
+        let logins = (0..40).map(|_| app.login("flood@example.com", "wrong password, wrong"));
+        let verifications = (0..20).map(|_| app.verify(&access));
+        let jwks = format!("/p/{}/.well-known/jwks.json", app.project.login_id);
+        let (logins, verifications, keys) = tokio::join!(
+            futures::future::join_all(logins),
+            futures::future::join_all(verifications),
+            app.get(&jwks)
+        );
+        let busy: Vec<_> = logins
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE)
+            .collect();
+        assert!(
+            !busy.is_empty(),
+            "some logins wait for no hash: the queue is bounded"
+        );
+        for (_, body) in &busy {
+            assert_eq!(body["error"]["code"], "server_busy");
+            assert_eq!(body["error"]["retryAfter"], 1);
+        }
+        assert!(logins
+            .iter()
+            .all(|(s, _)| *s == StatusCode::SERVICE_UNAVAILABLE || *s == StatusCode::UNAUTHORIZED));
+        assert!(
+            verifications.iter().all(|(s, _)| *s == StatusCode::OK),
+            "verify needs no hash"
+        );
+        assert_eq!(keys.0, StatusCode::OK);
+        app
+    }
+);

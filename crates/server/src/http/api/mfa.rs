@@ -41,8 +41,8 @@ pub async fn mfa_enroll(
         .enroll(
             &project,
             &token,
-            body.method().as_str(),
-            body.phone(),
+            body.method.as_str(),
+            body.phone.as_deref(),
             &client,
         )
         .await?;
