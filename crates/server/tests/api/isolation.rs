@@ -217,10 +217,11 @@ both_dbs!(
             )
             .await;
         assert_eq!(status, StatusCode::OK);
+        // Disabling ends every session of the user, so the token's session is gone.
         let (status, body) = app.verify(&access).await;
         assert_eq!(
             (status, &body["error"]["code"]),
-            (StatusCode::FORBIDDEN, &json!("user_disabled"))
+            (StatusCode::UNAUTHORIZED, &json!("invalid_token"))
         );
         let (status, _) = app.refresh(&refresh).await;
         assert!(status.is_client_error(), "refresh after disable: {status}");
