@@ -18,6 +18,9 @@ python3 scripts/import-graph.py
 # Known advisories in what we build fail the run (RustSec, via cargo-audit).
 bash scripts/audit.sh
 
+# Lints, including clippy.toml's disallowed methods (SECURITY K4: no randomness but the OS's).
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --no-fail-fast
 else

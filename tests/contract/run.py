@@ -45,7 +45,7 @@ def main():
     parser.add_argument("--bin", required=True, help="the protekt binary")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-time", type=int, default=180, help="seconds of fuzzing")
-    parser.add_argument("--workers", default="2")
+    parser.add_argument("--workers", default="1", help="more than one lets a stateful scenario see another's deletions")
     parser.add_argument("--report-dir", default=None, help="keep schemathesis' reports here")
     args = parser.parse_args()
     binary = str(Path(args.bin).resolve())

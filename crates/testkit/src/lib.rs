@@ -522,6 +522,22 @@ impl TestApp {
             .collect()
     }
 
+    /// Asks for a password reset for `email` and returns the emailed link's token.
+    pub async fn reset_token(&self, email: &str) -> String {
+        let before = self.count_emails(email, "password_reset").await;
+        let (status, body) = self
+            .post("/v1/auth/password-reset", json!({"email": email}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let message = self
+            .wait_for_email(email, "password_reset", before + 1)
+            .await;
+        message["token"]
+            .as_str()
+            .expect("the email carries a token")
+            .to_owned()
+    }
+
     /// Waits (up to 10 s) for the `n`-th email of `kind` to `to` in the dev outbox.
     pub async fn wait_for_email(&self, to: &str, kind: &str, n: usize) -> Value {
         for _ in 0..200 {

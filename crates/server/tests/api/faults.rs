@@ -104,17 +104,7 @@ both_dbs!(
     |app| async move {
         let body = app.signup("redeem@example.com", PASSWORD).await;
         let access = body["accessToken"].as_str().unwrap().to_owned();
-        let (status, _) = app
-            .post(
-                "/v1/auth/password-reset",
-                json!({"email": "redeem@example.com"}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK);
-        let email = app
-            .wait_for_email("redeem@example.com", "password_reset", 1)
-            .await;
-        let token = email["token"].as_str().unwrap().to_owned();
+        let token = app.reset_token("redeem@example.com").await;
         let confirm = json!({"resetToken": token, "newPassword": "a-brand-new-passphrase"});
         for step in [
             "emailed_token.redeem.after_use",
