@@ -4,14 +4,25 @@ The fuzzer calls logout, revoke-all, key and token revocation, user and project 
 credential it was given can stop working halfway through the run. Before each case this hook
 checks the credentials the operation needs and makes new ones (a user, a project, a management
 token) when the fuzzer has destroyed the old ones, so every operation is reached beyond 401.
+Some operations take a secret a fuzzer cannot make up: a token that only arrives by email or
+with a second factor (a reset or verification token, an `mfaToken`) or the user's password, so
+`before_call` puts a real one into a share of the schema-valid cases, and those operations are
+reached beyond 401 too.
 The harness (`run.py`) passes the server's address and the first credentials in the environment.
 """
 
+import base64
+import glob
+import hashlib
+import hmac
 import itertools
 import json
 import os
+import struct
 import subprocess
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import schemathesis
@@ -34,7 +45,10 @@ def call(method, path, body=None, headers=None):
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as error:
-        return error.code, None
+        try:
+            return error.code, json.loads(error.read() or b"null")
+        except ValueError:
+            return error.code, None
 
 
 def cli(*args):
@@ -106,3 +120,98 @@ class ProtektAuth:
 
     def set(self, case, data, context):
         case.headers = {**(case.headers or {}), **data}
+
+
+def outbox_token(to, kind):
+    """The token of the newest email of `kind` to `to` in the dev outbox (waits up to 3 s)."""
+    for _ in range(60):
+        for path in sorted(glob.glob(os.path.join(DATA_DIR, "outbox", "*.json")), reverse=True):
+            with open(path) as f:
+                message = json.load(f)
+            if message.get("to") == to and message.get("kind") == kind and message.get("token"):
+                return message["token"]
+        time.sleep(0.05)
+    return None
+
+
+def totp(secret, at):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    code = (struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000
+    return f"{code:06d}"
+
+
+class RealTokens:
+    """Tokens a fuzzer cannot invent, made the way a user gets them."""
+
+    def __init__(self):
+        self.mfa_user = None  # (api key, email, TOTP secret)
+
+    def new_user(self, api_key):
+        email = f"contract-{next(CREDENTIALS.serial)}@example.com"
+        status, body = call("POST", "/v1/auth/signup", {"email": email, "password": PASSWORD},
+                            {"X-Api-Key": api_key})
+        return (email, body) if status == 201 else (None, None)
+
+    def emailed(self, api_key, path, kind):
+        email, _ = self.new_user(api_key)
+        if email is None:
+            return None
+        call("POST", path, {"email": email}, {"X-Api-Key": api_key})
+        return outbox_token(email, kind)
+
+    def mfa_token(self, api_key):
+        """A fresh `mfaToken` of a user with an authenticator app, and the current code."""
+        if self.mfa_user is None or self.mfa_user[0] != api_key:
+            email, body = self.new_user(api_key)
+            if email is None:
+                return None, None
+            bearer = {"X-Api-Key": api_key, "Authorization": f"Bearer {body['accessToken']}"}
+            _, enrolled = call("POST", "/v1/mfa/enroll", {"method": "totp"}, bearer)
+            query = urllib.parse.urlparse((enrolled or {}).get("totpUri", "")).query
+            secret = urllib.parse.parse_qs(query).get("secret", [None])[0]
+            if secret is None:
+                return None, None
+            call("POST", "/v1/mfa/verify", {"code": totp(secret, time.time())}, bearer)
+            self.mfa_user = (api_key, email, secret)
+        _, email, secret = self.mfa_user
+        status, body = call("POST", "/v1/auth/login", {"email": email, "password": PASSWORD},
+                            {"X-Api-Key": api_key})
+        token = ((body or {}).get("error") or {}).get("mfaToken") if status == 401 else None
+        return token, totp(secret, time.time())
+
+
+TOKENS = RealTokens()
+SHARE = itertools.count()
+
+
+@schemathesis.hook
+def before_call(context, case, **kwargs):
+    """Puts a real token into one in eight schema-valid cases of the operations that need one."""
+    meta = getattr(case, "meta", None)
+    positive = meta is not None and meta.generation.mode.is_positive
+    body = case.body if isinstance(case.body, dict) else None
+    if not positive or body is None or next(SHARE) % 8:
+        return
+    api_key = CREDENTIALS.api_key
+    route = (case.operation.method.upper(), case.operation.path)
+    if route == ("POST", "/v1/auth/verify"):
+        body["token"] = CREDENTIALS.valid_access_token(CREDENTIALS.valid_api_key())
+    elif route == ("POST", "/v1/auth/verify-email"):
+        token = TOKENS.emailed(api_key, "/v1/auth/verify-email/send", "verify_email")
+        if token:
+            body["token"] = token
+    elif route == ("POST", "/v1/auth/password-reset/confirm"):
+        token = TOKENS.emailed(api_key, "/v1/auth/password-reset", "password_reset")
+        if token:
+            body["resetToken"] = token
+    elif route == ("POST", "/v1/auth/change-password"):
+        # The bearer user's password, as long as no earlier case changed it.
+        body["currentPassword"] = PASSWORD
+    elif route in (("POST", "/v1/mfa/verify"), ("POST", "/v1/mfa/resend")):
+        token, code = TOKENS.mfa_token(api_key)
+        if token:
+            body["mfaToken"] = token
+            if "code" in body:
+                body["code"] = code
