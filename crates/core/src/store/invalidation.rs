@@ -48,6 +48,26 @@ impl Invalidator {
         Ok(())
     }
 
+    /// Inside a transaction: announce all of `what` on commit, in one notification (one line
+    /// each; a batch of rotations is a few kilobytes, inside PostgreSQL's 8000-byte payload).
+    pub async fn announce_all(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        what: &[Invalidation],
+    ) -> Result<()> {
+        if let Invalidator::Postgres { .. } = self {
+            for chunk in what.chunks(64) {
+                let lines: Vec<String> = chunk.iter().map(Invalidation::encode).collect();
+                sqlx::query("select pg_notify($1, $2)")
+                    .bind(CHANNEL)
+                    .bind(lines.join("\n"))
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Keeps `cache` in step with other nodes' writes. Runs until the process ends.
     pub fn spawn_listener(&self, cache: Arc<ReadCache>) {
         let Invalidator::Postgres { url } = self else {
@@ -62,8 +82,10 @@ impl Invalidator {
                             cache.set_enabled(true);
                             tracing::info!("cache invalidation listener connected");
                             while let Ok(Some(note)) = listener.try_recv().await {
-                                if let Some(what) = Invalidation::decode(note.payload()) {
-                                    cache.evict(&what);
+                                for line in note.payload().lines() {
+                                    if let Some(what) = Invalidation::decode(line) {
+                                        cache.evict(&what);
+                                    }
                                 }
                             }
                         }

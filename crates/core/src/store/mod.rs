@@ -20,6 +20,7 @@ pub mod keys;
 pub mod mfa;
 pub mod ops;
 pub mod projects;
+mod rotation;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
@@ -48,6 +49,9 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 fn pool_options(backend: Backend, sqlite: u32, postgres: u32) -> AnyPoolOptions {
     let options = AnyPoolOptions::new()
         .acquire_timeout(Duration::from_secs(10))
+        // A ping before every checkout is a round trip (on SQLite a hand-off to the connection's
+        // thread) on every query; a broken connection fails its query and is replaced anyway.
+        .test_before_acquire(false)
         .max_connections(match backend {
             Backend::Sqlite => sqlite,
             Backend::Postgres => postgres,
@@ -76,6 +80,8 @@ pub struct Store {
     backend: Backend,
     invalidator: Invalidator,
     cache: Arc<ReadCache>,
+    /// Refresh rotations waiting for their group commit (see [`rotation`]).
+    rotations: tokio::sync::mpsc::Sender<rotation::Rotation>,
 }
 
 impl Store {
@@ -105,13 +111,16 @@ impl Store {
                 url: url.to_owned(),
             },
         };
+        // Multi-node PostgreSQL starts with the cache off until the listener is up.
+        let cache = Arc::new(ReadCache::new(100_000, invalidator.cache_on_at_start()));
+        let rotations = rotation::spawn(writer.clone(), invalidator.clone(), Arc::clone(&cache));
         Ok(Self {
             pool,
             writer,
             backend,
-            // Multi-node PostgreSQL starts with the cache off until the listener is up.
-            cache: Arc::new(ReadCache::new(100_000, invalidator.cache_on_at_start())),
+            cache,
             invalidator,
+            rotations,
         })
     }
 

@@ -194,8 +194,9 @@ impl Sessions<'_> {
     }
 
     /// Rotates `parent`: marks it used and inserts its successor, in one transaction (SECURITY
-    /// R7). The conditional update is the lock: of N concurrent rotations of one token exactly
-    /// one sees `used_at is null` and inserts; the others get `false` and nothing changes (R3).
+    /// R7) shared with the other rotations waiting (group commit, see [`super::rotation`]). The
+    /// conditional update is the lock: of N concurrent rotations of one token exactly one sees
+    /// `used_at is null` and inserts; the others get `false` and nothing changes (R3).
     pub async fn rotate_refresh(
         &self,
         project_id: &ProjectId,
@@ -203,43 +204,19 @@ impl Sessions<'_> {
         successor_hash: &str,
         now: Millis,
     ) -> Result<bool> {
-        let mut tx = self.0.writer.begin().await?;
-        let marked = sqlx::query(
-            "update refresh_token set used_at = $1 where project_id = $2 and id = $3 and used_at is null",
-        )
-        .bind(now)
-        .bind(project_id)
-        .bind(&parent.id)
-        .execute(&mut *tx)
-        .await?;
-        if marked.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        step!("refresh.rotate.after_mark");
-        sqlx::query(
-            "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(crate::ids::new_id("rt"))
-        .bind(project_id)
-        .bind(&parent.session_id)
-        .bind(successor_hash)
-        .bind(now)
-        .bind(parent.expires_at)
-        .execute(&mut *tx)
-        .await?;
-        step!("refresh.rotate.after_successor");
-        sqlx::query("update session set last_active_at = $1 where project_id = $2 and id = $3")
-            .bind(now)
-            .bind(project_id)
-            .bind(&parent.session_id)
-            .execute(&mut *tx)
-            .await?;
-        // The cached view holds last_active_at, which decides the idle timeout.
-        let active = Invalidation::SessionActive(parent.session_id.clone(), now);
-        self.0.commit_announcing(tx, active).await?;
-        Ok(true)
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        let rotation = super::rotation::Rotation {
+            project_id: project_id.clone(),
+            parent_id: parent.id.clone(),
+            session_id: parent.session_id.clone(),
+            successor_hash: successor_hash.to_owned(),
+            expires_at: parent.expires_at,
+            now,
+            done,
+        };
+        let stopped = || anyhow::anyhow!("the refresh rotation task has stopped");
+        self.0.rotations.send(rotation).await.map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
     }
 
     /// Revokes one access token by its `jti` until it would have expired anyway.

@@ -102,6 +102,37 @@ both_dbs!(
 );
 
 both_dbs!(
+    rotations_of_many_sessions_at_once_share_commits_and_each_forks_never_r3,
+    |app| async move {
+        // Concurrent refreshes of many sessions are committed together (group commit), with the
+        // same token three times among them: each session still gets exactly one successor.
+        let mut tokens = Vec::new();
+        for i in 0..12 {
+            let body = app.signup(&format!("batch{i}@example.com"), PASSWORD).await;
+            tokens.push(body["refreshToken"].as_str().unwrap().to_owned());
+        }
+        for round in 0..2 {
+            let requests = tokens.iter().flat_map(|t| [t, t, t]).map(|t| app.refresh(t));
+            let results = futures::future::join_all(requests).await;
+            for (i, trio) in results.chunks(3).enumerate() {
+                for (status, body) in trio {
+                    assert_eq!(*status, StatusCode::OK, "round {round}, session {i}: {body}");
+                    assert_eq!(body["refreshToken"], trio[0].1["refreshToken"], "one successor");
+                }
+                tokens[i] = trio[0].1["refreshToken"].as_str().unwrap().to_owned();
+            }
+            assert_eq!(
+                app.count("select count(*) from refresh_token where used_at is null").await,
+                12,
+                "round {round}: one live token per session"
+            );
+        }
+        assert_eq!(app.count("select count(*) from refresh_token").await, 36);
+        app
+    }
+);
+
+both_dbs!(
     refresh_fails_past_the_absolute_session_lifetime_r6,
     |app| async move {
         // A session kept busy (a refresh every 6 days, inside the 7-day idle timeout) still ends
