@@ -18,7 +18,7 @@ use crate::delivery::mail::Mailer;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
-use crate::limits::{Quota, Quotas};
+use crate::limits::{self, Class, Limiter, Quota};
 use crate::model::{Aal, AuditKind, EmailKind, Project, Purpose, User};
 use crate::password::{self, Hasher, Verified};
 use crate::store::Store;
@@ -38,7 +38,7 @@ pub struct AccountService {
     hasher: Hasher,
     auth: AuthService,
     mailer: Arc<Mailer>,
-    quotas: Quotas,
+    limiter: Limiter,
     clock: Arc<Clock>,
     public_url: String,
     /// Emailed-link requests still being handled in the background.
@@ -67,7 +67,7 @@ impl AccountService {
         hasher: Hasher,
         auth: AuthService,
         mailer: Arc<Mailer>,
-        quotas: Quotas,
+        limiter: Limiter,
         clock: Arc<Clock>,
         public_url: &str,
     ) -> Self {
@@ -76,7 +76,7 @@ impl AccountService {
             hasher,
             auth,
             mailer,
-            quotas,
+            limiter,
             clock,
             public_url: public_url.trim_end_matches('/').to_owned(),
             in_flight: Arc::new(AtomicUsize::new(0)),
@@ -112,7 +112,7 @@ impl AccountService {
         recipient: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        let q = &self.quotas;
+        let q = &self.limiter;
         let caller = match (&client.ip, client.ip_is_end_user) {
             (Some(ip), true) => Quota {
                 key: q.key("send:ip", &project.id, ip),
@@ -130,7 +130,7 @@ impl AccountService {
             limit: PER_RECIPIENT_PER_HOUR,
             window_ms: HOUR_MS,
         };
-        q.charge(&[recipient, caller]).await
+        q.charge(&project.id, &[recipient, caller]).await
     }
 
     /// Issues a one-time token for `user` and queues the email carrying its link.
@@ -421,6 +421,18 @@ impl AccountService {
         if !user.mfa_methods.is_empty() && claims.aal != Aal::Aal2 {
             return Err(Error::MfaStepUpRequired);
         }
+        // Each guess at the current password counts before it is checked: a stolen access
+        // token does not give unlimited guesses (SECURITY L2).
+        let throttle = self.limiter.key("password:current", &project.id, &user.id);
+        let class = Class::CurrentPassword;
+        self.limiter
+            .check_and_count(
+                &project.id,
+                class,
+                &throttle,
+                limits::rate_for(project, class),
+            )
+            .await?;
         let stored = self
             .store
             .users()
@@ -447,6 +459,7 @@ impl AccountService {
             .await;
             return Err(Error::InvalidCredentials);
         }
+        self.limiter.reset(&throttle).await?;
         password::check_policy(
             new_password,
             project.settings.password_min_length,

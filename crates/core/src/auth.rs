@@ -38,6 +38,18 @@ pub struct ClientInfo {
     pub user_agent: Option<String>,
 }
 
+impl ClientInfo {
+    /// The end user's address as a throttling subject, when the backend gave it
+    /// (`X-Client-Ip`). Without it the address is the backend's own, shared by all its users:
+    /// nothing to key a limit on.
+    pub fn end_user_address(&self) -> Option<String> {
+        match (&self.ip, self.ip_is_end_user) {
+            (Some(ip), true) => Some(crate::limits::address_subject(ip)),
+            _ => None,
+        }
+    }
+}
+
 /// A signed-in session's tokens.
 #[derive(Debug, Clone)]
 pub struct Tokens {

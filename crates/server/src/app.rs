@@ -11,7 +11,7 @@ use protekt_core::clock::Clock;
 use protekt_core::crypto::MasterKey;
 use protekt_core::delivery::mail::{MailConfig, Mailer};
 use protekt_core::delivery::sms::{SmsConfig, SmsSender};
-use protekt_core::limits::Quotas;
+use protekt_core::limits::{self, Limiter};
 use protekt_core::mfa::MfaService;
 use protekt_core::model::{ProjectSettings, SmtpSettings};
 use protekt_core::operator::Operator;
@@ -39,6 +39,9 @@ pub struct ServeConfig {
     pub sms: Option<SmsConfig>,
     /// Password hashes that may wait for a hashing thread; beyond it, `server_busy` (503).
     pub hash_queue: usize,
+    /// Redis for the rate limiter; `None`: in the process (SQLite) or the database.
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
 }
 
 /// Shared by every handler.
@@ -205,13 +208,16 @@ fn wire(
         outbox_dir: config.data_dir.join("outbox"),
     };
     let mailer = Mailer::new(store.clone(), master.clone(), mail, Arc::clone(&clock));
-    let quotas = Quotas::new(store.clone(), &master, Arc::clone(&clock));
+    let backend =
+        limits::Backend::choose(&store, config.redis_url.as_deref(), &config.redis_prefix)?;
+    tracing::info!(backend = backend.name(), "rate limits counted");
+    let limiter = Limiter::new(store.clone(), backend, &master, Arc::clone(&clock));
     let account = AccountService::new(
         store.clone(),
         hasher.clone(),
         auth.clone(),
         Arc::clone(&mailer),
-        quotas.clone(),
+        limiter.clone(),
         Arc::clone(&clock),
         public_url,
     );
@@ -225,7 +231,7 @@ fn wire(
         master.clone(),
         sms,
         Arc::clone(&mailer),
-        quotas,
+        limiter.clone(),
         Arc::clone(&clock),
     );
     let signin = SignInService::new(
@@ -234,6 +240,7 @@ fn wire(
         auth.clone(),
         mfa.clone(),
         account.clone(),
+        limiter.clone(),
         Arc::clone(&clock),
     );
     let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));

@@ -32,6 +32,8 @@ pub struct TestApp {
     pub project: Project,
     pub api_key: String,
     pub db: Db,
+    /// The limiter's Redis URL and key prefix; other nodes count there too.
+    pub redis: Option<(String, String)>,
     pg_database: Option<String>,
     data_dir: std::path::PathBuf,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -43,7 +45,8 @@ pub fn postgres_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-fn unique(prefix: &str) -> String {
+/// A name no other test uses (databases, folders, key prefixes).
+pub fn unique(prefix: &str) -> String {
     protekt_core::ids::new_id(prefix)
 }
 
@@ -84,12 +87,37 @@ impl TestApp {
         Self::spawn_full(db, ProjectSettings::default(), None, None, hash_queue).await
     }
 
+    /// A server whose rate limits live in Redis at `url`, under keys starting with `prefix`.
+    pub async fn spawn_with_redis(db: Db, url: &str, prefix: &str) -> Self {
+        let redis = Some((url.to_owned(), prefix.to_owned()));
+        Self::spawn_redis(
+            db,
+            ProjectSettings::default(),
+            None,
+            None,
+            DEFAULT_HASH_QUEUE,
+            redis,
+        )
+        .await
+    }
+
     async fn spawn_full(
         db: Db,
         settings: ProjectSettings,
         sms: Option<protekt_core::delivery::sms::SmsConfig>,
         public_url: Option<String>,
         hash_queue: usize,
+    ) -> Self {
+        Self::spawn_redis(db, settings, sms, public_url, hash_queue, None).await
+    }
+
+    async fn spawn_redis(
+        db: Db,
+        settings: ProjectSettings,
+        sms: Option<protekt_core::delivery::sms::SmsConfig>,
+        public_url: Option<String>,
+        hash_queue: usize,
+        redis: Option<(String, String)>,
     ) -> Self {
         let data_dir = std::env::temp_dir().join(unique("protekt_test"));
         std::fs::create_dir_all(&data_dir).expect("temp dir");
@@ -111,6 +139,7 @@ impl TestApp {
             clock,
             project: created.project,
             api_key: created.api_key,
+            redis,
         };
         Self::start(started, sms, public_url, hash_queue).await
     }
@@ -174,6 +203,7 @@ impl TestApp {
             clock,
             project,
             api_key: secrets["apiKey"].as_str().expect("apiKey").to_owned(),
+            redis: None,
         };
         // Tokens name the issuer they were made under: the server keeps its public URL.
         let public_url = secrets["publicUrl"].as_str().map(str::to_owned);
@@ -197,6 +227,7 @@ impl TestApp {
             clock,
             project,
             api_key,
+            redis,
         } = s;
         let config = ServeConfig {
             listen: "127.0.0.1:0".into(),
@@ -208,6 +239,8 @@ impl TestApp {
             smtp: None,
             sms,
             hash_queue,
+            redis_url: redis.as_ref().map(|(url, _)| url.clone()),
+            redis_prefix: redis.as_ref().map_or("protekt:".into(), |(_, p)| p.clone()),
         };
         let app = App::with_store(&config, store.clone(), master.clone(), Arc::clone(&clock))
             .await
@@ -227,6 +260,7 @@ impl TestApp {
             project,
             api_key,
             db,
+            redis,
             pg_database,
             data_dir,
             shutdown: Some(tx),
@@ -250,6 +284,8 @@ struct Started {
     clock: Arc<Clock>,
     project: Project,
     api_key: String,
+    /// The limiter's Redis URL and key prefix, if it counts there.
+    redis: Option<(String, String)>,
 }
 
 /// A new, empty database for one test: an SQLite file in `data_dir`, or a PostgreSQL database
@@ -316,6 +352,11 @@ impl TestApp {
             smtp: None,
             sms: None,
             hash_queue: DEFAULT_HASH_QUEUE,
+            redis_url: self.redis.as_ref().map(|(url, _)| url.clone()),
+            redis_prefix: self
+                .redis
+                .as_ref()
+                .map_or("protekt:".into(), |(_, p)| p.clone()),
         };
         let app = App::with_store(
             &config,
@@ -398,6 +439,18 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "signup failed: {body}");
         body
+    }
+
+    /// `POST path` as the backend of an end user at `ip` (`X-Client-Ip`).
+    pub async fn post_from(&self, ip: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        post_from(
+            &self.http,
+            &format!("{}{path}", self.base),
+            &self.api_key,
+            ip,
+            body,
+        )
+        .await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> (StatusCode, Value) {
@@ -739,6 +792,38 @@ impl Node {
         let url = format!("{}{path}", self.base);
         post_json(&app.http, &url, &app.api_key, body).await
     }
+
+    /// `POST path` on this node on behalf of an end user at `ip`.
+    pub async fn post_from(
+        &self,
+        app: &TestApp,
+        ip: &str,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let url = format!("{}{path}", self.base);
+        post_from(&app.http, &url, &app.api_key, ip, body).await
+    }
+}
+
+/// `POST url` with an API key on behalf of an end user at `ip`.
+async fn post_from(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    ip: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let resp = http
+        .post(url)
+        .header("x-api-key", key)
+        .header("x-client-ip", ip)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// `POST url` with a JSON body and an API key: the status and the JSON answer (or null).

@@ -34,7 +34,7 @@ use crate::delivery::mail::Mailer;
 use crate::delivery::sms::SmsSender;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
-use crate::limits::Quotas;
+use crate::limits::Limiter;
 use crate::model::{
     Aal, Amr, AuditKind, Challenge, ChallengeId, ChallengePurpose, Factor, FactorKind,
     NewChallenge, OnConfirm, Project, User, UserId,
@@ -62,7 +62,7 @@ pub struct MfaService {
     master: MasterKey,
     sms: Arc<SmsSender>,
     mailer: Arc<Mailer>,
-    quotas: Quotas,
+    limiter: Limiter,
     clock: Arc<Clock>,
 }
 
@@ -73,7 +73,7 @@ impl MfaService {
         master: MasterKey,
         sms: Arc<SmsSender>,
         mailer: Arc<Mailer>,
-        quotas: Quotas,
+        limiter: Limiter,
         clock: Arc<Clock>,
     ) -> Self {
         Self {
@@ -82,7 +82,7 @@ impl MfaService {
             master,
             sms,
             mailer,
-            quotas,
+            limiter,
             clock,
         }
     }

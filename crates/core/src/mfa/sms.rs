@@ -107,7 +107,7 @@ impl MfaService {
         phone: &str,
         client: &ClientInfo,
     ) -> Result<()> {
-        let q = &self.quotas;
+        let q = &self.limiter;
         let mut quotas = vec![
             Quota {
                 key: q.key("sms:number", &project.id, phone),
@@ -132,7 +132,7 @@ impl MfaService {
                 window_ms: HOUR_MS,
             });
         }
-        q.charge(&quotas).await
+        q.charge(&project.id, &quotas).await
     }
 
     /// Gives the challenge a new code and texts it (the caller counted the quota).

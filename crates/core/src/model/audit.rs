@@ -68,6 +68,8 @@ audit_kinds! {
     MfaUnenroll = "mfa.unenroll",
     MfaBackupCodes = "mfa.backup_codes",
     MfaLocked = "mfa.locked",
+    /// A throttle's last allowed hit: the next ones are refused until it refills (SECURITY L1).
+    RateLimitReached = "rate_limit.reached",
     MfaUnlock = "mfa.unlock",
     UserUpdate = "user.update",
     UserDelete = "user.delete",

@@ -16,6 +16,7 @@ use crate::audit;
 use crate::auth::{AuthService, ClientInfo, Tokens};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::limits::Limiter;
 use crate::mfa::MfaService;
 use crate::model::{Aal, Amr, AuditKind, Project, User};
 use crate::password::Hasher;
@@ -55,6 +56,7 @@ pub struct SignInService {
     auth: AuthService,
     mfa: MfaService,
     account: AccountService,
+    limiter: Limiter,
     clock: Arc<Clock>,
 }
 
@@ -65,6 +67,7 @@ impl SignInService {
         auth: AuthService,
         mfa: MfaService,
         account: AccountService,
+        limiter: Limiter,
         clock: Arc<Clock>,
     ) -> Self {
         Self {
@@ -73,6 +76,7 @@ impl SignInService {
             auth,
             mfa,
             account,
+            limiter,
             clock,
         }
     }

@@ -5,6 +5,7 @@ use crate::audit;
 use crate::auth::{token_ttl, ClientInfo, Tokens};
 use crate::email::Email;
 use crate::error::{Error, Result};
+use crate::limits::{self, Class, RateKey};
 use crate::model::{Aal, Amr, AuditKind, Project, User, UserId};
 use crate::password::{self, Verified};
 
@@ -19,6 +20,45 @@ pub struct SignupInput {
 }
 
 impl SignInService {
+    /// Counts a password sign-in, before its password is checked, against the account from
+    /// this address, the account, the address and the project (SECURITY L1-L3); returns the
+    /// keys a success resets. Over any limit: `rate_limited`, even for the right password.
+    async fn count_login(
+        &self,
+        project: &Project,
+        email: &str,
+        client: &ClientInfo,
+    ) -> Result<Vec<RateKey>> {
+        let l = &self.limiter;
+        let pid = &project.id;
+        let account = match Email::parse(email) {
+            Ok(e) => e.normalized().to_owned(),
+            Err(_) => email.trim().to_lowercase(),
+        };
+        let address = client.end_user_address();
+        let mut counted = Vec::new();
+        if let Some(address) = &address {
+            counted.push((
+                Class::LoginPerAccountAndAddress,
+                l.key("login:pair", pid, &format!("{account}\n{address}")),
+            ));
+        }
+        counted.push((
+            Class::LoginPerAccount,
+            l.key("login:account", pid, &account),
+        ));
+        let mut once = Vec::new();
+        if let Some(address) = &address {
+            once.push((Class::LoginPerAddress, l.key("login:address", pid, address)));
+        }
+        once.push((Class::LoginPerProject, l.key("login:project", pid, "")));
+        for (class, key) in counted.iter().chain(&once) {
+            l.check_and_count(pid, *class, key, limits::rate_for(project, *class))
+                .await?;
+        }
+        Ok(counted.into_iter().map(|(_, key)| key).collect())
+    }
+
     /// Creates a user with a password and signs them in, unless the project requires a verified
     /// email: then there is no session until it is verified (otherwise sign-up would be a way
     /// around the login check), and the verification email goes out regardless of the request.
@@ -30,6 +70,13 @@ impl SignInService {
     ) -> Result<(User, Option<Tokens>)> {
         let email = Email::parse(&input.email)?;
         let metadata = crate::metadata::parse(input.metadata)?;
+        if let Some(address) = client.end_user_address() {
+            let key = self.limiter.key("signup:address", &project.id, &address);
+            let class = Class::SignupPerAddress;
+            self.limiter
+                .check_and_count(&project.id, class, &key, limits::rate_for(project, class))
+                .await?;
+        }
         let ttl = token_ttl(project, input.token_expiry)?;
         password::check_policy(
             &input.password,
@@ -106,7 +153,9 @@ impl SignInService {
             }
             _ => None,
         };
-        // Login throttling (SECURITY L1-L3) belongs here, before any hash is computed.
+        // Throttled before any hash is computed, by the email as typed (an unknown account is
+        // throttled exactly like a known one, SECURITY L4).
+        let throttled = self.count_login(project, email, client).await?;
         let (user, stored_hash) = match found {
             Some((user, hash)) => (Some(user), hash),
             None => (None, None),
@@ -128,6 +177,10 @@ impl SignInService {
                 return Err(Error::InvalidCredentials);
             }
         };
+        // The right password clears the failures of this account (not of the address).
+        for key in &throttled {
+            self.limiter.reset(key).await?;
+        }
         self.complete(
             project,
             user,

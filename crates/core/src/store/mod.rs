@@ -161,6 +161,11 @@ impl Store {
         tokens::ManagementTokens(self)
     }
 
+    /// Embedded SQLite: one process owns the database, so in-process state is shared state.
+    pub fn is_single_node(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
     pub fn cache(&self) -> &Arc<ReadCache> {
         &self.cache
     }

@@ -73,22 +73,53 @@ impl Ops<'_> {
             .collect()
     }
 
-    /// Counts one hit against `key` in a fixed window of `window_ms` and returns the count so
-    /// far in this window. A single upsert: concurrent hits all count (SECURITY L3).
-    pub async fn hit_counter(&self, key: &str, window_ms: i64, now: Millis) -> Result<i64> {
-        let window_start = now - now.rem_euclid(window_ms);
+    /// One GCRA step on `key` in a single statement (SECURITY L3: concurrent hits all count, on
+    /// every node): if the stored arrival time (or `now`, whichever is later) is at most
+    /// `tolerance` ahead of `now`, moves it `interval` on and returns it; otherwise changes
+    /// nothing and returns `None`.
+    pub async fn gcra_hit(
+        &self,
+        key: &str,
+        now: Millis,
+        interval: Millis,
+        tolerance: Millis,
+    ) -> Result<Option<Millis>> {
         let row = sqlx::query(
-            "insert into rate_counter (key, window_start, count) values ($1, $2, 1) \
+            "insert into rate_limit (key, tat) values ($1, $2 + $3) \
              on conflict (key) do update set \
-               count = case when rate_counter.window_start = excluded.window_start then rate_counter.count + 1 else 1 end, \
-               window_start = excluded.window_start \
-             returning count",
+               tat = (case when rate_limit.tat > $2 then rate_limit.tat else $2 end) + $3 \
+             where (case when rate_limit.tat > $2 then rate_limit.tat else $2 end) - $2 <= $4 \
+             returning tat",
         )
         .bind(key)
-        .bind(window_start)
-        .fetch_one(&self.0.writer)
+        .bind(now)
+        .bind(interval)
+        .bind(tolerance)
+        .fetch_optional(&self.0.writer)
         .await?;
-        Ok(row.try_get("count")?)
+        row.map(|r| r.try_get("tat"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// The stored arrival time of `key`, if any.
+    pub async fn gcra_tat(&self, key: &str) -> Result<Option<Millis>> {
+        let row = sqlx::query("select tat from rate_limit where key = $1")
+            .bind(key)
+            .fetch_optional(&self.0.pool)
+            .await?;
+        row.map(|r| r.try_get("tat"))
+            .transpose()
+            .map_err(Into::into)
+    }
+
+    /// Forgets `key` (a success resets a failure counter).
+    pub async fn gcra_reset(&self, key: &str) -> Result<()> {
+        sqlx::query("delete from rate_limit where key = $1")
+            .bind(key)
+            .execute(&self.0.writer)
+            .await?;
+        Ok(())
     }
 
     /// Takes or renews the lease `name` for `holder` until `until`; false if another holder's
@@ -149,6 +180,11 @@ impl Ops<'_> {
             .execute(&self.0.writer)
             .await?
             .rows_affected();
+        let rate_limits = sqlx::query("delete from rate_limit where tat < $1")
+            .bind(now)
+            .execute(&self.0.writer)
+            .await?
+            .rows_affected();
         let mfa_challenges = sqlx::query("delete from mfa_challenge where expires_at < $1")
             .bind(now)
             .execute(&self.0.writer)
@@ -160,7 +196,7 @@ impl Ops<'_> {
             revoked_tokens,
             one_time_tokens,
             emails,
-            rate_counters,
+            rate_counters: rate_counters + rate_limits,
         })
     }
 }

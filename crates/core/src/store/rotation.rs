@@ -82,7 +82,11 @@ async fn commit(
         .map(|r| seen.insert(r.parent_id.as_str()))
         .collect();
     let mut parents: BTreeMap<&ProjectId, Vec<&str>> = BTreeMap::new();
-    for (r, _) in batch.iter().zip(&first_of_parent).filter(|(_, first)| **first) {
+    for (r, _) in batch
+        .iter()
+        .zip(&first_of_parent)
+        .filter(|(_, first)| **first)
+    {
         parents.entry(&r.project_id).or_default().push(&r.parent_id);
     }
 
@@ -92,7 +96,9 @@ async fn commit(
         // server may forget the last fraction of a second of rotations, never half of one. A
         // forgotten rotation leaves its parent valid and its successor unknown: that client
         // signs in again; nothing becomes valid that was not. Halves the commit wait.
-        sqlx::query("set local synchronous_commit = off").execute(&mut *tx).await?;
+        sqlx::query("set local synchronous_commit = off")
+            .execute(&mut *tx)
+            .await?;
     }
     let mut marked = HashSet::new();
     for (project_id, ids) in &parents {
@@ -115,7 +121,12 @@ async fn commit(
         .zip(&first_of_parent)
         .map(|(r, first)| *first && marked.contains(&r.parent_id))
         .collect();
-    let winners: Vec<&Rotation> = batch.iter().zip(&won).filter(|(_, w)| **w).map(|(r, _)| r).collect();
+    let winners: Vec<&Rotation> = batch
+        .iter()
+        .zip(&won)
+        .filter(|(_, w)| **w)
+        .map(|(r, _)| r)
+        .collect();
     if winners.is_empty() {
         tx.rollback().await?;
         return Ok(won);
@@ -141,7 +152,10 @@ async fn commit(
 
     let mut sessions: BTreeMap<&ProjectId, BTreeSet<&SessionId>> = BTreeMap::new();
     for r in &winners {
-        sessions.entry(&r.project_id).or_default().insert(&r.session_id);
+        sessions
+            .entry(&r.project_id)
+            .or_default()
+            .insert(&r.session_id);
     }
     let mut touched = Vec::new();
     for (project_id, ids) in &sessions {
@@ -175,7 +189,13 @@ fn placeholders(first: usize, rows: usize, width: usize) -> String {
         binds.join(", ")
     };
     let groups: Vec<String> = (0..rows)
-        .map(|row| if width == 1 { group(row) } else { format!("({})", group(row)) })
+        .map(|row| {
+            if width == 1 {
+                group(row)
+            } else {
+                format!("({})", group(row))
+            }
+        })
         .collect();
     groups.join(", ")
 }

@@ -215,7 +215,11 @@ impl Sessions<'_> {
             done,
         };
         let stopped = || anyhow::anyhow!("the refresh rotation task has stopped");
-        self.0.rotations.send(rotation).await.map_err(|_| stopped())?;
+        self.0
+            .rotations
+            .send(rotation)
+            .await
+            .map_err(|_| stopped())?;
         outcome.await.map_err(|_| stopped())?
     }
 

@@ -56,6 +56,13 @@ pub enum Command {
         /// are answered `server_busy` (503) instead of queueing without bound.
         #[arg(long, env = "PROTEKT_HASH_QUEUE", default_value_t = 1024)]
         hash_queue: usize,
+        /// Redis for the rate limiter (`redis://host:6379/0`): limits shared by any number of
+        /// nodes. Without it: in the process on SQLite, in the database on PostgreSQL.
+        #[arg(long, env = "REDIS_URL")]
+        redis_url: Option<String>,
+        /// Prefix of the limiter's Redis keys (several deployments on one Redis).
+        #[arg(long, env = "PROTEKT_REDIS_PREFIX", default_value = "protekt:")]
+        redis_prefix: String,
         #[command(flatten)]
         mail: MailArgs,
     },
@@ -140,8 +147,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             listen,
             public_url,
             hash_queue,
+            redis_url,
+            redis_prefix,
             mail,
-        } => serve::serve(g, listen, public_url, hash_queue, &mail).await,
+        } => {
+            let limits = serve::Limits {
+                hash_queue,
+                redis_url,
+                redis_prefix,
+            };
+            serve::serve(g, listen, public_url, limits, &mail).await
+        }
         Command::Token { command } => token::token(g, command).await,
         Command::Migrate => project::migrate(g).await,
         Command::Project { command } => project::project(g, command).await,

@@ -105,13 +105,20 @@ impl MailArgs {
     }
 }
 
+/// How much the server takes in: the hash queue and where rate limits are counted.
+pub struct Limits {
+    pub hash_queue: usize,
+    pub redis_url: Option<String>,
+    pub redis_prefix: String,
+}
+
 /// Runs the server until SIGINT or SIGTERM; on first start makes (and prints once) a
 /// development project and a management token.
 pub async fn serve(
     g: &Globals,
     listen: String,
     public_url: Option<String>,
-    hash_queue: usize,
+    limits: Limits,
     mail: &MailArgs,
 ) -> anyhow::Result<()> {
     init_logging();
@@ -125,7 +132,9 @@ pub async fn serve(
         email_from: mail.email_from.clone(),
         smtp: mail.smtp()?,
         sms: mail.sms()?,
-        hash_queue,
+        hash_queue: limits.hash_queue,
+        redis_url: limits.redis_url,
+        redis_prefix: limits.redis_prefix,
     };
     protekt_core::delivery::mail::parse_mailbox(&config.email_from)
         .map_err(|e| anyhow::anyhow!("--email-from: {e}"))?;

@@ -953,11 +953,15 @@ both_dbs!(send_quotas_name_no_address_in_clear_m8, |app| async move {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::OK);
-    let counters = app.dump_table("rate_counter").await;
-    assert!(
-        counters.contains("send:ip:"),
-        "the quotas were counted: {counters}"
-    );
+    // On PostgreSQL without Redis the limiter counts in the database; on SQLite in memory,
+    // so nothing of it is at rest.
+    let counters = app.dump_table("rate_limit").await;
+    if app.db == Db::Postgres {
+        assert!(
+            counters.contains("send:ip:"),
+            "the quotas were counted: {counters}"
+        );
+    }
     for clear in ["quota.subject", "Quota.Subject", "198.51.100.23"] {
         assert!(!counters.contains(clear), "{clear} in clear: {counters}");
     }

@@ -16,6 +16,7 @@ mod ops;
 mod projects;
 mod refresh;
 mod sessions;
+mod throttling;
 mod tokens;
 mod upgrade;
 mod users;

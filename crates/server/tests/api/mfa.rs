@@ -963,8 +963,11 @@ both_dbs!(
         // A login texts a code too (counted against the number's quota).
         mfa_token(&app, "clear@example.com").await;
         let dump = app.dump_all_tables().await;
-        assert!(dump.contains("## rate_counter"), "every table is read");
-        assert!(dump.contains("sms:number:"), "the quota was counted");
+        assert!(dump.contains("## rate_limit"), "every table is read");
+        if app.db == Db::Postgres {
+            // On SQLite the limiter counts in memory: nothing of it is at rest.
+            assert!(dump.contains("sms:number:"), "the quota was counted");
+        }
         assert!(
             !dump.contains("4155550188"),
             "a phone number in clear at rest: {dump}"

@@ -265,7 +265,12 @@ both_dbs!(
         let app = TestApp::spawn_with_hash_queue(db, 2).await;
         let user = app.signup("flood@example.com", PASSWORD).await;
         let access = user["accessToken"].as_str().unwrap().to_owned();
-        let logins = (0..40).map(|_| app.login("flood@example.com", "wrong password, wrong"));
+        // Forty accounts, so that the per-account throttle lets every attempt reach the queue.
+        let server = &app;
+        let logins = (0..40).map(|i| async move {
+            let email = format!("flood{i}@example.com");
+            server.login(&email, "wrong password, wrong").await
+        });
         let verifications = (0..20).map(|_| app.verify(&access));
         let jwks = format!("/p/{}/.well-known/jwks.json", app.project.login_id);
         let (logins, verifications, keys) = tokio::join!(

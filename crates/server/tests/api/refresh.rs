@@ -112,17 +112,28 @@ both_dbs!(
             tokens.push(body["refreshToken"].as_str().unwrap().to_owned());
         }
         for round in 0..2 {
-            let requests = tokens.iter().flat_map(|t| [t, t, t]).map(|t| app.refresh(t));
+            let requests = tokens
+                .iter()
+                .flat_map(|t| [t, t, t])
+                .map(|t| app.refresh(t));
             let results = futures::future::join_all(requests).await;
             for (i, trio) in results.chunks(3).enumerate() {
                 for (status, body) in trio {
-                    assert_eq!(*status, StatusCode::OK, "round {round}, session {i}: {body}");
-                    assert_eq!(body["refreshToken"], trio[0].1["refreshToken"], "one successor");
+                    assert_eq!(
+                        *status,
+                        StatusCode::OK,
+                        "round {round}, session {i}: {body}"
+                    );
+                    assert_eq!(
+                        body["refreshToken"], trio[0].1["refreshToken"],
+                        "one successor"
+                    );
                 }
                 tokens[i] = trio[0].1["refreshToken"].as_str().unwrap().to_owned();
             }
             assert_eq!(
-                app.count("select count(*) from refresh_token where used_at is null").await,
+                app.count("select count(*) from refresh_token where used_at is null")
+                    .await,
                 12,
                 "round {round}: one live token per session"
             );

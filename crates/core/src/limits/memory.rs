@@ -1,0 +1,57 @@
+//! The in-process backend, for one node (the embedded default). One map behind a mutex: a hit
+//! is a few hundred nanoseconds, so a lock is simpler than sharding and just as fast here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::{gcra, Rate};
+use crate::clock::Millis;
+use crate::error::{Error, Result};
+
+/// Past this many live keys, stale ones are swept; if all are live, new hits are refused
+/// rather than evicting someone's counter (which would reset their limit, SECURITY A17).
+const MAX_KEYS: usize = 1_000_000;
+
+#[derive(Default)]
+pub struct MemoryLimits {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    tats: HashMap<String, Millis>,
+    swept_at: Millis,
+}
+
+impl MemoryLimits {
+    /// One GCRA step on `key`, counted if allowed.
+    pub(super) fn step(
+        &self,
+        key: &str,
+        now: Millis,
+        rate: Rate,
+    ) -> Result<std::result::Result<Millis, Millis>> {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Inner { tats, swept_at } = &mut *inner;
+        if tats.len() >= MAX_KEYS && !tats.contains_key(key) {
+            // At most one sweep a second, so a full map cannot be made to sweep on every hit.
+            if now - *swept_at >= 1000 {
+                tats.retain(|_, tat| *tat > now);
+                *swept_at = now;
+            }
+            if tats.len() >= MAX_KEYS {
+                return Err(Error::ServerBusy);
+            }
+        }
+        let step = gcra(tats.get(key).copied(), now, rate);
+        if let Ok(tat) = step {
+            tats.insert(key.to_owned(), tat);
+        }
+        Ok(step)
+    }
+
+    pub(super) fn reset(&self, key: &str) {
+        let mut inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        inner.tats.remove(key);
+    }
+}
