@@ -2,7 +2,8 @@
 # Runs every test of the repository: the advisory check, Rust unit and integration tests (SQLite
 # and PostgreSQL), the Node SDK's tests against the real `protekt` binary, and the hosted pages
 # in headless Chromium.
-# Needs PostgreSQL at 127.0.0.1:5432 (trust auth) or TEST_POSTGRES_URL.
+# Needs PostgreSQL at 127.0.0.1:5432 (trust auth) or TEST_POSTGRES_URL, and Redis at
+# 127.0.0.1:6379.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,10 @@ cd "$(dirname "$0")/.."
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 python3 -m pip show schemathesis 2>/dev/null | grep -qx "Version: 4.32.5" \
   || python3 -m pip install --quiet "schemathesis==4.32.5"
+
+# The limiter's tests use the Redis at 127.0.0.1:6379 (a key prefix each) and one test runs a
+# redis-server of its own on a free port, to stop it mid-test.
+command -v redis-server >/dev/null || { apt-get update && apt-get install -y redis-server; }
 
 # Imports in crates/core point down the layers only (docs/import-graph.md is the picture).
 python3 scripts/import-graph.py
