@@ -133,6 +133,20 @@ impl AccountService {
         q.charge(&project.id, &[recipient, caller]).await
     }
 
+    /// Counts a try at a one-time token from the end user's address, before it is looked up
+    /// (SECURITY L2). Without an end-user address (a hosted page, or a backend that does not
+    /// send `X-Client-Ip`) there is nothing to key on: the tokens' 256 bits are the defence.
+    async fn count_token_guess(&self, project: &Project, client: &ClientInfo) -> Result<()> {
+        let Some(address) = client.end_user_address() else {
+            return Ok(());
+        };
+        let key = self.limiter.key("guess:address", &project.id, &address);
+        let class = Class::TokenGuesses;
+        self.limiter
+            .check_and_count(&project.id, class, &key, limits::rate_for(project, class))
+            .await
+    }
+
     /// Issues a one-time token for `user` and queues the email carrying its link.
     async fn send_link(
         &self,
@@ -270,7 +284,9 @@ impl AccountService {
         &self,
         project: &Project,
         token: &str,
+        client: &ClientInfo,
     ) -> Result<(User, Option<String>)> {
+        self.count_token_guess(project, client).await?;
         let now = self.clock.now();
         let found = self
             .store
@@ -360,7 +376,9 @@ impl AccountService {
         project: &Project,
         token: &str,
         new_password: &str,
+        client: &ClientInfo,
     ) -> Result<Option<String>> {
+        self.count_token_guess(project, client).await?;
         let found = self
             .store
             .codes()

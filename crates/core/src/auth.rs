@@ -14,6 +14,7 @@ use crate::audit;
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
+use crate::limits::{self, Class, Limiter};
 use crate::model::{
     Aal, Amr, AuditKind, Project, SessionId, SessionInfo, SessionView, User, UserId,
 };
@@ -62,14 +63,21 @@ pub struct Tokens {
 pub struct AuthService {
     store: Store,
     tokens: Arc<TokenService>,
+    limiter: Limiter,
     clock: Arc<Clock>,
 }
 
 impl AuthService {
-    pub fn new(store: Store, tokens: Arc<TokenService>, clock: Arc<Clock>) -> Self {
+    pub fn new(
+        store: Store,
+        tokens: Arc<TokenService>,
+        limiter: Limiter,
+        clock: Arc<Clock>,
+    ) -> Self {
         Self {
             store,
             tokens,
+            limiter,
             clock,
         }
     }
@@ -314,18 +322,31 @@ impl AuthService {
         project: &Project,
         refresh_token: &str,
         token_expiry: Option<u64>,
+        client: &ClientInfo,
     ) -> Result<Tokens> {
         let ttl = token_ttl(project, token_expiry)?;
-        if refresh_token.is_empty() || refresh_token.len() > 512 {
-            return Err(Error::InvalidToken);
-        }
         let now = self.clock.now();
-        let row = self
-            .store
-            .sessions()
-            .refresh_by_hash(&project.id, &secret_hash(refresh_token))
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let found = match refresh_token.len() {
+            1..=512 => {
+                self.store
+                    .sessions()
+                    .refresh_by_hash(&project.id, &secret_hash(refresh_token))
+                    .await?
+            }
+            _ => None,
+        };
+        let Some(row) = found else {
+            // Unknown tokens are counted per end-user address (SECURITY L2); known ones never
+            // are, since every live session refreshes.
+            if let Some(address) = client.end_user_address() {
+                let key = self.limiter.key("guess:refresh", &project.id, &address);
+                let class = Class::TokenGuesses;
+                self.limiter
+                    .check_and_count(&project.id, class, &key, limits::rate_for(project, class))
+                    .await?;
+            }
+            return Err(Error::InvalidToken);
+        };
         let view = self
             .store
             .sessions()

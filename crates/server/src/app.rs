@@ -201,17 +201,17 @@ fn wire(
         .unwrap_or(2);
     let hasher = Hasher::start(HashParams::default(), threads, config.hash_queue)?;
     let tokens = Arc::new(TokenService::new(store.clone(), master.clone(), public_url));
-    let auth = AuthService::new(store.clone(), tokens, Arc::clone(&clock));
+    let backend =
+        limits::Backend::choose(&store, config.redis_url.as_deref(), &config.redis_prefix)?;
+    tracing::info!(backend = backend.name(), "rate limits counted");
+    let limiter = Limiter::new(store.clone(), backend, &master, Arc::clone(&clock));
+    let auth = AuthService::new(store.clone(), tokens, limiter.clone(), Arc::clone(&clock));
     let mail = MailConfig {
         from: config.email_from.clone(),
         smtp: config.smtp.clone(),
         outbox_dir: config.data_dir.join("outbox"),
     };
     let mailer = Mailer::new(store.clone(), master.clone(), mail, Arc::clone(&clock));
-    let backend =
-        limits::Backend::choose(&store, config.redis_url.as_deref(), &config.redis_prefix)?;
-    tracing::info!(backend = backend.name(), "rate limits counted");
-    let limiter = Limiter::new(store.clone(), backend, &master, Arc::clone(&clock));
     let account = AccountService::new(
         store.clone(),
         hasher.clone(),

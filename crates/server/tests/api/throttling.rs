@@ -209,6 +209,47 @@ both_dbs!(
     }
 );
 
+both_dbs!(
+    guesses_at_one_time_and_refresh_tokens_are_throttled_per_address_l2,
+    |app| async move {
+        let ip = "192.0.2.77";
+        let body = app.signup("tokens@example.com", PASSWORD).await;
+        let refresh = body["refreshToken"].as_str().unwrap().to_owned();
+        // Thirty tries at one-time tokens from one address, over both routes that take them.
+        for (path, tries) in [
+            ("/v1/auth/verify-email", 15),
+            ("/v1/auth/password-reset/confirm", 15),
+        ] {
+            for i in 0..tries {
+                let guess = if path.ends_with("confirm") {
+                    json!({"resetToken": format!("guess-{i}"), "newPassword": "a-new-passphrase-1"})
+                } else {
+                    json!({"token": format!("guess-{i}")})
+                };
+                let (status, body) = app.post_from(ip, path, guess).await;
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{path} {i}: {body}");
+            }
+        }
+        let guess = json!({"token": "guess-x"});
+        let (status, body) = app.post_from(ip, "/v1/auth/verify-email", guess).await;
+        assert!(is_rate_limited(status, &body), "{body}");
+        for i in 0..30 {
+            let guess = json!({"refreshToken": format!("unknown-refresh-token-{i}")});
+            let (status, _) = app.post_from(ip, "/v1/auth/refresh", guess).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let guess = json!({"refreshToken": "unknown-refresh-token-x"});
+        let (status, body) = app.post_from(ip, "/v1/auth/refresh", guess).await;
+        assert!(is_rate_limited(status, &body), "{body}");
+        // A real refresh token is never counted or refused.
+        let (status, body) = app
+            .post_from(ip, "/v1/auth/refresh", json!({"refreshToken": refresh}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        app
+    }
+);
+
 /// Ten wrong passwords alternating between two nodes, then the right one: refused on both.
 async fn shared_by_two_nodes(app: &TestApp) {
     app.signup("nodes@example.com", PASSWORD).await;

@@ -52,15 +52,18 @@ pub async fn password_reset_request(
         (status = 200, body = api::OkResponse),
         (status = 422, body = api::ErrorBody, description = "weak_password"),
         (status = 401, body = api::ErrorBody, description = "invalid_token (unknown, used or expired)"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (token guesses from one end-user address)"),
+        (status = 503, body = api::ErrorBody, description = "server_busy (the rate limiter's Redis is unreachable)"),
     ))]
 pub async fn password_reset_confirm(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
+    Client(client): Client,
     ApiJson(body): ApiJson<api::PasswordResetConfirmRequest>,
 ) -> ApiResult<Json<api::OkResponse>> {
     state
         .account
-        .confirm_password_reset(&project, &body.reset_token, &body.new_password)
+        .confirm_password_reset(&project, &body.reset_token, &body.new_password, &client)
         .await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
@@ -72,6 +75,8 @@ pub async fn password_reset_confirm(
         (status = 200, body = api::OkResponse),
         (status = 422, body = api::ErrorBody, description = "weak_password"),
         (status = 401, body = api::ErrorBody, description = "invalid_credentials (wrong current password), invalid_token"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (guesses at the current password)"),
+        (status = 503, body = api::ErrorBody, description = "server_busy (the rate limiter's Redis is unreachable)"),
     ))]
 pub async fn password_change(
     State(state): State<AppState>,
@@ -89,13 +94,19 @@ pub async fn password_change(
 /// Verify an email address with the token from the verification email.
 #[utoipa::path(post, path = "/v1/auth/verify-email", tag = "account", request_body = api::TokenRequest,
     security(("apiKey" = [])),
-    responses((status = 200, body = api::UserResponse), (status = 401, body = api::ErrorBody, description = "invalid_token")))]
+    responses((status = 200, body = api::UserResponse), (status = 401, body = api::ErrorBody, description = "invalid_token"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (token guesses from one end-user address)"),
+        (status = 503, body = api::ErrorBody, description = "server_busy (the rate limiter's Redis is unreachable)")))]
 pub async fn email_verify(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
+    Client(client): Client,
     ApiJson(body): ApiJson<api::TokenRequest>,
 ) -> ApiResult<Json<api::UserResponse>> {
-    let (user, _) = state.account.verify_email(&project, &body.token).await?;
+    let (user, _) = state
+        .account
+        .verify_email(&project, &body.token, &client)
+        .await?;
     Ok(Json(api::UserResponse {
         user: user_json(&user),
     }))

@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         (status = 409, body = api::ErrorBody, description = "email_taken"),
         (status = 413, body = api::ErrorBody, description = "payload_too_large"),
         (status = 415, body = api::ErrorBody, description = "unsupported_media_type"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (sign-ups per end-user address), with retryAfter and Retry-After"),
         (status = 503, body = api::ErrorBody, description = "server_busy"),
     ))]
 pub async fn auth_signup(
@@ -62,7 +63,8 @@ pub async fn auth_signup(
         (status = 400, body = api::ErrorBody, description = "invalid_request"),
         (status = 401, body = api::ErrorBody, description = "invalid_credentials, invalid_api_key, mfa_required (with mfaToken)"),
         (status = 403, body = api::ErrorBody, description = "user_disabled"),
-        (status = 503, body = api::ErrorBody, description = "server_busy"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (per account and address, account, address or project; the same for unknown accounts), with retryAfter and Retry-After"),
+        (status = 503, body = api::ErrorBody, description = "server_busy (the hash queue is full, or the rate limiter's Redis is unreachable)"),
     ))]
 pub async fn auth_login(
     State(state): State<AppState>,
@@ -147,15 +149,18 @@ fn claims_json(claims: &protekt_core::tokens::AccessClaims) -> api::Claims {
         (status = 200, body = api::RefreshResponse),
         (status = 401, body = api::ErrorBody, description = "invalid_token (unknown, ended or reused), token_expired"),
         (status = 403, body = api::ErrorBody, description = "user_disabled"),
+        (status = 429, body = api::ErrorBody, description = "rate_limited (unknown refresh tokens from one end-user address)"),
+        (status = 503, body = api::ErrorBody, description = "server_busy (the rate limiter's Redis is unreachable)"),
     ))]
 pub async fn auth_refresh(
     State(state): State<AppState>,
     ApiProject(project): ApiProject,
+    Client(client): Client,
     ApiJson(body): ApiJson<api::RefreshRequest>,
 ) -> ApiResult<Json<api::RefreshResponse>> {
     let tokens = state
         .auth
-        .refresh(&project, &body.refresh_token, body.token_expiry)
+        .refresh(&project, &body.refresh_token, body.token_expiry, &client)
         .await?;
     Ok(Json(api::RefreshResponse {
         access_token: tokens.access_token,

@@ -10,9 +10,18 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
+use protekt_core::auth::ClientInfo;
 use protekt_core::model::Project;
 use protekt_core::Error;
 use serde::Deserialize;
+
+/// A browser on a hosted page: its address is not trusted as an end user's without proxy
+/// configuration, so no per-address limit is keyed on it.
+const BROWSER: ClientInfo = ClientInfo {
+    ip: None,
+    ip_is_end_user: false,
+    user_agent: None,
+};
 
 use super::{message, render, unexpected, HostedProject};
 use crate::app::AppState;
@@ -92,7 +101,11 @@ pub async fn verify_email_submit(
     HostedProject(project): HostedProject,
     Form(form): Form<VerifyForm>,
 ) -> Response {
-    match state.account.verify_email(&project, &form.token).await {
+    match state
+        .account
+        .verify_email(&project, &form.token, &BROWSER)
+        .await
+    {
         Ok((_, redirect)) => done(
             "Email confirmed",
             "Your email address is confirmed. You can close this page.",
@@ -149,7 +162,7 @@ pub async fn reset_password_submit(
 ) -> Response {
     let account = &state.account;
     match account
-        .confirm_password_reset(&project, &form.token, &form.password)
+        .confirm_password_reset(&project, &form.token, &form.password, &BROWSER)
         .await
     {
         Ok(redirect) => done("Password changed", PASSWORD_CHANGED, redirect),
