@@ -155,6 +155,21 @@ describe('login', () => {
   });
 });
 
+describe('login throttling', () => {
+  test('rate_limited with retryAfter after ten wrong passwords, even for the right one (L1)', async () => {
+    const { email } = await newUser();
+    for (let i = 0; i < 10; i += 1) {
+      const wrong = await protekt.auth.login({ email, password: 'not the password 123' });
+      assertApiError(wrong.error, 'invalid_credentials', 401);
+    }
+    const right = await protekt.auth.login({ email, password: GOOD_PASSWORD });
+    assertApiError(right.error, 'rate_limited', 429);
+    assert.equal(right.error.retryAfter, 90, 'seconds until the next attempt is let through');
+    assert.equal(right.user, null);
+    assert.equal(right.accessToken, null);
+  });
+});
+
 describe('verifyToken', () => {
   test('returns the user and the claims of a valid token', async () => {
     const { user, accessToken } = await newUser();
