@@ -219,6 +219,84 @@ pub struct ProjectSettings {
         deserialize_with = "crate::json::opt_whole"
     )]
     pub sms_per_hour: Option<u64>,
+    /// The project's throttles; a limit left out keeps its value. Answers show every limit in
+    /// effect.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// One rate limit per throttle. Password sign-ins are counted before the password is checked
+/// and a success clears the account's counts; an end-user address is the backend's
+/// `X-Client-Ip` (an IPv6 address counts as its /64).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimits {
+    /// One account from one end-user address (default 5 per 900 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub login_per_account_and_address: Option<RateLimit>,
+    /// One account from anywhere (default 10 per 900 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub login_per_account: Option<RateLimit>,
+    /// One end-user address, any account (default 50 per 900 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub login_per_address: Option<RateLimit>,
+    /// Every password sign-in of the project (default 3000 per 60 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub login_per_project: Option<RateLimit>,
+    /// A signed-in user's guesses at their current password (default 10 per 900 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub current_password: Option<RateLimit>,
+    /// One-time tokens and unknown refresh tokens from one end-user address (default 30 per
+    /// 900 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub token_guesses: Option<RateLimit>,
+    /// Sign-ups from one end-user address (default 20 per 3600 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub signup_per_address: Option<RateLimit>,
+}
+
+/// At most `limit` at once, then one more every `windowSeconds / limit` (a lock that lifts by
+/// itself).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    #[schema(minimum = 1, maximum = 100000)]
+    #[serde(deserialize_with = "crate::json::whole")]
+    pub limit: u64,
+    #[schema(minimum = 1, maximum = 86400)]
+    #[serde(deserialize_with = "crate::json::whole")]
+    pub window_seconds: u64,
 }
 
 /// An absolute `http` or `https` URL without credentials (stored normalised).

@@ -29,6 +29,16 @@ pub fn validate_settings(s: &ProjectSettings) -> Result<()> {
         128,
     )?;
     validate_redirects(&s.allowed_redirect_urls)?;
+    for (name, limit) in s.rate_limits.named() {
+        let field = format!("settings.rateLimits.{name}");
+        in_range(&format!("{field}.limit"), limit.limit as u64, 1, 100_000)?;
+        in_range(
+            &format!("{field}.windowSeconds"),
+            limit.window_seconds,
+            1,
+            86_400,
+        )?;
+    }
     validate_mail(s)
 }
 
@@ -361,7 +371,15 @@ pub fn apply_settings_patch(
                 format!("unknown setting {k}"),
             ));
         }
-        merged[k] = v.clone();
+        // Rate limits merge one level down: a patch of one limit keeps the others.
+        match (k.as_str(), merged[k].as_object_mut(), v.as_object()) {
+            ("rateLimits", Some(stored), Some(given)) => {
+                for (name, limit) in given {
+                    stored.insert(name.clone(), limit.clone());
+                }
+            }
+            _ => merged[k] = v.clone(),
+        }
     }
     let mut settings: ProjectSettings = serde_json::from_value(merged).map_err(|e| {
         let text = e.to_string();

@@ -137,19 +137,6 @@ impl Class {
         }
     }
 
-    pub fn default_rate(self) -> Rate {
-        match self {
-            Class::LoginPerAccountAndAddress => Rate::per(5, 15 * MINUTE),
-            Class::LoginPerAccount => Rate::per(10, 15 * MINUTE),
-            Class::LoginPerAddress => Rate::per(50, 15 * MINUTE),
-            Class::LoginPerProject => Rate::per(3000, MINUTE),
-            Class::CurrentPassword => Rate::per(10, 15 * MINUTE),
-            Class::TokenGuesses => Rate::per(30, 15 * MINUTE),
-            Class::SignupPerAddress => Rate::per(20, 60 * MINUTE),
-            Class::Send => Rate::per(10, 60 * MINUTE),
-        }
-    }
-
     /// Whether the action may go on when the limiter's store cannot be reached. Only sign-up
     /// checks no secret and costs nothing to send; everything else fails closed.
     fn fails_open(self) -> bool {
@@ -188,9 +175,20 @@ impl Backend {
     }
 }
 
-/// The rate of `class` in `project`.
-pub fn rate_for(_project: &Project, class: Class) -> Rate {
-    class.default_rate()
+/// The rate of `class` in `project` (its `rateLimits` setting).
+pub fn rate_for(project: &Project, class: Class) -> Rate {
+    let limits = &project.settings.rate_limits;
+    let set = match class {
+        Class::LoginPerAccountAndAddress => limits.login_per_account_and_address,
+        Class::LoginPerAccount => limits.login_per_account,
+        Class::LoginPerAddress => limits.login_per_address,
+        Class::LoginPerProject => limits.login_per_project,
+        Class::CurrentPassword => limits.current_password,
+        Class::TokenGuesses => limits.token_guesses,
+        Class::SignupPerAddress => limits.signup_per_address,
+        Class::Send => return Rate::per(10, 60 * MINUTE),
+    };
+    Rate::per(set.limit, set.window_seconds as Millis * 1000)
 }
 
 /// An end user's address as a throttling subject: an IPv6 address counts as its /64, the

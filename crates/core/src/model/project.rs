@@ -52,6 +52,78 @@ pub struct ProjectSettings {
     pub end_other_sessions_on_mfa_change: bool,
     /// SMS this project may send per hour, all users together (a cost ceiling; SECURITY L7).
     pub sms_per_hour: i64,
+    /// The project's throttles (SECURITY L1-L3); each left out keeps its default.
+    pub rate_limits: RateLimits,
+}
+
+/// At most `limit` at once, one more every `window_seconds / limit` after that.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RateLimit {
+    pub limit: u32,
+    pub window_seconds: u64,
+}
+
+impl RateLimit {
+    pub const fn per(limit: u32, window_seconds: u64) -> Self {
+        Self {
+            limit,
+            window_seconds,
+        }
+    }
+}
+
+/// One [`RateLimit`] per throttle. Password sign-ins count before the password is checked;
+/// a success clears the account's counts (not the address's or the project's).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// One account from one end-user address: the tightest.
+    pub login_per_account_and_address: RateLimit,
+    /// One account from anywhere.
+    pub login_per_account: RateLimit,
+    /// One end-user address (an IPv6 address counts as its /64), any account.
+    pub login_per_address: RateLimit,
+    /// Every password sign-in of the project: a ceiling on credential stuffing.
+    pub login_per_project: RateLimit,
+    /// A signed-in user's guesses at their current password.
+    pub current_password: RateLimit,
+    /// Tries at one-time tokens, and unknown refresh tokens, from one end-user address.
+    pub token_guesses: RateLimit,
+    /// Sign-ups from one end-user address.
+    pub signup_per_address: RateLimit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            login_per_account_and_address: RateLimit::per(5, 900),
+            login_per_account: RateLimit::per(10, 900),
+            login_per_address: RateLimit::per(50, 900),
+            login_per_project: RateLimit::per(3000, 60),
+            current_password: RateLimit::per(10, 900),
+            token_guesses: RateLimit::per(30, 900),
+            signup_per_address: RateLimit::per(20, 3600),
+        }
+    }
+}
+
+impl RateLimits {
+    /// Every limit with its name in the settings (camelCase), for validation.
+    pub fn named(&self) -> [(&'static str, RateLimit); 7] {
+        [
+            (
+                "loginPerAccountAndAddress",
+                self.login_per_account_and_address,
+            ),
+            ("loginPerAccount", self.login_per_account),
+            ("loginPerAddress", self.login_per_address),
+            ("loginPerProject", self.login_per_project),
+            ("currentPassword", self.current_password),
+            ("tokenGuesses", self.token_guesses),
+            ("signupPerAddress", self.signup_per_address),
+        ]
+    }
 }
 
 impl Default for ProjectSettings {
@@ -72,6 +144,7 @@ impl Default for ProjectSettings {
             email_templates: Default::default(),
             end_other_sessions_on_mfa_change: true,
             sms_per_hour: 500,
+            rate_limits: RateLimits::default(),
         }
     }
 }

@@ -250,6 +250,65 @@ both_dbs!(
     }
 );
 
+both_dbs!(
+    a_projects_own_limits_apply_are_shown_and_bad_ones_are_refused_by_name,
+    |app| async move {
+        let token = app.management_token().await;
+        let path = format!("/v1/projects/{}", app.project.id);
+        let patch = json!({"settings": {"rateLimits": {"loginPerAccount": {"limit": 3, "windowSeconds": 60}}}});
+        let (status, body) = app.manage(Method::PATCH, &path, &token, Some(patch)).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        // The effective limits, the others at their defaults; a second patch keeps the first.
+        let patch = json!({"settings": {"rateLimits": {"tokenGuesses": {"limit": 7, "windowSeconds": 70}}}});
+        app.manage(Method::PATCH, &path, &token, Some(patch)).await;
+        let (_, body) = app.manage(Method::GET, &path, &token, None).await;
+        let limits = &body["settings"]["rateLimits"];
+        assert_eq!(
+            limits["loginPerAccount"],
+            json!({"limit": 3, "windowSeconds": 60}),
+            "{body}"
+        );
+        assert_eq!(
+            limits["tokenGuesses"],
+            json!({"limit": 7, "windowSeconds": 70})
+        );
+        assert_eq!(
+            limits["loginPerAccountAndAddress"],
+            json!({"limit": 5, "windowSeconds": 900})
+        );
+
+        app.signup("own@example.com", PASSWORD).await;
+        for _ in 0..3 {
+            let (status, _) = app.login("own@example.com", WRONG).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, body) = app.login("own@example.com", PASSWORD).await;
+        assert!(is_rate_limited(status, &body), "{body}");
+        assert_eq!(body["error"]["retryAfter"], 20, "one every 60 / 3 s");
+
+        for (limits, field) in [
+            (
+                json!({"loginPerAccount": {"limit": 0, "windowSeconds": 60}}),
+                "settings.rateLimits.loginPerAccount.limit",
+            ),
+            (
+                json!({"signupPerAddress": {"limit": 5, "windowSeconds": 100000}}),
+                "settings.rateLimits.signupPerAddress.windowSeconds",
+            ),
+            (
+                json!({"loginPerMoon": {"limit": 5, "windowSeconds": 60}}),
+                "settings.rateLimits.loginPerMoon",
+            ),
+        ] {
+            let patch = json!({"settings": {"rateLimits": limits}});
+            let (status, body) = app.manage(Method::PATCH, &path, &token, Some(patch)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+            assert_eq!(body["error"]["field"], field, "{body}");
+        }
+        app
+    }
+);
+
 /// Ten wrong passwords alternating between two nodes, then the right one: refused on both.
 async fn shared_by_two_nodes(app: &TestApp) {
     app.signup("nodes@example.com", PASSWORD).await;
