@@ -12,10 +12,14 @@ Needs wrk (Debian: apt-get install wrk).
 import argparse, datetime, json, os, platform, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release", "protekt")
+BIN = os.environ.get("PROTEKT_BENCH_BIN") or os.path.join(ROOT, "target", "release", "protekt")  # another build to compare
 WRK_DIR = os.path.join(ROOT, "bench", "wrk")
 CONCURRENCY = [2, 16, 64]
 PASSWORD = "correct-horse-battery-staple"
+
+
+# Logins cycle over this many accounts (distinct accounts: see wrk/login.lua).
+LOGIN_ACCOUNTS = 256
 
 
 def free_port():
@@ -172,6 +176,7 @@ def main():
     ap.add_argument("--no-build", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated routes (default: all)")
     ap.add_argument("--database-url", default="", help="a PostgreSQL URL (default: SQLite)")
+    ap.add_argument("--redis-url", default=None, help="count rate limits in this Redis")
     ap.add_argument("--concurrency", default=",".join(map(str, CONCURRENCY)), help="comma-separated")
     args = ap.parse_args()
     only = set(filter(None, args.only.split(",")))
@@ -191,7 +196,8 @@ def main():
     key = created["apiKey"]
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([BIN, "--data-dir", data, *db_args, "serve", "--listen", f"127.0.0.1:{port}"],
+    redis_args = ["--redis-url", args.redis_url] if args.redis_url else []
+    server = subprocess.Popen([BIN, "--data-dir", data, *db_args, "serve", "--listen", f"127.0.0.1:{port}", *redis_args],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               env={**os.environ, "PROTEKT_LOG": "warn"})
     try:
@@ -207,7 +213,11 @@ def main():
         sampler.start()
 
         user = post(base, key, "/v1/auth/signup", {"email": "bench@example.com", "password": PASSWORD})
+        if wanted("login"):
+            for i in range(LOGIN_ACCOUNTS):
+                post(base, key, "/v1/auth/signup", {"email": f"bench{i}@example.com", "password": PASSWORD})
         env = {"PROTEKT_API_KEY": key, "PROTEKT_BENCH_EMAIL": "bench@example.com",
+               "PROTEKT_BENCH_ACCOUNTS": str(LOGIN_ACCOUNTS),
                "PROTEKT_BENCH_PASSWORD": PASSWORD, "PROTEKT_BENCH_TOKEN": user["accessToken"]}
         results = {}
         for c in [int(c) for c in args.concurrency.split(",")]:
@@ -223,6 +233,10 @@ def main():
             if wanted("signup"):
                 results.setdefault("signup", {})[c] = wrk(base, "/v1/auth/signup", "signup.lua", c, args.seconds,
                                                           {**env, "PROTEKT_BENCH_RUN": str(c)})
+            if wanted("limiter"):
+                # One count by the rate limiter per request (answers are 429 past the burst).
+                results.setdefault("limiter", {})[c] = wrk(base, "/v1/auth/verify-email", "limiter.lua", c,
+                                                           args.seconds, env)
             if wanted("refresh"):
                 # Refresh chains: a pool of live sessions, each rotated by one connection at a time.
                 tokens = os.path.join(data, f"refresh-{c}.txt")
@@ -250,7 +264,7 @@ def main():
     }
     report["database"] = "postgres" if args.database_url else "sqlite"
     os.makedirs(os.path.join(ROOT, "bench", "results"), exist_ok=True)
-    name = f"{report['database']}{'-partial' if only else ''}.json"
+    name = f"{report['database']}{'-redis' if args.redis_url else ''}{'-partial' if only else ''}.json"
     with open(os.path.join(ROOT, "bench", "results", name), "w") as f:
         json.dump(report, f, indent=2)
     if not only and not args.database_url:
