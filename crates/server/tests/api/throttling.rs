@@ -309,6 +309,48 @@ both_dbs!(
     }
 );
 
+both_dbs!(
+    every_spelling_of_the_login_path_counts_against_the_same_limit_l6,
+    |app| async move {
+        // Limits are keyed on the operation and the account, never on the path as written: a
+        // spelling that reaches the login handler counts like any other, one that does not is
+        // refused before any password is checked.
+        app.signup("paths@example.com", PASSWORD).await;
+        let mut counted = 0;
+        for path in [
+            "//v1/auth/login",
+            "/v1/auth/login/",
+            "/v1/%61uth/login",
+            "/V1/AUTH/LOGIN",
+            "/v1/auth/./login",
+        ] {
+            let resp = app
+                .http
+                .post(format!("{}{path}", app.base))
+                .header("x-api-key", &app.api_key)
+                .json(&login_body("paths@example.com", WRONG))
+                .send()
+                .await
+                .unwrap();
+            match resp.status() {
+                StatusCode::UNAUTHORIZED => counted += 1,
+                StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => {}
+                other => panic!("{path}: {other}"),
+            }
+        }
+        for _ in counted..10 {
+            let (status, _) = app.login("paths@example.com", WRONG).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let (status, body) = app.login("paths@example.com", PASSWORD).await;
+        assert!(
+            is_rate_limited(status, &body),
+            "{counted} counted elsewhere: {body}"
+        );
+        app
+    }
+);
+
 /// Ten wrong passwords alternating between two nodes, then the right one: refused on both.
 async fn shared_by_two_nodes(app: &TestApp) {
     app.signup("nodes@example.com", PASSWORD).await;
