@@ -18,7 +18,7 @@ use crate::delivery::mail::Mailer;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
-use crate::limits::{self, Class, Limiter, Quota};
+use crate::limits::{Class, Limiter, Quota};
 use crate::model::{Aal, AuditKind, EmailKind, Project, Purpose, User};
 use crate::password::{self, Hasher, Verified};
 use crate::store::Store;
@@ -141,9 +141,8 @@ impl AccountService {
             return Ok(());
         };
         let key = self.limiter.key("guess:address", &project.id, &address);
-        let class = Class::TokenGuesses;
         self.limiter
-            .check_and_count(&project.id, class, &key, limits::rate_for(project, class))
+            .check_and_count(project, Class::TokenGuesses, &key)
             .await
     }
 
@@ -442,14 +441,8 @@ impl AccountService {
         // Each guess at the current password counts before it is checked: a stolen access
         // token does not give unlimited guesses (SECURITY L2).
         let throttle = self.limiter.key("password:current", &project.id, &user.id);
-        let class = Class::CurrentPassword;
         self.limiter
-            .check_and_count(
-                &project.id,
-                class,
-                &throttle,
-                limits::rate_for(project, class),
-            )
+            .check_and_count(project, Class::CurrentPassword, &throttle)
             .await?;
         let stored = self
             .store

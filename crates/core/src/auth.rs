@@ -14,7 +14,7 @@ use crate::audit;
 use crate::clock::{Clock, Millis};
 use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
-use crate::limits::{self, Class, Limiter};
+use crate::limits::{Class, Limiter};
 use crate::model::{
     Aal, Amr, AuditKind, Project, SessionId, SessionInfo, SessionView, User, UserId,
 };
@@ -340,9 +340,8 @@ impl AuthService {
             // are, since every live session refreshes.
             if let Some(address) = client.end_user_address() {
                 let key = self.limiter.key("guess:refresh", &project.id, &address);
-                let class = Class::TokenGuesses;
                 self.limiter
-                    .check_and_count(&project.id, class, &key, limits::rate_for(project, class))
+                    .check_and_count(project, Class::TokenGuesses, &key)
                     .await?;
             }
             return Err(Error::InvalidToken);

@@ -806,26 +806,6 @@ impl Node {
     }
 }
 
-/// `POST url` with an API key on behalf of an end user at `ip`.
-async fn post_from(
-    http: &reqwest::Client,
-    url: &str,
-    key: &str,
-    ip: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let resp = http
-        .post(url)
-        .header("x-api-key", key)
-        .header("x-client-ip", ip)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
-
 /// `POST url` with a JSON body and an API key: the status and the JSON answer (or null).
 async fn post_json(
     http: &reqwest::Client,
@@ -833,13 +813,26 @@ async fn post_json(
     key: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let resp = http
+    send_json(http.post(url).header("x-api-key", key), body).await
+}
+
+/// `POST url` with an API key on behalf of an end user at `ip` (`X-Client-Ip`).
+async fn post_from(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    ip: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let request = http
         .post(url)
         .header("x-api-key", key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+        .header("x-client-ip", ip);
+    send_json(request, body).await
+}
+
+async fn send_json(request: reqwest::RequestBuilder, body: Value) -> (StatusCode, Value) {
+    let resp = request.json(&body).send().await.expect("request");
     let status = resp.status();
     (status, resp.json().await.unwrap_or(Value::Null))
 }

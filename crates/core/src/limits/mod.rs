@@ -246,11 +246,22 @@ impl Limiter {
         ))
     }
 
-    /// Counts one hit of `class` on `key` at `rate`. Over the rate: `RateLimited` with the
-    /// seconds until the next hit would pass. The hit that exhausts a rate is logged and
-    /// audited (the lockout begins). A backend that cannot be reached refuses the hit with
-    /// `ServerBusy`, except for classes that fail open.
+    /// Counts one hit of `class` on `key` at the project's rate for it. Over the rate:
+    /// `RateLimited` with the seconds until the next hit would pass. The hit that exhausts a
+    /// rate is logged and audited (the lockout begins). A backend that cannot be reached
+    /// refuses the hit with `ServerBusy`, except for classes that fail open.
     pub async fn check_and_count(
+        &self,
+        project: &Project,
+        class: Class,
+        key: &RateKey,
+    ) -> Result<()> {
+        self.count_at(&project.id, class, key, rate_for(project, class))
+            .await
+    }
+
+    /// [`Self::check_and_count`] at a given rate.
+    async fn count_at(
         &self,
         project_id: &ProjectId,
         class: Class,
@@ -312,8 +323,7 @@ impl Limiter {
     pub async fn charge(&self, project_id: &ProjectId, quotas: &[Quota]) -> Result<()> {
         for q in quotas {
             let rate = Rate::per(q.limit.clamp(1, u32::MAX as i64) as u32, q.window_ms);
-            self.check_and_count(project_id, Class::Send, &q.key, rate)
-                .await?;
+            self.count_at(project_id, Class::Send, &q.key, rate).await?;
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use crate::audit;
 use crate::auth::{token_ttl, ClientInfo, Tokens};
 use crate::email::Email;
 use crate::error::{Error, Result};
-use crate::limits::{self, Class, RateKey};
+use crate::limits::{Class, RateKey};
 use crate::model::{Aal, Amr, AuditKind, Project, User, UserId};
 use crate::password::{self, Verified};
 
@@ -53,8 +53,7 @@ impl SignInService {
         }
         once.push((Class::LoginPerProject, l.key("login:project", pid, "")));
         for (class, key) in counted.iter().chain(&once) {
-            l.check_and_count(pid, *class, key, limits::rate_for(project, *class))
-                .await?;
+            l.check_and_count(project, *class, key).await?;
         }
         Ok(counted.into_iter().map(|(_, key)| key).collect())
     }
@@ -72,9 +71,8 @@ impl SignInService {
         let metadata = crate::metadata::parse(input.metadata)?;
         if let Some(address) = client.end_user_address() {
             let key = self.limiter.key("signup:address", &project.id, &address);
-            let class = Class::SignupPerAddress;
             self.limiter
-                .check_and_count(&project.id, class, &key, limits::rate_for(project, class))
+                .check_and_count(project, Class::SignupPerAddress, &key)
                 .await?;
         }
         let ttl = token_ttl(project, input.token_expiry)?;

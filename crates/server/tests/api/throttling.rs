@@ -19,6 +19,12 @@ fn is_rate_limited(status: StatusCode, body: &Value) -> bool {
         && body["error"]["retryAfter"].as_u64().is_some_and(|s| s > 0)
 }
 
+/// A password sign-in on behalf of an end user at `ip`.
+async fn login_from(app: &TestApp, ip: &str, email: &str, password: &str) -> (StatusCode, Value) {
+    app.post_from(ip, "/v1/auth/login", login_body(email, password))
+        .await
+}
+
 /// A Redis key prefix no other test uses.
 fn redis_prefix() -> String {
     format!("{}:", unique("protekt_test_limits"))
@@ -104,56 +110,24 @@ both_dbs!(
         app.signup("neighbour@example.com", PASSWORD).await;
         let stranger = "203.0.113.9";
         for _ in 0..5 {
-            let (status, _) = app
-                .post_from(
-                    stranger,
-                    "/v1/auth/login",
-                    login_body("victim@example.com", WRONG),
-                )
-                .await;
+            let (status, _) = login_from(&app, stranger, "victim@example.com", WRONG).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED);
         }
-        let (status, body) = app
-            .post_from(
-                stranger,
-                "/v1/auth/login",
-                login_body("victim@example.com", PASSWORD),
-            )
-            .await;
+        let (status, body) = login_from(&app, stranger, "victim@example.com", PASSWORD).await;
         assert!(is_rate_limited(status, &body), "the pair is locked: {body}");
         // The victim, elsewhere, is not locked out.
-        let (status, body) = app
-            .post_from(
-                "198.51.100.1",
-                "/v1/auth/login",
-                login_body("victim@example.com", PASSWORD),
-            )
-            .await;
+        let (status, body) = login_from(&app, "198.51.100.1", "victim@example.com", PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         // Another account from the stranger's address still signs in (until the address limit).
-        let (status, body) = app
-            .post_from(
-                stranger,
-                "/v1/auth/login",
-                login_body("neighbour@example.com", PASSWORD),
-            )
-            .await;
+        let (status, body) = login_from(&app, stranger, "neighbour@example.com", PASSWORD).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         // The address limit: 50 sign-ins from one address in 15 minutes, whatever the account.
         for i in 0..44 {
             let email = format!("spray{i}@example.com");
-            let (status, _) = app
-                .post_from(stranger, "/v1/auth/login", login_body(&email, WRONG))
-                .await;
+            let (status, _) = login_from(&app, stranger, &email, WRONG).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}");
         }
-        let (status, body) = app
-            .post_from(
-                stranger,
-                "/v1/auth/login",
-                login_body("neighbour@example.com", PASSWORD),
-            )
-            .await;
+        let (status, body) = login_from(&app, stranger, "neighbour@example.com", PASSWORD).await;
         assert!(
             is_rate_limited(status, &body),
             "the address is spent: {body}"
@@ -161,20 +135,15 @@ both_dbs!(
         // An IPv6 end user counts as their /64.
         for i in 0..5 {
             let ip = format!("2001:db8:7:7::{i}");
-            app.post_from(
-                &ip,
-                "/v1/auth/login",
-                login_body("neighbour@example.com", WRONG),
-            )
-            .await;
+            login_from(&app, &ip, "neighbour@example.com", WRONG).await;
         }
-        let (status, body) = app
-            .post_from(
-                "2001:db8:7:7:ffff::1",
-                "/v1/auth/login",
-                login_body("neighbour@example.com", PASSWORD),
-            )
-            .await;
+        let (status, body) = login_from(
+            &app,
+            "2001:db8:7:7:ffff::1",
+            "neighbour@example.com",
+            PASSWORD,
+        )
+        .await;
         assert!(is_rate_limited(status, &body), "one /64, one pair: {body}");
         app
     }
