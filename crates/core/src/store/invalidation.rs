@@ -38,14 +38,7 @@ impl Invalidator {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         what: &Invalidation,
     ) -> Result<()> {
-        if let Invalidator::Postgres { .. } = self {
-            sqlx::query("select pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(what.encode())
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        self.announce_all(tx, std::slice::from_ref(what)).await
     }
 
     /// Inside a transaction: announce all of `what` on commit, in one notification (one line
