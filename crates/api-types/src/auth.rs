@@ -9,8 +9,12 @@ use utoipa::ToSchema;
 pub struct User {
     /// `usr_…`
     pub id: String,
-    pub email: String,
+    /// Null only for a user who signed up with a phone number.
+    pub email: Option<String>,
     pub email_verified: bool,
+    /// E.164 (`+14155550123`), set by a passwordless sign-in by SMS or WhatsApp.
+    pub phone: Option<String>,
+    pub phone_verified: bool,
     /// Free-form JSON object owned by your application (at most 16 KiB).
     #[schema(value_type = Object)]
     pub metadata: serde_json::Value,
@@ -120,8 +124,15 @@ pub struct Claims {
     pub sid: String,
     pub amr: Vec<String>,
     pub aal: String,
-    pub email: String,
+    /// Absent for a phone-only user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub email_verified: bool,
+    /// The user's phone number (OIDC `phone_number`), when they have one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

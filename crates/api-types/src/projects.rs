@@ -226,6 +226,46 @@ pub struct ProjectSettings {
         deserialize_with = "crate::json::opt_object"
     )]
     pub rate_limits: Option<RateLimits>,
+    /// Whether a magic link or one-time passcode to an address or number without an account
+    /// creates the account on first verify (default true); off, nothing is sent to them (the
+    /// answer is the same).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passwordless_signup: Option<bool>,
+    /// Lifetime of magic links, seconds (default 900).
+    #[schema(minimum = 60, maximum = 3600)]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_whole"
+    )]
+    pub magic_link_ttl: Option<u64>,
+    /// Country calling codes SMS and WhatsApp codes may go to, without `+` (`["1", "44"]`);
+    /// empty (the default): every country. Others are refused with `value_not_allowed`.
+    #[schema(max_items = 300, example = json!(["1", "44"]))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms_allowed_countries: Option<Vec<CallingCode>>,
+    /// Overrides of SMS texts (minijinja, at most 1000 characters), per kind of message.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub sms_templates: Option<SmsTemplates>,
+}
+
+/// A country calling code: 1 to 3 digits, no leading zero, no `+`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, pattern = "^[1-9][0-9]{0,2}$", example = "44")]
+pub struct CallingCode(pub String);
+
+/// SMS text overrides per kind of message; a kind left out keeps the built-in text.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsTemplates {
+    /// The one-time passcode of a passwordless sign-in (`{{ code }}`, `{{ project }}`,
+    /// `{{ expires_minutes }}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 1000)]
+    pub sign_in_code: Option<String>,
 }
 
 /// One rate limit per throttle. Password sign-ins are counted before the password is checked
@@ -284,6 +324,14 @@ pub struct RateLimits {
         deserialize_with = "crate::json::opt_object"
     )]
     pub signup_per_address: Option<RateLimit>,
+    /// Tries at one-time passcodes of one email address or phone number, whatever the code
+    /// (default 10 per 900 s).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub passwordless_verify: Option<RateLimit>,
 }
 
 /// At most `limit` at once, then one more every `windowSeconds / limit` (a lock that lifts by
@@ -380,6 +428,20 @@ pub struct EmailTemplates {
         deserialize_with = "crate::json::opt_object"
     )]
     pub mfa_locked: Option<TemplateOverride>,
+    /// A magic link (`{{ link }}`) with its one-time passcode (`{{ code }}`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub magic_link: Option<TemplateOverride>,
+    /// A one-time passcode (`{{ code }}`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub sign_in_code: Option<TemplateOverride>,
 }
 
 /// minijinja sources, each at most 32768 characters; a part left out keeps the built-in one.

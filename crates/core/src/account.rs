@@ -8,13 +8,13 @@
 //! so timing says nothing either (SECURITY L4, L5, F6). Senders are held to per-recipient and
 //! per-IP quotas (SECURITY L7).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::audit;
 use crate::auth::{AuthService, ClientInfo};
 use crate::clock::Clock;
 use crate::delivery::mail::Mailer;
+use crate::delivery::Background;
 use crate::email::Email;
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
@@ -41,24 +41,9 @@ pub struct AccountService {
     limiter: Limiter,
     clock: Arc<Clock>,
     public_url: String,
-    /// Emailed-link requests still being handled in the background.
-    in_flight: Arc<AtomicUsize>,
-}
-
-/// Counts one background send while it lives.
-struct InFlight(Arc<AtomicUsize>);
-
-impl InFlight {
-    fn start(counter: &Arc<AtomicUsize>) -> Self {
-        counter.fetch_add(1, Ordering::SeqCst);
-        Self(Arc::clone(counter))
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
+    /// Emailed-link requests still being handled after their answer (shared with sign-in's
+    /// passwordless sends).
+    background: Background,
 }
 
 impl AccountService {
@@ -79,20 +64,43 @@ impl AccountService {
             limiter,
             clock,
             public_url: public_url.trim_end_matches('/').to_owned(),
-            in_flight: Arc::new(AtomicUsize::new(0)),
+            background: Background::default(),
         }
     }
 
-    /// How many emailed-link requests are still being looked up and queued in the background
-    /// (answers go out before that work, so that they say nothing about the address).
+    /// How many requests to email or text somebody are still being looked up and sent in the
+    /// background (answers go out before that work, so that they say nothing about the address).
     pub fn sends_in_flight(&self) -> usize {
-        self.in_flight.load(Ordering::SeqCst)
+        self.background.in_flight()
     }
 
-    /// The redirect URL in the form it is stored and later sent, if the project allows it.
-    fn check_redirect(project: &Project, redirect_url: Option<&str>) -> Result<Option<String>> {
+    /// The background the sends run in, for the other services that send.
+    pub fn background(&self) -> &Background {
+        &self.background
+    }
+
+    /// The mailer, for the other services that email.
+    pub fn mailer(&self) -> &Arc<Mailer> {
+        &self.mailer
+    }
+
+    /// The public base URL emailed links point at (no trailing slash).
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The redirect URL in the form it is stored and later sent, if the project allows it: a
+    /// malformed URL is `invalid_request`, a well-formed one outside the allow-list
+    /// `value_not_allowed` (SECURITY U1).
+    pub fn check_redirect(project: &Project, redirect_url: Option<&str>) -> Result<Option<String>> {
         redirect_url
             .map(|u| {
+                if crate::model::normalize_redirect(u).is_none() {
+                    return Err(Error::invalid(
+                        "redirectUrl",
+                        "redirectUrl must be an absolute http(s) URL",
+                    ));
+                }
                 project.settings.allowed_redirect(u).ok_or_else(|| {
                     Error::not_allowed(
                         "redirectUrl",
@@ -105,7 +113,7 @@ impl AccountService {
 
     /// Counts a send against the recipient's quota and the caller's: per end-user address when
     /// the backend passes it, else per project (SECURITY L7).
-    async fn check_quota(
+    pub(crate) async fn check_quota(
         &self,
         project: &Project,
         kind: &str,
@@ -136,7 +144,11 @@ impl AccountService {
     /// Counts a try at a one-time token from the end user's address, before it is looked up
     /// (SECURITY L2). Without an end-user address (a hosted page, or a backend that does not
     /// send `X-Client-Ip`) there is nothing to key on: the tokens' 256 bits are the defence.
-    async fn count_token_guess(&self, project: &Project, client: &ClientInfo) -> Result<()> {
+    pub(crate) async fn count_token_guess(
+        &self,
+        project: &Project,
+        client: &ClientInfo,
+    ) -> Result<()> {
         let Some(address) = client.end_user_address() else {
             return Ok(());
         };
@@ -154,6 +166,10 @@ impl AccountService {
         purpose: Purpose,
         redirect_url: Option<&str>,
     ) -> Result<()> {
+        // A user who signed up with a phone number has no mailbox to send to.
+        let Some(email) = user.email.as_deref() else {
+            return Ok(());
+        };
         let now = self.clock.now();
         let token = new_refresh_token();
         let (page, kind, ttl) = match purpose {
@@ -174,7 +190,7 @@ impl AccountService {
         );
         let message = self
             .mailer
-            .compose(project, kind, &user.email, Some(&link), ttl / 60)?;
+            .compose(project, kind, email, Some(&link), None, ttl / 60)?;
         self.store
             .codes()
             .issue(
@@ -182,7 +198,7 @@ impl AccountService {
                 &user.id,
                 purpose,
                 &secret_hash(&token),
-                &user.email,
+                email,
                 redirect_url,
                 now + (ttl as i64) * 1000,
                 &message,
@@ -200,13 +216,11 @@ impl AccountService {
         user: &User,
         client: &ClientInfo,
     ) -> Result<()> {
-        self.check_quota(
-            project,
-            "verify_email",
-            &crate::email::key(&user.email),
-            client,
-        )
-        .await?;
+        let Some(email) = user.email.as_deref() else {
+            return Ok(());
+        };
+        self.check_quota(project, "verify_email", &crate::email::key(email), client)
+            .await?;
         self.send_link(project, user, Purpose::VerifyEmail, None)
             .await
     }
@@ -241,38 +255,31 @@ impl AccountService {
         let me = self.clone();
         let project = project.clone();
         let client = client.clone();
-        let in_flight = InFlight::start(&self.in_flight);
-        tokio::spawn(async move {
-            let _in_flight = in_flight;
-            let result = async {
-                let found = me
-                    .store
-                    .users()
-                    .by_email(&project.id, email.normalized())
-                    .await?;
-                let kind = match purpose {
-                    Purpose::VerifyEmail => AuditKind::EmailVerificationRequested,
-                    Purpose::PasswordReset => AuditKind::PasswordResetRequested,
-                };
-                let mut event = audit::event(&project.id, kind, found.is_some(), None);
-                event.ip = client.ip.clone();
-                if let Some((user, _)) = found {
-                    event.subject = Some(user.id.to_string());
-                    let wanted = match purpose {
-                        Purpose::VerifyEmail => !user.email_verified,
-                        Purpose::PasswordReset => true,
-                    };
-                    if wanted && !user.disabled {
-                        me.send_link(&project, &user, purpose, redirect.as_deref())
-                            .await?;
-                    }
-                }
-                audit::record(&me.store, event, me.clock.now()).await;
-                Ok::<_, Error>(())
+        self.background.spawn("emailed link", async move {
+            let found = me
+                .store
+                .users()
+                .by_email(&project.id, email.normalized())
+                .await?;
+            let kind = match purpose {
+                Purpose::VerifyEmail => AuditKind::EmailVerificationRequested,
+                Purpose::PasswordReset => AuditKind::PasswordResetRequested,
             };
-            if let Err(e) = result.await {
-                tracing::error!(error = ?e, purpose = purpose.as_str(), "cannot send an emailed link");
+            let mut event = audit::event(&project.id, kind, found.is_some(), None);
+            event.ip = client.ip.clone();
+            if let Some((user, _)) = found {
+                event.subject = Some(user.id.to_string());
+                let wanted = match purpose {
+                    Purpose::VerifyEmail => !user.email_verified,
+                    Purpose::PasswordReset => true,
+                };
+                if wanted && !user.disabled {
+                    me.send_link(&project, &user, purpose, redirect.as_deref())
+                        .await?;
+                }
             }
+            audit::record(&me.store, event, me.clock.now()).await;
+            Ok(())
         });
         Ok(())
     }
@@ -395,13 +402,13 @@ impl AccountService {
             .by_id(&project.id, &found.user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
-        if user.email != found.email {
+        if user.email.as_deref() != Some(found.email.as_str()) {
             return Err(Error::InvalidToken);
         }
         password::check_policy(
             new_password,
             project.settings.password_min_length,
-            &[&user.email, &project.name],
+            &policy_context(project, &user),
         )
         .map_err(|e| e.in_field("newPassword"))?;
         let hash = self.hasher.hash(new_password).await?;
@@ -474,7 +481,7 @@ impl AccountService {
         password::check_policy(
             new_password,
             project.settings.password_min_length,
-            &[&user.email, &project.name],
+            &policy_context(project, &user),
         )
         .map_err(|e| e.in_field("newPassword"))?;
         let hash = self.hasher.hash(new_password).await?;
@@ -494,10 +501,13 @@ impl AccountService {
     }
 
     async fn notify_password_changed(&self, project: &Project, user: &User) {
+        let Some(email) = user.email.as_deref() else {
+            return;
+        };
         let result = async {
             let message =
                 self.mailer
-                    .compose(project, EmailKind::PasswordChanged, &user.email, None, 0)?;
+                    .compose(project, EmailKind::PasswordChanged, email, None, None, 0)?;
             self.store
                 .outbox()
                 .enqueue(&message, self.clock.now())
@@ -509,4 +519,13 @@ impl AccountService {
             tracing::error!(error = ?e, "cannot queue the password-changed email");
         }
     }
+}
+
+/// What a new password must not be built from: the user's email and the project's name.
+fn policy_context<'a>(project: &'a Project, user: &'a User) -> Vec<&'a str> {
+    user.email
+        .as_deref()
+        .into_iter()
+        .chain([project.name.as_str()])
+        .collect()
 }

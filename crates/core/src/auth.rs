@@ -184,6 +184,8 @@ impl AuthService {
             aal,
             email: user.email.clone(),
             email_verified: user.email_verified,
+            phone_number: user.phone.clone(),
+            phone_number_verified: user.phone.as_ref().map(|_| user.phone_verified),
         };
         self.tokens.issue(project, &claims, now).await
     }

@@ -36,6 +36,16 @@ pub fn new_secret(prefix: &str) -> String {
 }
 
 /// An opaque refresh token: 256 random bits, base64url without padding.
+/// A uniformly random 6-digit code (rejection sampling: no modulo bias).
+pub fn new_numeric_code() -> String {
+    loop {
+        let n = u32::from_be_bytes(random_bytes::<4>());
+        if n < 4_294_000_000 {
+            return format!("{:06}", n % 1_000_000);
+        }
+    }
+}
+
 pub fn new_refresh_token() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }

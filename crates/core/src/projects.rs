@@ -39,7 +39,37 @@ pub fn validate_settings(s: &ProjectSettings) -> Result<()> {
             86_400,
         )?;
     }
+    validate_sms(s)?;
     validate_mail(s)
+}
+
+/// The SMS country allow-list and text overrides.
+fn validate_sms(s: &ProjectSettings) -> Result<()> {
+    if s.sms_allowed_countries.len() > 300 {
+        return Err(Error::invalid(
+            "settings.smsAllowedCountries",
+            "at most 300 country calling codes",
+        ));
+    }
+    for code in &s.sms_allowed_countries {
+        let ok = (1..=3).contains(&code.len())
+            && code.chars().all(|c| c.is_ascii_digit())
+            && !code.starts_with('0');
+        if !ok {
+            return Err(Error::invalid(
+                "settings.smsAllowedCountries",
+                format!(
+                    "not a country calling code (1 to 3 digits, no +): {}",
+                    code.escape_debug()
+                ),
+            ));
+        }
+    }
+    for (kind, text) in &s.sms_templates {
+        crate::delivery::sms::validate_template(kind, text)
+            .map_err(|m| Error::not_allowed(&format!("settings.smsTemplates.{kind}"), m))?;
+    }
+    Ok(())
 }
 
 fn in_range(field: &str, v: u64, lo: u64, hi: u64) -> Result<()> {
@@ -83,6 +113,7 @@ fn validate_lifetimes(s: &ProjectSettings) -> Result<()> {
     }
     in_range("settings.refreshGrace", s.refresh_grace, 0, 60)?;
     in_range("settings.resetTokenTtl", s.reset_token_ttl, 60, 3600)?;
+    in_range("settings.magicLinkTtl", s.magic_link_ttl, 60, 3600)?;
     in_range(
         "settings.verificationTokenTtl",
         s.verification_token_ttl,

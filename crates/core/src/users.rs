@@ -56,7 +56,13 @@ pub async fn list(
     let next_cursor = match (has_more, users.last()) {
         (true, Some(last)) => Some(encode_cursor(&match &seek {
             UserSeek::Created { .. } => Cursor::Created(last.created_at, last.id.to_string()),
-            UserSeek::EmailPrefix { .. } => Cursor::Key(crate::email::key(&last.email)),
+            // An email search lists only users with an email.
+            UserSeek::EmailPrefix { .. } => Cursor::Key(
+                last.email
+                    .as_deref()
+                    .map(crate::email::key)
+                    .unwrap_or_default(),
+            ),
             UserSeek::IdPrefix { .. } => Cursor::Key(last.id.to_string()),
         })),
         _ => None,
@@ -159,7 +165,7 @@ pub async fn update(
             ..Default::default()
         };
         if let Some(e) = &email {
-            if e.normalized() != crate::email::key(&current.email) {
+            if Some(e.normalized()) != current.email.as_deref().map(crate::email::key).as_deref() {
                 changes.email_verified = Some(false);
             }
             changes.email = Some((e.as_str().to_owned(), e.normalized().to_owned()));

@@ -229,7 +229,7 @@ fn wire(
         store.clone(),
         auth.clone(),
         master.clone(),
-        sms,
+        Arc::clone(&sms),
         Arc::clone(&mailer),
         limiter.clone(),
         Arc::clone(&clock),
@@ -241,6 +241,8 @@ fn wire(
         mfa.clone(),
         account.clone(),
         limiter.clone(),
+        sms,
+        &master,
         Arc::clone(&clock),
     );
     let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));

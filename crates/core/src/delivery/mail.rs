@@ -9,7 +9,7 @@
 //! once delivered (SECURITY K2).
 //!
 //! Templates are minijinja with HTML auto-escaping; their context holds only what we control
-//! (project name, link, lifetime), never user input (SECURITY O4).
+//! (project name, link, code, lifetime), never user input (SECURITY O4).
 
 use minijinja::{AutoEscape, Environment};
 use std::path::PathBuf;
@@ -73,6 +73,24 @@ fn default_template(kind: EmailKind) -> (&'static str, &'static str, &'static st
             "<p>Someone entered the right password of your <strong>{{ project }}</strong> account, followed by too many wrong verification codes. \
              Codes from your authenticator app or by SMS no longer work for this account.</p>\
              <p>To sign in, use one of your backup codes, or contact the {{ project }} team. If this was not you, change your password as soon as you can.</p>",
+        ),
+        EmailKind::MagicLink => (
+            "Sign in to {{ project }}",
+            "To sign in to {{ project }}, open this link:\n\n{{ link }}\n\n\
+             Or enter this code: {{ code }}\n\n\
+             The link works once and expires in {{ expires_minutes }} minutes, the code in {{ code_minutes }}. If you did not ask to sign in, ignore this email.\n",
+            "<p>To sign in to <strong>{{ project }}</strong>, use the button below.</p>\
+             <p><a href=\"{{ link }}\">Sign in</a></p>\
+             <p>Or enter this code: <strong>{{ code }}</strong></p>\
+             <p>The link works once and expires in {{ expires_minutes }} minutes, the code in {{ code_minutes }}. If you did not ask to sign in, ignore this email.</p>",
+        ),
+        EmailKind::SignInCode => (
+            "{{ code }} is your {{ project }} sign-in code",
+            "Your {{ project }} sign-in code is {{ code }}\n\n\
+             It works once and expires in {{ expires_minutes }} minutes. If you did not ask to sign in, ignore this email.\n",
+            "<p>Your <strong>{{ project }}</strong> sign-in code is</p>\
+             <p style=\"font-size:24px;letter-spacing:4px\"><strong>{{ code }}</strong></p>\
+             <p>It works once and expires in {{ expires_minutes }} minutes. If you did not ask to sign in, ignore this email.</p>",
         ),
         EmailKind::PasswordChanged => (
             "Your {{ project }} password was changed",
@@ -141,6 +159,7 @@ pub fn render(
     project: &Project,
     kind: EmailKind,
     link: Option<&str>,
+    code: Option<&str>,
     expires_minutes: u64,
 ) -> Result<Rendered> {
     let (subject, text, html) = default_template(kind);
@@ -151,7 +170,13 @@ pub fn render(
         .cloned()
         .unwrap_or_default();
     let env = environment();
-    let ctx = minijinja::context! { project => project.name, link => link.unwrap_or(""), expires_minutes => expires_minutes };
+    let ctx = minijinja::context! {
+        project => project.name,
+        link => link.unwrap_or(""),
+        code => code.unwrap_or(""),
+        expires_minutes => expires_minutes,
+        code_minutes => expires_minutes.min(crate::model::OTP_TTL_MINUTES),
+    };
     let r = |name: &str, src: &str| {
         env.render_named_str(name, src, &ctx).map_err(|e| {
             Error::Internal(anyhow::anyhow!(
@@ -210,9 +235,10 @@ impl Mailer {
         kind: EmailKind,
         to: &str,
         link: Option<&str>,
+        code: Option<&str>,
         expires_minutes: u64,
     ) -> Result<OutboxMessage> {
-        let rendered = render(project, kind, link, expires_minutes)?;
+        let rendered = render(project, kind, link, code, expires_minutes)?;
         let id = crate::ids::new_id("msg");
         let aad = format!("email_outbox:{id}");
         Ok(OutboxMessage {
@@ -223,6 +249,7 @@ impl Mailer {
             text_body: self.master.seal(rendered.text.as_bytes(), &aad),
             html_body: self.master.seal(rendered.html.as_bytes(), &aad),
             link: link.map(|l| self.master.seal(l.as_bytes(), &aad)),
+            code: code.map(|c| self.master.seal(c.as_bytes(), &aad)),
             attempts: 0,
             id,
         })
@@ -304,6 +331,7 @@ impl Mailer {
         let text = open(&m.text_body)?;
         let html = open(&m.html_body)?;
         let link = m.link.as_deref().map(open).transpose()?;
+        let code = m.code.as_deref().map(open).transpose()?;
         let project = self
             .store
             .projects()
@@ -338,7 +366,7 @@ impl Mailer {
                 .await
             }
             None => {
-                self.write_outbox_file(m, &text, &html, link.as_deref())
+                self.write_outbox_file(m, &text, &html, link.as_deref(), code.as_deref())
                     .await
             }
         }
@@ -350,6 +378,7 @@ impl Mailer {
         text: &str,
         html: &str,
         link: Option<&str>,
+        code: Option<&str>,
     ) -> std::result::Result<(), String> {
         let token = link.and_then(|l| url::Url::parse(l).ok()).and_then(|u| {
             u.query_pairs()
@@ -358,7 +387,7 @@ impl Mailer {
         });
         let file = serde_json::json!({
             "id": m.id, "kind": m.kind, "to": m.recipient, "subject": m.subject,
-            "text": text, "html": html, "link": link, "token": token,
+            "text": text, "html": html, "link": link, "token": token, "code": code,
             "createdAt": crate::clock::rfc3339(self.clock.now()),
         });
         tokio::fs::create_dir_all(&self.config.outbox_dir)
@@ -441,6 +470,7 @@ mod tests {
             &project("Acme <script>alert(1)</script>"),
             EmailKind::PasswordReset,
             Some("https://x.test/r?token=a&b=<c>"),
+            None,
             60,
         )
         .unwrap();
@@ -452,11 +482,32 @@ mod tests {
     }
 
     #[test]
+    fn passwordless_emails_escape_what_they_carry_o4() {
+        // The project name is the only text from outside that reaches these emails; the
+        // address they go to never appears in them.
+        for kind in [EmailKind::MagicLink, EmailKind::SignInCode] {
+            let r = render(
+                &project("a@b.c <a href=x>"),
+                kind,
+                Some("https://x.test/p/lp/magic-link?token=t&x=<b>"),
+                Some("123456"),
+                15,
+            )
+            .unwrap();
+            assert!(!r.html.contains("<a href=x>"), "{}", r.html);
+            assert!(r.html.contains("&lt;a href=x&gt;"), "{}", r.html);
+            assert!(r.html.contains("123456") && r.text.contains("123456"));
+            assert!(!r.html.contains("x=<b>"));
+        }
+    }
+
+    #[test]
     fn subjects_cannot_inject_headers() {
         let r = render(
             &project("Acme\r\nBcc: attacker@example.com"),
             EmailKind::VerifyEmail,
             Some("https://x"),
+            None,
             60,
         )
         .unwrap();
@@ -473,7 +524,7 @@ mod tests {
                 ..Default::default()
             },
         );
-        let r = render(&p, EmailKind::VerifyEmail, Some("https://x"), 60).unwrap();
+        let r = render(&p, EmailKind::VerifyEmail, Some("https://x"), None, 60).unwrap();
         assert_eq!(r.subject, "Welcome to Acme");
         assert!(r.text.contains("https://x"));
         assert!(validate_override(

@@ -1,12 +1,14 @@
-//! SMS delivery: a Twilio-compatible HTTP API, a generic signed webhook, or the dev outbox
-//! (`<data-dir>/outbox`, the same folder and format as email, `kind: "sms"`). Sends are bounded
-//! by a timeout; the caller decides what a failure means.
+//! SMS and WhatsApp delivery: a Twilio-compatible HTTP API (WhatsApp as `whatsapp:` addresses),
+//! a generic signed webhook, or the dev outbox (`<data-dir>/outbox`, the same folder and format
+//! as email, `kind: "sms"` or `"whatsapp"`). Sends are bounded by a timeout; the caller decides
+//! what a failure means. Texts come from templates a project may override (`smsTemplates`).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::Clock;
+use crate::model::{Channel, Project};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -20,8 +22,10 @@ pub enum SmsConfig {
         account_sid: String,
         auth_token: String,
         from: String,
+        /// The WhatsApp sender; `None`: `from`.
+        whatsapp_from: Option<String>,
     },
-    /// POST `{id, kind, to, text}` as JSON, signed: `Protekt-Signature: t=<unix>,v1=<hex
+    /// POST `{id, kind, channel, to, text}` as JSON, signed: `Protekt-Signature: t=<unix>,v1=<hex
     /// HMAC-SHA256(secret, "<t>.<body>")>`.
     Webhook { url: String, secret: String },
 }
@@ -42,6 +46,53 @@ pub fn is_e164(phone: &str) -> bool {
         && !digits.starts_with('0')
 }
 
+/// The kinds of text Protekt sends, with their built-in templates.
+const TEMPLATES: [(&str, &str); 1] = [(
+    "sign_in_code",
+    "{{ code }} is your {{ project }} sign-in code. It expires in {{ expires_minutes }} minutes.",
+)];
+
+/// Checks a project's override of a text template: a known kind that compiles, at most 1000
+/// characters.
+pub fn validate_template(kind: &str, source: &str) -> std::result::Result<(), String> {
+    if !TEMPLATES.iter().any(|(k, _)| *k == kind) {
+        let known: Vec<&str> = TEMPLATES.iter().map(|(k, _)| *k).collect();
+        return Err(format!(
+            "unknown SMS kind {kind}; known: {}",
+            known.join(", ")
+        ));
+    }
+    if source.chars().count() > 1000 {
+        return Err("an SMS template is at most 1000 characters".to_owned());
+    }
+    minijinja::Environment::new()
+        .template_from_str(source)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Renders the text of `kind` for `project`, from its override if it has one.
+pub fn render(
+    project: &Project,
+    kind: &str,
+    code: &str,
+    expires_minutes: u64,
+) -> crate::Result<String> {
+    let source = project
+        .settings
+        .sms_templates
+        .get(kind)
+        .map(String::as_str)
+        .or_else(|| TEMPLATES.iter().find(|(k, _)| *k == kind).map(|(_, t)| *t))
+        .ok_or_else(|| crate::Error::Internal(anyhow::anyhow!("no SMS template {kind}")))?;
+    minijinja::Environment::new()
+        .render_str(
+            source,
+            minijinja::context! { code => code, project => project.name, expires_minutes => expires_minutes },
+        )
+        .map_err(|e| crate::Error::Internal(anyhow::anyhow!("SMS template {kind}: {e}")))
+}
+
 impl SmsSender {
     /// Fails only if no HTTP client can be built (no TLS roots): a default client would have
     /// no timeout and follow redirects, so it is not an option.
@@ -57,9 +108,11 @@ impl SmsSender {
         }))
     }
 
-    /// Sends `text` to `to`. `code` is recorded in the dev outbox only (for tests and local use).
+    /// Sends `text` to `to` by SMS or WhatsApp (`channel`; email is not sent from here). `code`
+    /// is recorded in the dev outbox only (for tests and local use).
     pub async fn send(
         &self,
+        channel: Channel,
         kind: &str,
         to: &str,
         text: &str,
@@ -67,13 +120,24 @@ impl SmsSender {
     ) -> Result<(), String> {
         let id = crate::ids::new_id("sms");
         match &self.config {
-            SmsConfig::Outbox { dir } => self.to_outbox(dir, &id, kind, to, text, code).await,
+            SmsConfig::Outbox { dir } => {
+                self.to_outbox(dir, &id, channel, kind, to, text, code)
+                    .await
+            }
             SmsConfig::Twilio {
                 base_url,
                 account_sid,
                 auth_token,
                 from,
+                whatsapp_from,
             } => {
+                let (to, from) = match channel {
+                    Channel::Whatsapp => (
+                        format!("whatsapp:{to}"),
+                        format!("whatsapp:{}", whatsapp_from.as_deref().unwrap_or(from)),
+                    ),
+                    _ => (to.to_owned(), from.clone()),
+                };
                 let url = format!(
                     "{}/2010-04-01/Accounts/{account_sid}/Messages.json",
                     base_url.trim_end_matches('/')
@@ -82,12 +146,14 @@ impl SmsSender {
                     .http
                     .post(url)
                     .basic_auth(account_sid, Some(auth_token))
-                    .form(&[("To", to), ("From", from.as_str()), ("Body", text)]);
+                    .form(&[("To", to.as_str()), ("From", from.as_str()), ("Body", text)]);
                 answered_ok(request, "SMS provider").await
             }
             SmsConfig::Webhook { url, secret } => {
-                let body =
-                    serde_json::json!({"id": id, "kind": kind, "to": to, "text": text}).to_string();
+                let body = serde_json::json!({
+                    "id": id, "kind": kind, "channel": channel.as_str(), "to": to, "text": text,
+                })
+                .to_string();
                 let t = self.clock.now() / 1000;
                 let mac =
                     crate::crypto::hmac_sha256(secret.as_bytes(), format!("{t}.{body}").as_bytes());
@@ -106,17 +172,19 @@ impl SmsSender {
     }
 
     /// One JSON file per message in the dev outbox, written whole (temp file, then rename).
+    #[allow(clippy::too_many_arguments)]
     async fn to_outbox(
         &self,
         dir: &std::path::Path,
         id: &str,
+        channel: Channel,
         kind: &str,
         to: &str,
         text: &str,
         code: Option<&str>,
     ) -> Result<(), String> {
         let file = serde_json::json!({
-            "id": id, "kind": "sms", "purpose": kind, "to": to, "text": text, "code": code,
+            "id": id, "kind": channel.as_str(), "purpose": kind, "to": to, "text": text, "code": code,
             "createdAt": crate::clock::rfc3339(self.clock.now()),
         });
         let bytes = serde_json::to_vec_pretty(&file).map_err(|e| e.to_string())?;
@@ -131,7 +199,7 @@ impl SmsSender {
         tokio::fs::rename(&tmp, dir.join(&name))
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(kind, file = %name, "SMS written to the dev outbox");
+        tracing::info!(kind, channel = channel.as_str(), file = %name, "text written to the dev outbox");
         Ok(())
     }
 }

@@ -116,6 +116,8 @@ pub enum Class {
     TokenGuesses,
     /// Sign-ups from one end-user address.
     SignupPerAddress,
+    /// Tries at one-time passcodes of one email address or phone number, whatever the code.
+    PasswordlessVerify,
     /// Emails and SMS (the send quotas, each with its own rate).
     Send,
 }
@@ -133,6 +135,7 @@ impl Class {
             Class::CurrentPassword => "currentPassword",
             Class::TokenGuesses => "tokenGuesses",
             Class::SignupPerAddress => "signupPerAddress",
+            Class::PasswordlessVerify => "passwordlessVerify",
             Class::Send => "send",
         }
     }
@@ -186,6 +189,7 @@ pub fn rate_for(project: &Project, class: Class) -> Rate {
         Class::CurrentPassword => limits.current_password,
         Class::TokenGuesses => limits.token_guesses,
         Class::SignupPerAddress => limits.signup_per_address,
+        Class::PasswordlessVerify => limits.passwordless_verify,
         Class::Send => return Rate::per(10, 60 * MINUTE),
     };
     Rate::per(set.limit, set.window_seconds as Millis * 1000)

@@ -100,10 +100,11 @@ impl MfaService {
             let mut event = audit::event(&project.id, AuditKind::MfaLocked, true, Some(user_id));
             event.detail = serde_json::json!({"failures": attempt.failures_before + 1});
             audit::record(&self.store, event, now).await;
-            if let Some(user) = self.store.users().by_id(&project.id, user_id).await? {
+            let user = self.store.users().by_id(&project.id, user_id).await?;
+            if let Some(email) = user.and_then(|u| u.email) {
                 let message =
                     self.mailer
-                        .compose(project, EmailKind::MfaLocked, &user.email, None, 0)?;
+                        .compose(project, EmailKind::MfaLocked, &email, None, None, 0)?;
                 self.store.outbox().enqueue(&message, now).await?;
                 self.mailer.wake();
             }

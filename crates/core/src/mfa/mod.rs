@@ -21,6 +21,7 @@ mod sms;
 mod totp;
 
 pub use guard::{backoff_ms, FREE_FAILURES, LOCK_AFTER, MAX_BACKOFF_MS};
+pub(crate) use sms::text_quotas;
 pub use sms::{SMS_PER_IP, SMS_PER_NUMBER, SMS_PER_USER};
 pub use totp::matching_step;
 

@@ -7,11 +7,10 @@ use crate::auth::ClientInfo;
 use crate::clock::Millis;
 use crate::delivery::sms::is_e164;
 use crate::error::{Error, Result};
-use crate::ids::random_bytes;
-use crate::limits::Quota;
+use crate::limits::{Limiter, Quota};
 use crate::model::{
-    ChallengeId, ChallengePurpose, Factor, FactorId, FactorKind, NewChallenge, NewFactor, Project,
-    User, UserId,
+    ChallengeId, ChallengePurpose, Channel, Factor, FactorId, FactorKind, NewChallenge, NewFactor,
+    Project, User, UserId,
 };
 
 /// SMS per number per 10 minutes.
@@ -27,14 +26,35 @@ fn phone_aad(factor_id: &FactorId) -> String {
     format!("mfa_factor:{factor_id}:phone")
 }
 
-/// A uniformly random 6-digit code (rejection sampling: no modulo bias).
-fn new_code() -> String {
-    loop {
-        let n = u32::from_be_bytes(random_bytes::<4>());
-        if n < 4_294_000_000 {
-            return format!("{:06}", n % 1_000_000);
-        }
+/// The quotas every SMS or WhatsApp message counts against, whatever it is for (SECURITY L7):
+/// its number (shared by MFA and passwordless codes), the project's hourly ceiling, and the end
+/// user's address when the backend gives it.
+pub(crate) fn text_quotas(
+    limiter: &Limiter,
+    project: &Project,
+    phone: &str,
+    client: &ClientInfo,
+) -> Vec<Quota> {
+    let mut quotas = vec![
+        Quota {
+            key: limiter.key("sms:number", &project.id, phone),
+            limit: SMS_PER_NUMBER,
+            window_ms: SMS_NUMBER_WINDOW_MS,
+        },
+        Quota {
+            key: limiter.key("sms:project", &project.id, ""),
+            limit: project.settings.sms_per_hour,
+            window_ms: HOUR_MS,
+        },
+    ];
+    if let (Some(ip), true) = (&client.ip, client.ip_is_end_user) {
+        quotas.push(Quota {
+            key: limiter.key("sms:ip", &project.id, ip),
+            limit: SMS_PER_IP,
+            window_ms: HOUR_MS,
+        });
     }
+    quotas
 }
 
 impl MfaService {
@@ -98,8 +118,8 @@ impl MfaService {
         })
     }
 
-    /// Counts one SMS against every quota it falls under: the number, the user, the end user's
-    /// address when the backend gives it, and the project. Call before changing anything.
+    /// Counts one SMS against every quota it falls under: those of every text
+    /// ([`text_quotas`]) and the user's. Call before changing anything.
     pub(super) async fn count_sms(
         &self,
         project: &Project,
@@ -108,30 +128,12 @@ impl MfaService {
         client: &ClientInfo,
     ) -> Result<()> {
         let q = &self.limiter;
-        let mut quotas = vec![
-            Quota {
-                key: q.key("sms:number", &project.id, phone),
-                limit: SMS_PER_NUMBER,
-                window_ms: SMS_NUMBER_WINDOW_MS,
-            },
-            Quota {
-                key: q.key("sms:user", &project.id, user_id),
-                limit: SMS_PER_USER,
-                window_ms: HOUR_MS,
-            },
-            Quota {
-                key: q.key("sms:project", &project.id, ""),
-                limit: project.settings.sms_per_hour,
-                window_ms: HOUR_MS,
-            },
-        ];
-        if let (Some(ip), true) = (&client.ip, client.ip_is_end_user) {
-            quotas.push(Quota {
-                key: q.key("sms:ip", &project.id, ip),
-                limit: SMS_PER_IP,
-                window_ms: HOUR_MS,
-            });
-        }
+        let mut quotas = text_quotas(q, project, phone, client);
+        quotas.push(Quota {
+            key: q.key("sms:user", &project.id, user_id),
+            limit: SMS_PER_USER,
+            window_ms: HOUR_MS,
+        });
         q.charge(&project.id, &quotas).await
     }
 
@@ -142,7 +144,7 @@ impl MfaService {
         phone: &str,
         challenge_id: &ChallengeId,
     ) -> Result<()> {
-        let code = new_code();
+        let code = crate::ids::new_numeric_code();
         self.store
             .mfa()
             .set_challenge_sms_code(
@@ -156,7 +158,7 @@ impl MfaService {
             code, project.name
         );
         self.sms
-            .send("mfa_code", phone, &text, Some(&code))
+            .send(Channel::Sms, "mfa_code", phone, &text, Some(&code))
             .await
             .map_err(|e| Error::Internal(anyhow::anyhow!("SMS delivery failed: {e}")))
     }

@@ -38,7 +38,13 @@ impl MfaService {
         let id = crate::ids::new::<FactorId>();
         let secret = random_bytes::<20>().to_vec();
         let issuer = project.name.replace(':', " ");
-        let uri = totp(secret.clone(), Some(issuer), user.email.clone()).get_url();
+        // The account name the authenticator app shows: the email, else the phone number.
+        let account = user
+            .email
+            .clone()
+            .or_else(|| user.phone.clone())
+            .unwrap_or_else(|| user.id.to_string());
+        let uri = totp(secret.clone(), Some(issuer), account).get_url();
         let sealed = self.master.seal(&secret, &secret_aad(&id));
         let factor = NewFactor {
             id: &id,

@@ -62,6 +62,8 @@ audit_kinds! {
     PasswordResetRequested = "password.reset_requested",
     PasswordReset = "password.reset",
     PasswordChange = "password.change",
+    /// A magic link or one-time passcode was asked for (`success`: one was sent).
+    PasswordlessRequested = "passwordless.requested",
     MfaEnroll = "mfa.enroll",
     MfaChallenge = "mfa.challenge",
     MfaVerify = "mfa.verify",

@@ -11,7 +11,10 @@ mod session;
 mod user;
 
 pub use audit::{AuditEvent, AuditKind, StoredEvent};
-pub use code::{EmailKind, ManagementToken, OneTimeToken, OutboxMessage, Purpose};
+pub use code::{
+    Channel, EmailKind, ManagementToken, OneTimeToken, OutboxMessage, PasswordlessCode,
+    PasswordlessPurpose, Purpose, OTP_TTL_MINUTES,
+};
 pub use factor::{
     Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
 };
@@ -20,8 +23,8 @@ pub use ids::{
 };
 pub use keys::SigningKeyRow;
 pub use project::{
-    normalize_redirect, Project, ProjectSettings, SigningAlg, SmtpSettings, TemplateOverride,
-    TlsMode,
+    normalize_redirect, Project, ProjectSettings, RateLimit, RateLimits, SigningAlg, SmtpSettings,
+    TemplateOverride, TlsMode,
 };
 pub use session::{Aal, Amr, SessionInfo, SessionView};
 pub use user::User;

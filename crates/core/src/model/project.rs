@@ -54,6 +54,18 @@ pub struct ProjectSettings {
     pub sms_per_hour: i64,
     /// The project's throttles (SECURITY L1-L3); each left out keeps its default.
     pub rate_limits: RateLimits,
+    /// Whether a magic link or one-time passcode to an address or number without an account
+    /// creates one on first verify (default true). Off, such sends send nothing (and answer
+    /// the same).
+    pub passwordless_signup: bool,
+    /// Lifetime of magic links, seconds (default 15 minutes, at most an hour; SECURITY O1).
+    pub magic_link_ttl: u64,
+    /// Country calling codes (`"1"`, `"44"`, without `+`) that SMS and WhatsApp codes may go
+    /// to; empty: every country (SMS pumping defence, SECURITY L7).
+    pub sms_allowed_countries: Vec<String>,
+    /// Per-kind overrides of SMS texts (`sign_in_code`), minijinja with `code`, `project` and
+    /// `expires_minutes`.
+    pub sms_templates: std::collections::BTreeMap<String, String>,
 }
 
 /// At most `limit` at once, one more every `window_seconds / limit` after that.
@@ -92,6 +104,8 @@ pub struct RateLimits {
     pub token_guesses: RateLimit,
     /// Sign-ups from one end-user address.
     pub signup_per_address: RateLimit,
+    /// Tries at one-time passcodes of one email address or phone number, whatever the code.
+    pub passwordless_verify: RateLimit,
 }
 
 impl Default for RateLimits {
@@ -104,13 +118,14 @@ impl Default for RateLimits {
             current_password: RateLimit::per(10, 900),
             token_guesses: RateLimit::per(30, 900),
             signup_per_address: RateLimit::per(20, 3600),
+            passwordless_verify: RateLimit::per(10, 900),
         }
     }
 }
 
 impl RateLimits {
     /// Every limit with its name in the settings (camelCase), for validation.
-    pub fn named(&self) -> [(&'static str, RateLimit); 7] {
+    pub fn named(&self) -> [(&'static str, RateLimit); 8] {
         [
             (
                 "loginPerAccountAndAddress",
@@ -122,6 +137,7 @@ impl RateLimits {
             ("currentPassword", self.current_password),
             ("tokenGuesses", self.token_guesses),
             ("signupPerAddress", self.signup_per_address),
+            ("passwordlessVerify", self.passwordless_verify),
         ]
     }
 }
@@ -145,11 +161,32 @@ impl Default for ProjectSettings {
             end_other_sessions_on_mfa_change: true,
             sms_per_hour: 500,
             rate_limits: RateLimits::default(),
+            passwordless_signup: true,
+            magic_link_ttl: 900,
+            sms_allowed_countries: Vec::new(),
+            sms_templates: Default::default(),
         }
     }
 }
 
 impl ProjectSettings {
+    /// Whether SMS and WhatsApp may go to this E.164 number (SECURITY L7). Country calling
+    /// codes form a prefix code, so a prefix match on the digits is exact.
+    pub fn sms_country_allowed(&self, e164: &str) -> bool {
+        let digits = e164.trim_start_matches('+');
+        self.sms_allowed_countries.is_empty()
+            || self
+                .sms_allowed_countries
+                .iter()
+                .any(|code| digits.starts_with(code.as_str()))
+    }
+
+    /// Where a confirmed magic link sends the browser when the request named no URL: the first
+    /// allowed redirect URL.
+    pub fn default_redirect(&self) -> Option<&str> {
+        self.allowed_redirect_urls.first().map(String::as_str)
+    }
+
     /// `url` in the form it is stored and sent in, if it is exactly one of the allowed redirect
     /// URLs (compared parsed and serialised).
     pub fn allowed_redirect(&self, url: &str) -> Option<String> {

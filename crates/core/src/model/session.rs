@@ -72,6 +72,19 @@ pub enum Amr {
     /// A backup code (not in RFC 8176's registry; named for what it is).
     #[serde(rename = "backup_code")]
     BackupCode,
+    /// A magic link opened from an email (passwordless; the next four are not in RFC 8176's
+    /// registry either, and name the channel that proved possession).
+    #[serde(rename = "email_link")]
+    EmailLink,
+    /// A one-time passcode sent by email.
+    #[serde(rename = "email_otp")]
+    EmailOtp,
+    /// A one-time passcode sent by SMS as the first factor.
+    #[serde(rename = "sms_otp")]
+    SmsOtp,
+    /// A one-time passcode sent by WhatsApp.
+    #[serde(rename = "whatsapp_otp")]
+    WhatsappOtp,
 }
 
 impl Amr {
@@ -81,12 +94,25 @@ impl Amr {
             Amr::Otp => "otp",
             Amr::Sms => "sms",
             Amr::BackupCode => "backup_code",
+            Amr::EmailLink => "email_link",
+            Amr::EmailOtp => "email_otp",
+            Amr::SmsOtp => "sms_otp",
+            Amr::WhatsappOtp => "whatsapp_otp",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Amr::Pwd, Amr::Otp, Amr::Sms, Amr::BackupCode]
-            .into_iter()
-            .find(|a| a.as_str() == s)
+        [
+            Amr::Pwd,
+            Amr::Otp,
+            Amr::Sms,
+            Amr::BackupCode,
+            Amr::EmailLink,
+            Amr::EmailOtp,
+            Amr::SmsOtp,
+            Amr::WhatsappOtp,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
     }
 }

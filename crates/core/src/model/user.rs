@@ -7,8 +7,12 @@ use crate::model::{FactorKind, Millis, ProjectId, UserId};
 pub struct User {
     pub id: UserId,
     pub project_id: ProjectId,
-    pub email: String,
+    /// `None` only for a user who signed up with a phone number.
+    pub email: Option<String>,
     pub email_verified: bool,
+    /// E.164, unique in the project.
+    pub phone: Option<String>,
+    pub phone_verified: bool,
     /// Always a JSON object.
     pub metadata: serde_json::Value,
     pub disabled: bool,

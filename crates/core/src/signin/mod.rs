@@ -6,8 +6,10 @@
 //! `password.rs` that ends by calling it.
 
 mod password;
+mod passwordless;
 
 pub use password::SignupInput;
+pub use passwordless::{mask_email, PendingLink, Recipient, EXCHANGE_TTL_MS, MAX_CODE_ATTEMPTS};
 
 use std::sync::Arc;
 
@@ -15,6 +17,8 @@ use crate::account::AccountService;
 use crate::audit;
 use crate::auth::{AuthService, ClientInfo, Tokens};
 use crate::clock::Clock;
+use crate::crypto::MasterKey;
+use crate::delivery::sms::SmsSender;
 use crate::error::{Error, Result};
 use crate::limits::Limiter;
 use crate::mfa::MfaService;
@@ -28,6 +32,9 @@ pub enum FirstFactor {
     /// Their password; `rehashed` holds a new hash when the stored one used outdated
     /// parameters, saved with the sign-in.
     Password { rehashed: Option<String> },
+    /// A magic link or a one-time passcode, which proved possession of the address or number
+    /// it went to (`amr` names which).
+    Passwordless { amr: Amr },
 }
 
 impl FirstFactor {
@@ -35,6 +42,7 @@ impl FirstFactor {
     fn amr(&self) -> Amr {
         match self {
             FirstFactor::Password { .. } => Amr::Pwd,
+            FirstFactor::Passwordless { amr } => *amr,
         }
     }
 }
@@ -57,10 +65,15 @@ pub struct SignInService {
     mfa: MfaService,
     account: AccountService,
     limiter: Limiter,
+    /// Texts passwordless codes (emails go through the account service's mailer).
+    sms: Arc<SmsSender>,
+    /// Keys the hashes passwordless codes are stored as.
+    code_key: [u8; 32],
     clock: Arc<Clock>,
 }
 
 impl SignInService {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
         hasher: Hasher,
@@ -68,6 +81,8 @@ impl SignInService {
         mfa: MfaService,
         account: AccountService,
         limiter: Limiter,
+        sms: Arc<SmsSender>,
+        master: &MasterKey,
         clock: Arc<Clock>,
     ) -> Self {
         Self {
@@ -77,6 +92,8 @@ impl SignInService {
             mfa,
             account,
             limiter,
+            sms,
+            code_key: master.derive("protekt/passwordless-code/v1"),
             clock,
         }
     }
@@ -93,7 +110,11 @@ impl SignInService {
         if user.disabled {
             return Err(Error::UserDisabled);
         }
-        if project.settings.require_email_verification && !user.email_verified {
+        // A phone-only user has no email to verify; their number was just proved.
+        if project.settings.require_email_verification
+            && user.email.is_some()
+            && !user.email_verified
+        {
             return Err(Error::EmailNotVerified);
         }
         let mut event = audit::event(&project.id, AuditKind::Login, true, Some(&user.id));
@@ -109,7 +130,10 @@ impl SignInService {
                 .await?;
             return Ok(SignInOutcome::MfaRequired { mfa_token });
         }
-        let FirstFactor::Password { rehashed } = &first;
+        let rehashed = match &first {
+            FirstFactor::Password { rehashed } => rehashed.clone(),
+            FirstFactor::Passwordless { .. } => None,
+        };
         let amr = [first.amr()];
         let (user, tokens) = self
             .auth

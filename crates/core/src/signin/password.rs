@@ -87,8 +87,10 @@ impl SignInService {
         let user = User {
             id: crate::ids::new::<UserId>(),
             project_id: project.id.clone(),
-            email: email.as_str().to_owned(),
+            email: Some(email.as_str().to_owned()),
             email_verified: false,
+            phone: None,
+            phone_verified: false,
             metadata,
             disabled: false,
             created_at: now,
@@ -98,7 +100,7 @@ impl SignInService {
         };
         self.store
             .users()
-            .insert(&user, email.normalized(), Some(&hash))
+            .insert(&user, Some(email.normalized()), Some(&hash))
             .await?;
         let tokens = if project.settings.require_email_verification {
             None

@@ -19,6 +19,7 @@ mod invalidation;
 pub mod keys;
 pub mod mfa;
 pub mod ops;
+pub mod passwordless;
 pub mod projects;
 mod rotation;
 pub mod sessions;
@@ -157,6 +158,10 @@ impl Store {
         tokens::Outbox(self)
     }
 
+    pub fn passwordless(&self) -> passwordless::Passwordless<'_> {
+        passwordless::Passwordless(self)
+    }
+
     pub fn management_tokens(&self) -> tokens::ManagementTokens<'_> {
         tokens::ManagementTokens(self)
     }
@@ -173,7 +178,26 @@ impl Store {
     /// Applies pending migrations for this backend.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,
+            Backend::Sqlite => {
+                // A migration that rebuilds a table (0006) drops the old one: with foreign
+                // keys on, that would cascade into its children. The pragma cannot change
+                // inside the transaction sqlx runs each migration in, so it is off on the
+                // connection around the run, and every reference is checked afterwards.
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("pragma foreign_keys = off").await?;
+                let result = SQLITE_MIGRATIONS.run(&mut *conn).await;
+                conn.execute("pragma foreign_keys = on").await?;
+                result?;
+                let broken = sqlx::query("pragma foreign_key_check")
+                    .fetch_all(&mut *conn)
+                    .await?;
+                if !broken.is_empty() {
+                    anyhow::bail!(
+                        "{} rows refer to rows that do not exist after migrating",
+                        broken.len()
+                    );
+                }
+            }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await?,
         }
         Ok(())

@@ -21,6 +21,7 @@ fn outbox_from_row(r: &AnyRow) -> Result<OutboxMessage> {
         text_body: r.try_get("text_body")?,
         html_body: r.try_get("html_body")?,
         link: r.try_get("link")?,
+        code: r.try_get("code")?,
         attempts: r.try_get("attempts")?,
     })
 }
@@ -150,7 +151,7 @@ impl Outbox<'_> {
     ) -> Result<()> {
         sqlx::query(
             "insert into email_outbox (id, project_id, kind, recipient, subject, text_body, html_body, link, \
-             attempts, next_attempt_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $9)",
+             code, attempts, next_attempt_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 0, $10, $10)",
         )
         .bind(&m.id)
         .bind(&m.project_id)
@@ -160,6 +161,7 @@ impl Outbox<'_> {
         .bind(&m.text_body)
         .bind(&m.html_body)
         .bind(&m.link)
+        .bind(&m.code)
         .bind(now)
         .execute(&mut **tx)
         .await?;
@@ -177,7 +179,7 @@ impl Outbox<'_> {
     /// Messages due for a delivery attempt.
     pub async fn due(&self, now: Millis, limit: i64) -> Result<Vec<OutboxMessage>> {
         let rows = sqlx::query(
-            "select id, project_id, kind, recipient, subject, text_body, html_body, link, attempts from email_outbox \
+            "select id, project_id, kind, recipient, subject, text_body, html_body, link, code, attempts from email_outbox \
              where sent_at is null and failed_at is null and next_attempt_at <= $1 order by next_attempt_at limit $2",
         )
         .bind(now)
@@ -216,7 +218,8 @@ impl Outbox<'_> {
     pub async fn sent(&self, id: &str, now: Millis) -> Result<()> {
         // The bodies carry one-time links: once delivered they are erased.
         sqlx::query(
-            "update email_outbox set sent_at = $1, last_error = null, text_body = '', html_body = '', link = null where id = $2",
+            "update email_outbox set sent_at = $1, last_error = null, text_body = '', html_body = '', link = null, code = null \
+             where id = $2",
         )
             .bind(now)
             .bind(id)

@@ -7,13 +7,13 @@ use super::{flag, Store};
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::{is_unique_violation, Error, Result};
-use crate::model::{FactorKind, OneTimeToken, ProjectId, User, UserId};
+use crate::model::{Channel, FactorKind, OneTimeToken, ProjectId, User, UserId};
 
 /// The user columns (aliased `u`), with one count of confirmed factors per kind
 /// (`mfa_totp`, `mfa_sms`, …).
 pub(super) static USER_COLUMNS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let mut columns = "u.id, u.project_id, u.email, u.email_verified, u.metadata, u.disabled, \
-         u.created_at, u.updated_at, u.last_login_at"
+    let mut columns = "u.id, u.project_id, u.email, u.email_verified, u.phone, u.phone_verified, \
+         u.metadata, u.disabled, u.created_at, u.updated_at, u.last_login_at"
         .to_owned();
     for kind in FactorKind::ALL {
         columns.push_str(&format!(
@@ -32,6 +32,8 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
         project_id: row.try_get("project_id")?,
         email: row.try_get("email")?,
         email_verified: flag(row, "email_verified")?,
+        phone: row.try_get("phone")?,
+        phone_verified: flag(row, "phone_verified")?,
         metadata: serde_json::from_str(&metadata)
             .map_err(|e| anyhow::anyhow!("user metadata is not valid JSON: {e}"))?,
         disabled: flag(row, "disabled")?,
@@ -58,25 +60,28 @@ pub(super) fn user_from_row(row: &AnyRow) -> Result<User> {
 pub struct Users<'a>(pub(super) &'a Store);
 
 impl Users<'_> {
-    /// Inserts a user; `EmailTaken` if the normalised email exists in the project (the unique
-    /// index decides, so concurrent sign-ups with one address create exactly one user).
+    /// Inserts a user; `EmailTaken` if the normalised email (or the phone number) exists in the
+    /// project (the unique indexes decide, so concurrent sign-ups with one address create
+    /// exactly one user).
     pub async fn insert(
         &self,
         user: &User,
-        email_normalized: &str,
+        email_normalized: Option<&str>,
         password_hash: Option<&str>,
     ) -> Result<()> {
         let metadata = user.metadata.to_string();
         let result = sqlx::query(
-            "insert into app_user (id, project_id, email, email_normalized, email_verified, password_hash, \
-             metadata, disabled, created_at, updated_at, last_login_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            "insert into app_user (id, project_id, email, email_normalized, email_verified, phone, \
+             phone_verified, password_hash, metadata, disabled, created_at, updated_at, last_login_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&user.id)
         .bind(&user.project_id)
         .bind(&user.email)
         .bind(email_normalized)
         .bind(i64::from(user.email_verified))
+        .bind(&user.phone)
+        .bind(i64::from(user.phone_verified))
         .bind(password_hash)
         .bind(metadata)
         .bind(i64::from(user.disabled))
@@ -111,6 +116,19 @@ impl Users<'_> {
             Some(row) => Ok(Some((user_from_row(&row)?, row.try_get("password_hash")?))),
             None => Ok(None),
         }
+    }
+
+    /// The user with this E.164 phone number.
+    pub async fn by_phone(&self, project_id: &ProjectId, phone: &str) -> Result<Option<User>> {
+        let row = sqlx::query(&format!(
+            "select {USER_COLUMNS} from app_user u where u.project_id = $1 and u.phone = $2",
+            USER_COLUMNS = USER_COLUMNS.as_str()
+        ))
+        .bind(project_id)
+        .bind(phone)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        row.as_ref().map(user_from_row).transpose()
     }
 
     pub async fn by_id(&self, project_id: &ProjectId, user_id: &UserId) -> Result<Option<User>> {
@@ -412,6 +430,46 @@ impl Users<'_> {
         .execute(&mut **tx)
         .await?;
         Ok(ended.rows_affected())
+    }
+
+    /// Marks the address or number a passwordless secret went to (`identifier`, by `channel`)
+    /// as verified, if it is still the user's: the secret proved possession of it. Announced,
+    /// as verification shows the flag.
+    pub async fn mark_verified(
+        &self,
+        project_id: &ProjectId,
+        user_id: &UserId,
+        channel: Channel,
+        identifier: &str,
+        now: Millis,
+    ) -> Result<()> {
+        let sql = match channel {
+            Channel::Email => {
+                "update app_user set email_verified = 1, \
+                 updated_at = case when updated_at >= $1 then updated_at + 1 else $1 end \
+                 where project_id = $2 and id = $3 and email_normalized = $4 and email_verified = 0"
+            }
+            Channel::Sms | Channel::Whatsapp => {
+                "update app_user set phone_verified = 1, \
+                 updated_at = case when updated_at >= $1 then updated_at + 1 else $1 end \
+                 where project_id = $2 and id = $3 and phone = $4 and phone_verified = 0"
+            }
+        };
+        let mut tx = self.0.writer.begin().await?;
+        let done = sqlx::query(sql)
+            .bind(now)
+            .bind(project_id)
+            .bind(user_id)
+            .bind(identifier)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(());
+        }
+        self.0
+            .commit_announcing(tx, Invalidation::User(user_id.to_owned()))
+            .await
     }
 
     /// Redeems an emailed token in one transaction (SECURITY O1, X1): the token is used up, the

@@ -52,8 +52,15 @@ pub struct AccessClaims {
     pub sid: SessionId,
     pub amr: Vec<Amr>,
     pub aal: Aal,
-    pub email: String,
+    /// Absent for a phone-only user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     pub email_verified: bool,
+    /// OIDC's names for the phone, present when the user has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number_verified: Option<bool>,
 }
 
 struct VerifyingKey {

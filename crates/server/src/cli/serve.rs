@@ -45,6 +45,9 @@ pub struct MailArgs {
     /// The sender number for Twilio.
     #[arg(long, env = "PROTEKT_TWILIO_FROM")]
     pub twilio_from: Option<String>,
+    /// The WhatsApp sender for Twilio (default: `--twilio-from`); sent as `whatsapp:<number>`.
+    #[arg(long, env = "PROTEKT_TWILIO_WHATSAPP_FROM")]
+    pub twilio_whatsapp_from: Option<String>,
     /// The URL the webhook sender POSTs to.
     #[arg(long, env = "PROTEKT_SMS_WEBHOOK_URL")]
     pub sms_webhook_url: Option<String>,
@@ -66,6 +69,7 @@ impl MailArgs {
                 account_sid: need(&self.twilio_account_sid, "twilio-account-sid")?,
                 auth_token: need(&self.twilio_auth_token, "twilio-auth-token")?,
                 from: need(&self.twilio_from, "twilio-from")?,
+                whatsapp_from: self.twilio_whatsapp_from.clone(),
             })),
             "webhook" => {
                 let secret = need(&self.sms_webhook_secret, "sms-webhook-secret")?;

@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::users::router())
         .merge(api::sessions::router())
         .merge(api::mfa::router())
+        .merge(api::passwordless::router())
         .merge(api::projects::router())
         .merge(api::management_tokens::router())
         .merge(pages::router())
@@ -111,6 +112,8 @@ pub fn user_json(user: &User) -> protekt_api_types::User {
         id: user.id.to_string(),
         email: user.email.clone(),
         email_verified: user.email_verified,
+        phone: user.phone.clone(),
+        phone_verified: user.phone_verified,
         metadata: user.metadata.clone(),
         disabled: user.disabled,
         created_at: rfc3339(user.created_at),

@@ -7,7 +7,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Responses};
 use utoipa::{Modify, OpenApi};
 
-use super::api::{account, auth, management_tokens, mfa, projects, sessions, system, users};
+use super::api::{
+    account, auth, management_tokens, mfa, passwordless, projects, sessions, system, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,6 +17,8 @@ use super::api::{account, auth, management_tokens, mfa, projects, sessions, syst
     paths(
         auth::auth_signup, auth::auth_login, auth::auth_logout, auth::auth_verify,
         auth::auth_refresh, auth::auth_revoke,
+        passwordless::magic_link_send, passwordless::magic_link_verify, passwordless::otp_send,
+        passwordless::otp_verify,
         account::password_reset_request, account::password_reset_confirm, account::password_change,
         account::email_verify, account::email_verification_send,
         mfa::mfa_enroll, mfa::mfa_verify, mfa::mfa_resend, mfa::mfa_unenroll, mfa::mfa_backup_codes,

@@ -13,6 +13,7 @@ mod input;
 mod isolation;
 mod mfa;
 mod ops;
+mod passwordless;
 mod projects;
 mod refresh;
 mod sessions;

@@ -36,7 +36,7 @@ pub(crate) fn now_code(app: &TestApp, secret: &[u8]) -> String {
 }
 
 /// Signs up, enrols and confirms TOTP; returns (access token, secret).
-async fn with_totp(app: &TestApp, email: &str) -> (String, Vec<u8>) {
+pub(crate) async fn with_totp(app: &TestApp, email: &str) -> (String, Vec<u8>) {
     let (access, secret, _) = with_totp_codes(app, email).await;
     (access, secret)
 }
@@ -557,6 +557,7 @@ async fn sms_goes_through_a_twilio_compatible_api() {
         account_sid: "AC123".into(),
         auth_token: "secret-token".into(),
         from: "+15005550006".into(),
+        whatsapp_from: None,
     };
     let app = TestApp::spawn_with_sms(Db::Sqlite, sms).await;
     let body = app.signup("twilio@example.com", PASSWORD).await;

@@ -14,8 +14,10 @@ async fn insert(app: &TestApp, email: &str) -> UserId {
     let user = User {
         id: id.clone(),
         project_id: app.project.id.clone(),
-        email: email.to_owned(),
+        email: Some(email.to_owned()),
         email_verified: false,
+        phone: None,
+        phone_verified: false,
         metadata: json!({}),
         disabled: false,
         created_at: now,
@@ -25,7 +27,7 @@ async fn insert(app: &TestApp, email: &str) -> UserId {
     };
     app.store
         .users()
-        .insert(&user, &email.to_lowercase(), None)
+        .insert(&user, Some(&email.to_lowercase()), None)
         .await
         .unwrap();
     id

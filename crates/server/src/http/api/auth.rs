@@ -139,6 +139,8 @@ fn claims_json(claims: &protekt_core::tokens::AccessClaims) -> api::Claims {
         aal: claims.aal.as_str().to_owned(),
         email: claims.email.clone(),
         email_verified: claims.email_verified,
+        phone_number: claims.phone_number.clone(),
+        phone_number_verified: claims.phone_number_verified,
     }
 }
 

@@ -4,6 +4,7 @@ pub mod account;
 pub mod auth;
 pub mod management_tokens;
 pub mod mfa;
+pub mod passwordless;
 pub mod projects;
 pub mod sessions;
 pub mod system;

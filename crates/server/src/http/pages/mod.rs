@@ -7,6 +7,7 @@
 //! `form-action`, or browsers refuse to follow the redirect.
 
 mod email_links;
+mod magic_link;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -21,7 +22,7 @@ use protekt_core::model::Project;
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
-    email_links::router()
+    email_links::router().merge(magic_link::router())
 }
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -39,6 +40,10 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         (
             "reset_password.html",
             include_str!("../../../templates/reset_password.html"),
+        ),
+        (
+            "magic_link.html",
+            include_str!("../../../templates/magic_link.html"),
         ),
     ] {
         if let Err(e) = env.add_template(name, source) {

@@ -1,0 +1,72 @@
+//! The page behind an emailed magic link.
+//!
+//! Link scanners and prefetchers open emailed links before people do: a GET (or HEAD) only
+//! shows a "Sign in" button, and uses nothing. The button's POST uses the link up and sends
+//! the browser to the app's redirect URL with a fresh single-use token (60 seconds), which the
+//! app's backend exchanges for a session (SECURITY O6).
+
+use axum::extract::{Form, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use protekt_core::Error;
+use serde::Deserialize;
+
+use super::{message, render, unexpected, HostedProject};
+use crate::app::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route(
+        "/p/{login_id}/magic-link",
+        get(magic_link_page).post(magic_link_submit),
+    )
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenParam {
+    #[serde(default)]
+    token: String,
+}
+
+const TITLE: &str = "Sign in";
+
+fn invalid_link() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        TITLE,
+        "This sign-in link is invalid, was already used, or has expired. Ask for a new one.",
+        true,
+    )
+}
+
+pub async fn magic_link_page(
+    State(state): State<AppState>,
+    HostedProject(project): HostedProject,
+    Query(q): Query<TokenParam>,
+) -> Response {
+    match state.signin.pending_magic_link(&project, &q.token).await {
+        Ok(link) => render(
+            StatusCode::OK,
+            "magic_link.html",
+            minijinja::context! {
+                title => TITLE, project => project.name, token => q.token, email => link.masked_email,
+            },
+            Some(&link.redirect_url),
+        ),
+        Err(Error::InvalidToken) => invalid_link(),
+        Err(e) => unexpected("magic-link", e),
+    }
+}
+
+pub async fn magic_link_submit(
+    State(state): State<AppState>,
+    HostedProject(project): HostedProject,
+    Form(form): Form<TokenParam>,
+) -> Response {
+    match state.signin.confirm_magic_link(&project, &form.token).await {
+        Ok(redirect) => Redirect::to(&redirect).into_response(),
+        Err(Error::InvalidToken) => invalid_link(),
+        Err(e) => unexpected("magic-link", e),
+    }
+}
