@@ -50,7 +50,7 @@ impl FirstFactor {
 /// How a sign-in ends: with a session, or waiting for the second factor.
 #[derive(Debug)]
 pub enum SignInOutcome {
-    Session(User, Tokens),
+    Session(Box<User>, Tokens),
     /// Finish with `POST /v1/mfa/verify` and this token.
     MfaRequired {
         mfa_token: String,
@@ -148,6 +148,6 @@ impl SignInService {
             )
             .await?;
         audit::record(&self.store, event, self.clock.now()).await;
-        Ok(SignInOutcome::Session(user, tokens))
+        Ok(SignInOutcome::Session(Box::new(user), tokens))
     }
 }

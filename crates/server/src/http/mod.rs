@@ -107,6 +107,20 @@ pub fn auth_response(
 }
 
 /// The wire form of a user.
+/// The answer of a finished first factor: a session, or 401 `mfa_required` with the token for
+/// `POST /v1/mfa/verify`.
+pub(crate) fn signed_in(
+    outcome: protekt_core::signin::SignInOutcome,
+) -> error::ApiResult<axum::Json<protekt_api_types::AuthResponse>> {
+    use protekt_core::signin::SignInOutcome;
+    match outcome {
+        SignInOutcome::Session(user, tokens) => Ok(axum::Json(auth_response(&user, Some(tokens)))),
+        SignInOutcome::MfaRequired { mfa_token } => {
+            Err(protekt_core::Error::MfaRequired { mfa_token }.into())
+        }
+    }
+}
+
 pub fn user_json(user: &User) -> protekt_api_types::User {
     protekt_api_types::User {
         id: user.id.to_string(),

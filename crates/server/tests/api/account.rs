@@ -451,13 +451,30 @@ both_dbs!(
         )
         .await;
         app.signup("page@example.com", PASSWORD).await;
-        // U1: a redirect outside the allow-list is refused up front.
-        for bad in [
-            "https://evil.test/welcome",
-            "https://app.example.com/welcome/../x",
-            "//evil.test",
-            "javascript:alert(1)",
-            "https://app.example.com.evil.test/welcome",
+        // U1: a redirect outside the allow-list is refused up front: 422 for a URL the list
+        // does not hold, 400 for one that is no absolute http(s) URL at all.
+        for (bad, status_wanted, code_wanted) in [
+            (
+                "https://evil.test/welcome",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "value_not_allowed",
+            ),
+            (
+                "https://app.example.com/welcome/../x",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "value_not_allowed",
+            ),
+            ("//evil.test", StatusCode::BAD_REQUEST, "invalid_request"),
+            (
+                "javascript:alert(1)",
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+            ),
+            (
+                "https://app.example.com.evil.test/welcome",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "value_not_allowed",
+            ),
         ] {
             let (status, body) = app
                 .post(
@@ -471,11 +488,7 @@ both_dbs!(
                     body["error"]["code"].as_str(),
                     body["error"]["field"].as_str()
                 ),
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Some("value_not_allowed"),
-                    Some("redirectUrl")
-                ),
+                (status_wanted, Some(code_wanted), Some("redirectUrl")),
                 "{bad}"
             );
         }
@@ -900,7 +913,7 @@ both_dbs!(
             .await;
         assert_eq!(
             (status, body["error"]["field"].as_str()),
-            (StatusCode::UNPROCESSABLE_ENTITY, Some("redirectUrl"))
+            (StatusCode::BAD_REQUEST, Some("redirectUrl"))
         );
         app
     }

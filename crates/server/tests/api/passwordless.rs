@@ -799,7 +799,10 @@ async fn fourth_text_to_a_number_is_refused(db: Db) {
     let calls = received.lock().unwrap().clone();
     assert_eq!(calls.len(), 3, "the provider got 3 calls: {calls:?}");
     // Sent in the background, so in any order.
-    assert_eq!(calls.iter().filter(|c| c["channel"] == "whatsapp").count(), 1);
+    assert_eq!(
+        calls.iter().filter(|c| c["channel"] == "whatsapp").count(),
+        1
+    );
     assert!(calls
         .iter()
         .all(|c| c["to"] == phone && c["kind"] == "sign_in_code"));

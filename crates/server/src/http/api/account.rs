@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
     security(("apiKey" = [])),
     responses(
         (status = 200, body = api::OkResponse),
-        (status = 400, body = api::ErrorBody, description = "invalid_request (email, redirectUrl)"),
+        (status = 400, body = api::ErrorBody, description = "invalid_request (email, or a redirectUrl that is not an absolute http(s) URL)"),
         (status = 422, body = api::ErrorBody, description = "value_not_allowed (a redirectUrl the project does not allow)"),
         (status = 429, body = api::ErrorBody, description = "rate_limited"),
     ))]
@@ -116,6 +116,7 @@ pub async fn email_verify(
 #[utoipa::path(post, path = "/v1/auth/verify-email/send", tag = "account", request_body = api::EmailLinkRequest,
     security(("apiKey" = [])),
     responses((status = 200, body = api::OkResponse),
+        (status = 400, body = api::ErrorBody, description = "invalid_request (email, or a redirectUrl that is not an absolute http(s) URL)"),
         (status = 422, body = api::ErrorBody, description = "value_not_allowed (a redirectUrl the project does not allow)"),
         (status = 429, body = api::ErrorBody, description = "rate_limited")))]
 pub async fn email_verification_send(

@@ -6,13 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use protekt_api_types as api;
-use protekt_core::signin::{SignInOutcome, SignupInput};
-use protekt_core::Error;
+use protekt_core::signin::SignupInput;
 
 use crate::app::AppState;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiProject, Bearer, Client};
-use crate::http::{auth_response, user_json};
+use crate::http::{auth_response, signed_in, user_json};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -82,11 +81,7 @@ pub async fn auth_login(
             &client,
         )
         .await?;
-    match outcome {
-        SignInOutcome::Session(user, tokens) => Ok(Json(auth_response(&user, Some(tokens)))),
-        // 401 mfa_required with the token for POST /v1/mfa/verify.
-        SignInOutcome::MfaRequired { mfa_token } => Err(Error::MfaRequired { mfa_token }.into()),
-    }
+    signed_in(outcome)
 }
 
 /// End the session of the access token in `Authorization: Bearer`.

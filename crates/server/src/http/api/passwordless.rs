@@ -6,13 +6,11 @@ use axum::routing::post;
 use axum::{Json, Router};
 use protekt_api_types as api;
 use protekt_core::model::Channel;
-use protekt_core::signin::SignInOutcome;
-use protekt_core::Error;
 
 use crate::app::AppState;
-use crate::http::auth_response;
 use crate::http::error::ApiResult;
 use crate::http::extract::{ApiJson, ApiProject, Client};
+use crate::http::signed_in;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,14 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/magic-link/verify", post(magic_link_verify))
         .route("/v1/auth/otp", post(otp_send))
         .route("/v1/auth/otp/verify", post(otp_verify))
-}
-
-/// A session, or `mfa_required` with the token for `POST /v1/mfa/verify`.
-fn signed_in(outcome: SignInOutcome) -> ApiResult<Json<api::AuthResponse>> {
-    match outcome {
-        SignInOutcome::Session(user, tokens) => Ok(Json(auth_response(&user, Some(tokens)))),
-        SignInOutcome::MfaRequired { mfa_token } => Err(Error::MfaRequired { mfa_token }.into()),
-    }
 }
 
 /// Email a magic link. The same answer for every address; the email (a link to the hosted
