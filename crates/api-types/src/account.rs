@@ -11,7 +11,7 @@ pub struct EmailLinkRequest {
     /// Where the hosted page sends the browser afterwards; must be one of the project's
     /// allowed redirect URLs (exact match).
     #[serde(default)]
-    #[schema(format = Uri, max_length = 2048, example = "https://app.example.com/signed-in")]
+    #[schema(format = Uri, max_length = 2048, pattern = "^https?://[^\\s@/]+(/[^\\s]*)?$", example = "https://app.example.com/signed-in")]
     pub redirect_url: Option<String>,
 }
 

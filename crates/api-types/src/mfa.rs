@@ -39,7 +39,7 @@ pub struct MfaEnrollRequest {
 }
 
 /// E.164: a plus sign and 7 to 15 digits, the first not 0.
-const E164: &str = r"^\+[1-9][0-9]{6,14}$";
+pub(crate) const E164: &str = r"^\+[1-9][0-9]{6,14}$";
 
 impl utoipa::PartialSchema for MfaEnrollRequest {
     fn schema() -> RefOr<Schema> {

@@ -89,13 +89,13 @@ impl AccountService {
         &self.public_url
     }
 
-    /// The redirect URL in the form it is stored and later sent, if the project allows it: a
-    /// malformed URL is `invalid_request`, a well-formed one outside the allow-list
+    /// The redirect URL in the form it is stored and later sent, if the project allows it: one
+    /// without the documented shape is `invalid_request`, any other outside the allow-list
     /// `value_not_allowed` (SECURITY U1).
     pub fn check_redirect(project: &Project, redirect_url: Option<&str>) -> Result<Option<String>> {
         redirect_url
             .map(|u| {
-                if crate::model::normalize_redirect(u).is_none() {
+                if !crate::model::redirect_shaped(u) {
                     return Err(Error::invalid(
                         "redirectUrl",
                         "redirectUrl must be an absolute http(s) URL",

@@ -8,14 +8,20 @@ import type {
   LoginParams,
   RefreshTokenResponse,
   RequestPasswordResetParams,
+  SendMagicLinkParams,
+  SendOtpParams,
   SignUpParams,
   TokenClaims,
+  VerifyOtpParams,
   VerifyTokenResponse,
 } from './types.js';
 
 const TOKEN_FIELDS = ['user', 'accessToken', 'refreshToken'] as const;
 
-/** `protekt.auth`: sign-up, login, logout, tokens and passwords. */
+/**
+ * `protekt.auth`: sign-up, login (with a password, a magic link or a one-time passcode), logout,
+ * tokens and passwords.
+ */
 export class AuthClient {
   readonly #transport: Transport;
   readonly #config: ResolvedConfig;
@@ -108,6 +114,65 @@ export class AuthClient {
   async revokeToken(token: string): Promise<ErrorResponse> {
     const result = await this.#transport.request({ path: '/v1/auth/revoke', body: { token } });
     return { error: result.error };
+  }
+
+  /**
+   * Send a magic link to a user's email. The answer is the same whether or not the address has
+   * an account (an unknown address becomes a user when the link is used, if the project allows
+   * passwordless sign-up); the email is sent in the background. Its link opens the server's
+   * hosted page, whose button sends the browser to `redirectUrl` (or the project's first allowed
+   * redirect URL) with `?token=…` for `verifyMagicLink`. The email also carries a 6-digit
+   * code for `verifyOtp`.
+   */
+  async sendMagicLink(params: SendMagicLinkParams): Promise<ErrorResponse> {
+    const p: Partial<SendMagicLinkParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/magic-link',
+      body: { email: p.email, redirectUrl: p.redirectUrl },
+    });
+    return { error: result.error };
+  }
+
+  /**
+   * Verify a magic link token (the `token` your redirect URL received, or the emailed one) and
+   * sign the user in. A token works once. A user with a second factor gets `mfa_required`.
+   */
+  async verifyMagicLink(token: string): Promise<AuthTokenResponse> {
+    const result = await this.#transport.request({
+      path: '/v1/auth/magic-link/verify',
+      body: { token, tokenExpiry: this.#config.tokenExpiry },
+    });
+    if (result.error) return failed<AuthTokenResponse>(TOKEN_FIELDS, result.error);
+    return tokensWithUser(result.data, 'verifyMagicLink');
+  }
+
+  /**
+   * Send a one-time passcode (6 digits, valid 10 minutes) to an email address or a phone number
+   * (by SMS, or WhatsApp with `channel: 'whatsapp'`). The answer is the same whether or not the
+   * address or number has an account.
+   */
+  async sendOtp(params: SendOtpParams): Promise<ErrorResponse> {
+    const p: Partial<SendOtpParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/otp',
+      body: { email: p.email, phone: p.phone, channel: p.channel },
+    });
+    return { error: result.error };
+  }
+
+  /**
+   * Verify a one-time passcode sent to `email` or `phone` and sign the user in. A phone number
+   * that has no user yet becomes one (with `email: null`). A user with a second factor gets
+   * `mfa_required`.
+   */
+  async verifyOtp(params: VerifyOtpParams): Promise<AuthTokenResponse> {
+    const p: Partial<VerifyOtpParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/otp/verify',
+      body: { email: p.email, phone: p.phone, otp: p.otp, tokenExpiry: this.#config.tokenExpiry },
+    });
+    if (result.error) return failed<AuthTokenResponse>(TOKEN_FIELDS, result.error);
+    return tokensWithUser(result.data, 'verifyOtp');
   }
 
   /**

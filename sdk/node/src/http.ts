@@ -255,7 +255,8 @@ export function readUser(data: JsonObject, context: string): ProtektUser {
 
 function checkUser(user: JsonObject, context: string): ProtektUser {
   readString(user, 'id', context);
-  readString(user, 'email', context);
+  // A phone-only user has `email: null`; a missing or non-string email is still malformed.
+  if (user['email'] !== null) readString(user, 'email', context);
   return user as unknown as ProtektUser;
 }
 

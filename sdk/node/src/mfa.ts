@@ -64,9 +64,9 @@ export class MfaClient {
   /**
    * Verify an MFA code (from the authenticator app, the SMS, or a backup code).
    *
-   * - With `mfaToken` (from the `mfa_required` error of `auth.login()`): finishes the login and
-   *   returns `{ user, accessToken, refreshToken }` of a new aal2 session. No access token is
-   *   needed.
+   * - With `mfaToken` (from the `mfa_required` error of `auth.login()`, `auth.verifyMagicLink()`
+   *   or `auth.verifyOtp()`): finishes the login and returns `{ user, accessToken,
+   *   refreshToken }` of a new aal2 session. No access token is needed.
    * - Without `mfaToken`, with the user's `accessToken`: confirms the pending enrolment. The
    *   factor now counts; `user`, `accessToken` and `refreshToken` are `null` (the session
    *   stays as it is). For the user's first factor the result also carries `backupCodes`, a

@@ -13,8 +13,8 @@ export interface ProtektOptions {
   baseUrl?: string | undefined;
   /**
    * Ask for access tokens that expire after this many seconds (sent with sign-up, login,
-   * refresh and `mfa.verify`). The server never issues a lifetime longer than the project's
-   * setting.
+   * refresh, `verifyMagicLink`, `verifyOtp` and `mfa.verify`). The server never issues a
+   * lifetime longer than the project's setting.
    */
   tokenExpiry?: number | undefined;
   /** Request timeout in milliseconds. Default: 5000. */
@@ -25,8 +25,13 @@ export interface ProtektOptions {
 export interface ProtektUser {
   /** `usr_…` */
   id: string;
-  email: string;
+  /** The email address; `null` only for a phone-only user (signed up by `verifyOtp` with a phone). */
+  email: string | null;
   emailVerified: boolean;
+  /** The user's phone number in E.164 form (`+14155550123`), or `null` when they have none. */
+  phone: string | null;
+  /** Whether the user proved the phone number (by a code sent to it). */
+  phoneVerified: boolean;
   /** Free-form data owned by your application. */
   metadata: Record<string, unknown>;
   disabled: boolean;
@@ -55,13 +60,19 @@ export interface TokenClaims {
   sid: string;
   /**
    * Authentication methods: `['pwd']` after a password alone; after MFA, `['pwd', 'otp']`,
-   * `['pwd', 'sms']` or `['pwd', 'backup_code']`.
+   * `['pwd', 'sms']` or `['pwd', 'backup_code']`. Passwordless sign-ins: `['email_link']`
+   * (`verifyMagicLink`), `['email_otp']`, `['sms_otp']` or `['whatsapp_otp']` (`verifyOtp`).
    */
   amr: string[];
   /** Authenticator assurance level: `'aal1'`, or `'aal2'` for a session that passed MFA. */
   aal: string;
-  email: string;
+  /** The user's email address; absent for a phone-only user. */
+  email?: string;
   email_verified: boolean;
+  /** The user's phone number (E.164), when they have one. */
+  phone_number?: string;
+  /** Whether the phone number is verified; present with `phone_number`. */
+  phone_number_verified?: boolean;
 }
 
 /*
@@ -71,7 +82,9 @@ export interface TokenClaims {
  * checked `error` (or, like the guide's samples, reads a field directly) needs no assertion.
  */
 
-/** The result of `auth.signUp()` and `auth.login()`. */
+/**
+ * The result of `auth.signUp()`, `auth.login()`, `auth.verifyMagicLink()` and `auth.verifyOtp()`.
+ */
 export interface AuthTokenResponse {
   /** The signed-in user (`null` when `error` is set). */
   user: ProtektUser;
@@ -129,9 +142,50 @@ export interface RequestPasswordResetParams {
   email: string;
   /**
    * Where the hosted reset page sends the browser afterwards. It must be one of the project's
-   * allowed redirect URLs (exact match), otherwise the call fails with `value_not_allowed`.
+   * allowed redirect URLs (exact match), otherwise the call fails with `value_not_allowed`
+   * (`invalid_request` if it is not an absolute http(s) URL at all).
    */
   redirectUrl?: string;
+}
+
+/** Parameters of `auth.sendMagicLink()`. */
+export interface SendMagicLinkParams {
+  email: string;
+  /**
+   * Where the hosted magic-link page sends the browser, with `?token=…` added for
+   * `auth.verifyMagicLink()`. It must be one of the project's allowed redirect URLs (exact
+   * match), otherwise the call fails with `value_not_allowed` (`invalid_request` if it is not
+   * an absolute http(s) URL at all). Default: the project's first
+   * allowed redirect URL (a project without any refuses the call, `value_not_allowed`).
+   */
+  redirectUrl?: string;
+}
+
+/**
+ * How a one-time passcode travels: by email, by text message, or by WhatsApp message. The SDK
+ * reference lists `'email'` and `'sms'`; `'whatsapp'` is an extension of this server.
+ */
+export type OtpChannel = 'email' | 'sms' | 'whatsapp';
+
+/** Parameters of `auth.sendOtp()`: an `email` or a `phone`, not both. */
+export interface SendOtpParams {
+  email?: string;
+  /** A phone number in E.164 form, e.g. `+14155550123`. */
+  phone?: string;
+  /**
+   * `'email'` (the default for an email) for an email address; `'sms'` (the default for a phone)
+   * or `'whatsapp'` (an extension of this server) for a phone number.
+   */
+  channel?: OtpChannel;
+}
+
+/** Parameters of `auth.verifyOtp()`: the `email` or `phone` the code was sent to, and the code. */
+export interface VerifyOtpParams {
+  email?: string;
+  /** A phone number in E.164 form, e.g. `+14155550123`. */
+  phone?: string;
+  /** The 6-digit code the user received. */
+  otp: string;
 }
 
 /** Parameters of `auth.confirmPasswordReset()`. */
@@ -259,7 +313,8 @@ export interface MfaVerifyParams {
   /** The code from the authenticator app or the SMS, or a backup code. */
   code: string;
   /**
-   * The `mfaToken` of the `mfa_required` error of `auth.login()`: required to finish a login.
+   * The `mfaToken` of the `mfa_required` error of `auth.login()` (or of `auth.verifyMagicLink()`
+   * and `auth.verifyOtp()`): required to finish a login.
    * Leave it out (and pass the access token) to confirm an enrolment.
    */
   mfaToken?: string | undefined;

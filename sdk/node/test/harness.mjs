@@ -1,8 +1,8 @@
 // Starts a real Protekt server for the tests: a free port, a fresh data dir, one project made
 // with the CLI. The binary is $PROTEKT_BIN, else the newer of ../../target/release/protekt and
-// ../../target/debug/protekt (relative to sdk/node); the tests never build it. Emails and SMS go
-// to the data dir's dev outbox, which the tests read (waitForEmail, waitForSms). TOTP codes are
-// computed here too (totpCode), with node:crypto.
+// ../../target/debug/protekt (relative to sdk/node); the tests never build it. Emails, SMS and
+// WhatsApp messages go to the data dir's dev outbox, which the tests read (waitForEmail,
+// waitForSms). TOTP codes are computed here too (totpCode), with node:crypto.
 
 import { spawn, execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
@@ -328,10 +328,11 @@ export async function expectNoEmail(dataDir, { to, kind }, wait = 1_000) {
 
 /**
  * Waits for an SMS to `to` (an E.164 number) in the dev outbox that is not in `seen`; returns
- * it: `{ id, kind: 'sms', purpose, to, text, code, createdAt }`.
+ * it: `{ id, kind: 'sms', purpose, to, text, code, createdAt }`. `kind: 'whatsapp'` waits for a
+ * WhatsApp message instead (same fields, `kind: 'whatsapp'`).
  */
-export function waitForSms(dataDir, { to }, options = {}) {
-  return waitForEmail(dataDir, { to, kind: 'sms' }, options);
+export function waitForSms(dataDir, { to, kind = 'sms' }, options = {}) {
+  return waitForEmail(dataDir, { to, kind }, options);
 }
 
 /** A unique E.164 phone number for one test (the SMS quota counts per number). */

@@ -38,6 +38,8 @@ test('the CommonJS build loads with require()', () => {
   const client = new cjs.Protekt({ loginId: 'lp_x', apiKey: 'pk_live_x' });
   assert.equal(typeof client.auth.login, 'function');
   assert.equal(typeof client.auth.changePassword, 'function');
+  assert.equal(typeof client.auth.verifyMagicLink, 'function');
+  assert.equal(typeof client.auth.verifyOtp, 'function');
   assert.equal(typeof client.users.list, 'function');
   assert.equal(typeof client.sessions.revokeAll, 'function');
   assert.equal(typeof client.mfa.verify, 'function');

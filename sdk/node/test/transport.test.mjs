@@ -371,6 +371,138 @@ describe('what goes on the wire', () => {
     ]);
   });
 
+  test('passwordless: paths, bodies (only the fields given), tokenExpiry on the verify calls', async () => {
+    const phoneUser = {
+      id: 'usr_2',
+      email: null,
+      emailVerified: false,
+      phone: '+14155550123',
+      phoneVerified: true,
+      mfaMethods: [],
+    };
+    const seen = [];
+    const baseUrl = await httpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const session = { user: phoneUser, accessToken: 'at', refreshToken: 'rt', expiresIn: 60 };
+        const answers = {
+          '/p/v1/auth/magic-link': { ok: true },
+          '/p/v1/auth/otp': { ok: true },
+          '/p/v1/auth/magic-link/verify': session,
+          '/p/v1/auth/otp/verify': session,
+        };
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(answers[req.url]));
+      });
+    });
+    const protekt = client(`${baseUrl}/p`, { loginId: 'lp_login', tokenExpiry: 60 });
+    const plain = client(`${baseUrl}/p`, { loginId: 'lp_login' });
+    const results = [
+      await protekt.auth.sendMagicLink({ email: 'a@b.c' }),
+      await protekt.auth.sendMagicLink({ email: 'a@b.c', redirectUrl: 'https://app.test/cb' }),
+      await protekt.auth.verifyMagicLink('ml_token'),
+      await plain.auth.verifyMagicLink('ml_token'),
+      await protekt.auth.sendOtp({ email: 'a@b.c' }),
+      await protekt.auth.sendOtp({ phone: '+14155550123' }),
+      await protekt.auth.sendOtp({ phone: '+14155550123', channel: 'whatsapp' }),
+      await protekt.auth.sendOtp({ email: 'a@b.c', channel: 'email' }),
+      await protekt.auth.verifyOtp({ email: 'a@b.c', otp: '123456' }),
+      await plain.auth.verifyOtp({ phone: '+14155550123', otp: '654321' }),
+    ];
+    const wire = seen.map((r) => [
+      r.method,
+      r.url,
+      r.body === '' ? null : JSON.parse(r.body),
+      r.headers.authorization ?? null,
+    ]);
+    assert.deepEqual(wire, [
+      ['POST', '/p/v1/auth/magic-link', { email: 'a@b.c' }, null],
+      ['POST', '/p/v1/auth/magic-link', { email: 'a@b.c', redirectUrl: 'https://app.test/cb' }, null],
+      ['POST', '/p/v1/auth/magic-link/verify', { token: 'ml_token', tokenExpiry: 60 }, null],
+      ['POST', '/p/v1/auth/magic-link/verify', { token: 'ml_token' }, null],
+      ['POST', '/p/v1/auth/otp', { email: 'a@b.c' }, null],
+      ['POST', '/p/v1/auth/otp', { phone: '+14155550123' }, null],
+      ['POST', '/p/v1/auth/otp', { phone: '+14155550123', channel: 'whatsapp' }, null],
+      ['POST', '/p/v1/auth/otp', { email: 'a@b.c', channel: 'email' }, null],
+      ['POST', '/p/v1/auth/otp/verify', { email: 'a@b.c', otp: '123456', tokenExpiry: 60 }, null],
+      ['POST', '/p/v1/auth/otp/verify', { phone: '+14155550123', otp: '654321' }, null],
+    ]);
+    for (const request of seen) {
+      assert.equal(request.headers['x-login-id'], 'lp_login');
+      assert.equal(request.headers['x-api-key'], 'pk_test_key');
+      assert.equal(request.headers['content-type'], 'application/json');
+    }
+    // A phone-only user (email: null) is a well-formed user.
+    const session = { user: phoneUser, accessToken: 'at', refreshToken: 'rt', error: null };
+    assert.deepEqual(results, [
+      { error: null },
+      { error: null },
+      session,
+      session,
+      { error: null },
+      { error: null },
+      { error: null },
+      { error: null },
+      session,
+      session,
+    ]);
+  });
+
+  test('passwordless: API errors are returned (mfaToken, field, retryAfter passed through)', async () => {
+    const errors = {
+      '/v1/auth/magic-link': [422, { code: 'value_not_allowed', message: 'no', field: 'redirectUrl' }],
+      '/v1/auth/magic-link/verify': [401, { code: 'mfa_required', message: 'MFA', mfaToken: 'mfa_1' }],
+      '/v1/auth/otp': [429, { code: 'rate_limited', message: 'wait', retryAfter: 42 }],
+      '/v1/auth/otp/verify': [401, { code: 'invalid_code', message: 'wrong code' }],
+    };
+    const baseUrl = await httpServer((req, res) => {
+      const [status, error] = errors[req.url];
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error }));
+    });
+    const protekt = client(baseUrl);
+    const none = { user: null, accessToken: null, refreshToken: null };
+    assert.deepEqual(await protekt.auth.sendMagicLink({ email: 'a@b.c', redirectUrl: 'https://x.test/' }), {
+      error: { code: 'value_not_allowed', message: 'no', field: 'redirectUrl', status: 422 },
+    });
+    assert.deepEqual(await protekt.auth.verifyMagicLink('t'), {
+      ...none,
+      error: { code: 'mfa_required', message: 'MFA', mfaToken: 'mfa_1', status: 401 },
+    });
+    assert.deepEqual(await protekt.auth.sendOtp({ phone: '+14155550123' }), {
+      error: { code: 'rate_limited', message: 'wait', retryAfter: 42, status: 429 },
+    });
+    assert.deepEqual(await protekt.auth.verifyOtp({ email: 'a@b.c', otp: '000000' }), {
+      ...none,
+      error: { code: 'invalid_code', message: 'wrong code', status: 401 },
+    });
+  });
+
+  test('invalid_response: malformed success answers of the passwordless verify methods', async () => {
+    const bodies = [
+      // A user's email must be a string or null, never missing or another type.
+      { user: { id: 'usr_1' }, accessToken: 'at', refreshToken: 'rt' },
+      { user: { id: 'usr_1', email: 7 }, accessToken: 'at', refreshToken: 'rt' },
+      { user: { id: null, email: null }, accessToken: 'at', refreshToken: 'rt' },
+      // A sign-in always answers a session.
+      { user: { id: 'usr_1', email: null }, accessToken: null, refreshToken: null },
+    ];
+    let next = 0;
+    const baseUrl = await httpServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(bodies[next++ % bodies.length]));
+    });
+    const protekt = client(baseUrl);
+    for (let i = 0; i < bodies.length; i++) {
+      await rejectsWith(protekt.auth.verifyMagicLink('t'), 'invalid_response');
+    }
+    for (let i = 0; i < bodies.length; i++) {
+      await rejectsWith(protekt.auth.verifyOtp({ email: 'a@b.c', otp: '123456' }), 'invalid_response');
+    }
+  });
+
   test('invalid_response: malformed success answers of the mfa methods', async () => {
     const bodies = {
       '/v1/mfa/enroll': { totpUri: 42, qrCode: null },

@@ -1,5 +1,6 @@
 // The guide's other samples written in TypeScript, type-checked under `strict` (not run): what
-// a TypeScript user copying them gets. Then the MFA methods, as the README shows them.
+// a TypeScript user copying them gets. Then the MFA and passwordless methods, as the README
+// shows them.
 import type { Request, Response, NextFunction } from 'express';
 import {
   Protekt,
@@ -11,6 +12,12 @@ import {
   type MfaMethod,
   type MfaVerifyResponse,
   type BackupCodesResponse,
+  type AuthTokenResponse,
+  type ErrorResponse,
+  type OtpChannel,
+  type SendMagicLinkParams,
+  type SendOtpParams,
+  type VerifyOtpParams,
   type ProtektErrorCode,
   type ProtektSession,
   type ProtektUser,
@@ -143,7 +150,7 @@ export async function samples(existingRefreshToken: string, email: string, passw
     do {
       const page: ListUsersResponse = await protekt.users.list({ limit: 50, cursor, search: 'a' });
       if (page.error) break;
-      const emails: string[] = page.users.map((u) => u.email);
+      const emails: (string | null)[] = page.users.map((u) => u.email);
       void emails;
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
@@ -216,6 +223,67 @@ export async function samples(existingRefreshToken: string, email: string, passw
     void first, unenrollError;
     const mfaCodes: ProtektErrorCode[] = ['mfa_required', 'mfa_step_up_required', 'mfa_locked', 'invalid_code'];
     void mfaCodes;
+  }
+  // Passwordless: magic links and one-time passcodes.
+  {
+    const { error } = await protekt.auth.sendMagicLink({
+      email: 'user@example.com',
+      redirectUrl: 'https://app.example.com/auth/callback', // optional (an allowed redirect URL)
+    });
+    if (error?.code === 'rate_limited') {
+      const wait: number | undefined = error.retryAfter;
+      void wait;
+    }
+    const params: SendMagicLinkParams = { email };
+    const sent: ErrorResponse = await protekt.auth.sendMagicLink(params);
+    void sent;
+
+    // The route behind the redirect URL: the token comes in its query string.
+    const query: Record<string, unknown> = { token: 'from-the-redirect' };
+    const token = String(query['token'] ?? '');
+    const verified: AuthTokenResponse = await protekt.auth.verifyMagicLink(token);
+    if (verified.error?.code === 'mfa_required') {
+      const { error: mfaError } = await protekt.mfa.verify({
+        code: '123456',
+        mfaToken: verified.error.mfaToken,
+      });
+      void mfaError;
+    } else if (!verified.error) {
+      const tokens: [string, string] = [verified.accessToken, verified.refreshToken];
+      const address: string | null = verified.user.email;
+      void tokens, address;
+    }
+
+    const { error: otpError } = await protekt.auth.sendOtp({ email: 'user@example.com' });
+    await protekt.auth.sendOtp({ phone: '+14155550123' });
+    await protekt.auth.sendOtp({ phone: '+14155550123', channel: 'whatsapp' });
+    const channel: OtpChannel = 'sms';
+    const otpParams: SendOtpParams = { phone: '+14155550123', channel };
+    await protekt.auth.sendOtp(otpParams);
+    void otpError;
+
+    const { user, accessToken, refreshToken, error: codeError } = await protekt.auth.verifyOtp({
+      email: 'user@example.com', // or phone: '+14155550123': where the code was sent
+      otp: '492039',
+    });
+    if (codeError?.code === 'invalid_code') {
+      // Wrong or expired code: let the user try again, or send a new one
+    } else if (!codeError) {
+      const phone: string | null = user.phone;
+      const verifiedPhone: boolean = user.phoneVerified;
+      const pair: [string, string] = [accessToken, refreshToken];
+      void phone, verifiedPhone, pair;
+    }
+    const byPhone: VerifyOtpParams = { phone: '+14155550123', otp: '492039' };
+    const phoneOnly = await protekt.auth.verifyOtp(byPhone);
+    const display: string = phoneOnly.user.email ?? phoneOnly.user.phone ?? phoneOnly.user.id;
+    const { claims } = await protekt.auth.verifyToken(phoneOnly.accessToken);
+    const claimed: [string | undefined, string | undefined, boolean | undefined] = [
+      claims.email,
+      claims.phone_number,
+      claims.phone_number_verified,
+    ];
+    void display, claimed;
   }
   const codes: readonly ProtektErrorCode[] = ERROR_CODES;
   const claims: TokenClaims | null = null;

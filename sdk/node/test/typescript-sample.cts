@@ -15,3 +15,13 @@ export async function login(): Promise<AuthTokenResponse> {
 export function finishLogin(code: string, mfaToken: string): Promise<MfaVerifyResponse> {
   return protekt.mfa.verify({ code, mfaToken });
 }
+
+export async function signInWithCode(phone: string, otp: string): Promise<AuthTokenResponse> {
+  const { error } = await protekt.auth.sendOtp({ phone, channel: 'sms' });
+  if (error) throw new Error(error.message);
+  return protekt.auth.verifyOtp({ phone, otp });
+}
+
+export function signInWithLink(token: string): Promise<AuthTokenResponse> {
+  return protekt.auth.verifyMagicLink(token);
+}

@@ -27,6 +27,8 @@ function assertUserShape(user) {
   assert.match(user.id, /^usr_/);
   assert.equal(typeof user.email, 'string');
   assert.equal(typeof user.emailVerified, 'boolean');
+  assert.ok(user.phone === null || typeof user.phone === 'string', `phone: ${user.phone}`);
+  assert.equal(typeof user.phoneVerified, 'boolean');
   assert.equal(typeof user.metadata, 'object');
   assert.equal(typeof user.disabled, 'boolean');
   assert.ok(!Number.isNaN(Date.parse(user.createdAt)));

@@ -23,8 +23,8 @@ pub use ids::{
 };
 pub use keys::SigningKeyRow;
 pub use project::{
-    normalize_redirect, Project, ProjectSettings, RateLimit, RateLimits, SigningAlg, SmtpSettings,
-    TemplateOverride, TlsMode,
+    normalize_redirect, redirect_shaped, Project, ProjectSettings, RateLimit, RateLimits,
+    SigningAlg, SmtpSettings, TemplateOverride, TlsMode,
 };
 pub use session::{Aal, Amr, SessionInfo, SessionView};
 pub use user::User;

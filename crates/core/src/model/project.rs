@@ -207,6 +207,34 @@ impl ProjectSettings {
     }
 }
 
+/// Whether `url` has the shape `/openapi.json` gives redirect URLs
+/// (`^https?://[^\s@/]+(/[^\s]*)?$`, `\s` as JSON Schema's regular expressions read it): a
+/// URL without it is a malformed request (400), one with it that the project does not allow a
+/// refused value (422).
+pub fn redirect_shaped(url: &str) -> bool {
+    let space = |c: char| {
+        matches!(
+            c,
+            '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+                ..='\u{200a}'
+                    | '\u{2028}'
+                    | '\u{2029}'
+                    | '\u{202f}'
+                    | '\u{205f}'
+                    | '\u{3000}'
+                    | '\u{feff}'
+        )
+    };
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    !host.is_empty() && !host.contains(|c| space(c) || c == '@') && !path.contains(space)
+}
+
 /// An absolute http(s) URL without credentials, parsed and serialised; `None` for anything
 /// else, including text with control characters, which the URL parser would silently drop
 /// (a stored `\n` once made the redirect itself fail after the token was spent).
@@ -220,6 +248,36 @@ pub fn normalize_redirect(url: &str) -> Option<String> {
         && p.username().is_empty()
         && p.password().is_none();
     ok.then(|| p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_shape_is_the_documented_pattern_u1() {
+        for ok in [
+            "https://a.test",
+            "http://a.test/x?y#z",
+            "https://a.test/../x",
+            "https://a\u{85}",
+        ] {
+            assert!(redirect_shaped(ok), "{ok:?}");
+        }
+        for bad in [
+            "//evil.test",
+            "javascript:alert(1)",
+            "https:evil.test",
+            "https://a@evil.test/",
+            "/\\evil.test",
+            "https://",
+            "https://a.test/x y",
+            "https://a.test/\n",
+            "ftp://a.test",
+        ] {
+            assert!(!redirect_shaped(bad), "{bad:?}");
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -658,7 +658,7 @@ both_dbs!(redirects_are_checked_at_send_time_u1, |app| async move {
         ("javascript:alert(1)", "invalid_request"),
         ("//evil.com/signed-in", "invalid_request"),
         ("/\\evil.com", "invalid_request"),
-        ("https:evil.com", "value_not_allowed"),
+        ("https:evil.com", "invalid_request"),
     ] {
         let (status, body) = app
             .post(
