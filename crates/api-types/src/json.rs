@@ -84,3 +84,13 @@ where
 {
     Option::<T>::deserialize(deserializer).map(Some)
 }
+
+/// An optional field that, when given, must not be null (its schema is not nullable): left out
+/// is `None`, `null` is refused like any other wrong type.
+pub(crate) fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::openapi::schema::{
-    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+    AdditionalProperties, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat,
+    SchemaType, Type,
 };
 use utoipa::openapi::RefOr;
 use utoipa::ToSchema;
@@ -51,11 +52,11 @@ pub enum OtpChannel {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OtpRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub phone: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub channel: Option<OtpChannel>,
 }
 
@@ -63,9 +64,9 @@ pub struct OtpRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct OtpVerifyRequest {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub email: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json::not_null")]
     pub phone: Option<String>,
     /// The 6-digit code.
     pub otp: String,
@@ -157,7 +158,7 @@ impl utoipa::PartialSchema for OtpVerifyRequest {
                 .property(
                     "tokenExpiry",
                     ObjectBuilder::new()
-                        .schema_type(Type::Integer)
+                        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
                         .minimum(Some(10))
                         .maximum(Some(86400))
                         .description(Some(

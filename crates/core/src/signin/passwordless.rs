@@ -264,7 +264,7 @@ impl SignInService {
     }
 
     /// Stores a new secret for `to` (voiding the identifier's earlier ones) and sends it to
-    /// `address`: a magic link when there is a redirect, else a code.
+    /// `address`: a magic link (with a code beside it) when there is a redirect, else a code.
     async fn issue(
         &self,
         project: &Project,
@@ -276,89 +276,68 @@ impl SignInService {
         let id = crate::ids::new_id("pwl");
         let code = new_numeric_code();
         let code_hash = self.code_hash(&id, &code);
-        let Some(redirect) = redirect else {
-            let row = NewCode {
-                id: &id,
-                purpose: PasswordlessPurpose::Otp,
-                channel: to.channel,
-                identifier: &to.identifier,
-                link_hash: None,
-                code_hash: Some(&code_hash),
-                redirect_url: None,
-                expires_at: now + OTP_TTL_MS,
-                code_expires_at: Some(now + OTP_TTL_MS),
-            };
-            return match to.channel {
-                Channel::Email => {
-                    let mailer = self.account.mailer();
-                    let message = mailer.compose(
-                        project,
-                        EmailKind::SignInCode,
-                        address,
-                        None,
-                        Some(&code),
-                        OTP_TTL_MINUTES,
-                    )?;
-                    self.store
-                        .passwordless()
-                        .issue(&project.id, &row, Some(&message), now)
-                        .await?;
-                    mailer.wake();
-                    Ok(())
-                }
-                Channel::Sms | Channel::Whatsapp => {
-                    self.store
-                        .passwordless()
-                        .issue(&project.id, &row, None, now)
-                        .await?;
-                    let text = crate::delivery::sms::render(
-                        project,
-                        "sign_in_code",
-                        &code,
-                        OTP_TTL_MINUTES,
-                    )?;
-                    self.sms
-                        .send(to.channel, "sign_in_code", address, &text, Some(&code))
-                        .await
-                        .map_err(|e| Error::Internal(anyhow::anyhow!("text delivery failed: {e}")))
-                }
-            };
-        };
         let token = new_refresh_token();
-        let ttl = project.settings.magic_link_ttl;
-        let link = format!(
-            "{}/p/{}/magic-link?token={token}",
-            self.account.public_url(),
-            project.login_id
-        );
         let link_hash = secret_hash(&token);
-        let code_ttl_ms = OTP_TTL_MS.min(ttl as i64 * 1000);
-        let row = NewCode {
+        let link_ttl_ms = project.settings.magic_link_ttl as i64 * 1000;
+        let mut row = NewCode {
             id: &id,
-            purpose: PasswordlessPurpose::MagicLink,
-            channel: Channel::Email,
+            purpose: PasswordlessPurpose::Otp,
+            channel: to.channel,
             identifier: &to.identifier,
-            link_hash: Some(&link_hash),
+            link_hash: None,
             code_hash: Some(&code_hash),
-            redirect_url: Some(redirect),
-            expires_at: now + ttl as i64 * 1000,
-            code_expires_at: Some(now + code_ttl_ms),
+            redirect_url: None,
+            expires_at: now + OTP_TTL_MS,
+            code_expires_at: Some(now + OTP_TTL_MS),
         };
+        if let Some(redirect) = redirect {
+            row.purpose = PasswordlessPurpose::MagicLink;
+            row.link_hash = Some(&link_hash);
+            row.redirect_url = Some(redirect);
+            row.expires_at = now + link_ttl_ms;
+            row.code_expires_at = Some(now + OTP_TTL_MS.min(link_ttl_ms));
+        }
         let mailer = self.account.mailer();
-        let message = mailer.compose(
-            project,
-            EmailKind::MagicLink,
-            address,
-            Some(&link),
-            Some(&code),
-            ttl / 60,
-        )?;
+        let email = match (to.channel, redirect) {
+            (Channel::Email, Some(_)) => {
+                let link = format!(
+                    "{}/p/{}/magic-link?token={token}",
+                    self.account.public_url(),
+                    project.login_id
+                );
+                let minutes = project.settings.magic_link_ttl / 60;
+                Some(mailer.compose(
+                    project,
+                    EmailKind::MagicLink,
+                    address,
+                    Some(&link),
+                    Some(&code),
+                    minutes,
+                )?)
+            }
+            (Channel::Email, None) => Some(mailer.compose(
+                project,
+                EmailKind::SignInCode,
+                address,
+                None,
+                Some(&code),
+                OTP_TTL_MINUTES,
+            )?),
+            (Channel::Sms | Channel::Whatsapp, _) => None,
+        };
         self.store
             .passwordless()
-            .issue(&project.id, &row, Some(&message), now)
+            .issue(&project.id, &row, email.as_ref(), now)
             .await?;
-        mailer.wake();
-        Ok(())
+        if email.is_some() {
+            mailer.wake();
+            return Ok(());
+        }
+        let text = crate::delivery::sms::render(project, "sign_in_code", &code, OTP_TTL_MINUTES)?;
+        self.sms
+            .send(to.channel, "sign_in_code", address, &text, Some(&code))
+            .await
+            .map_err(|e| Error::Internal(anyhow::anyhow!("text delivery failed: {e}")))
     }
 
     /// The emailed link behind `token`, still unused, for the hosted page's GET (which uses
