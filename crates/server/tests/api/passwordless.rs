@@ -947,13 +947,20 @@ both_dbs!(passwordless_settings_are_validated, |app| async move {
             Some(json!({"settings": {
                 "smsTemplates": {"sign_in_code": "Code {{ code }} for {{ project }}"},
                 "smsAllowedCountries": ["1"],
-                "passwordlessSignup": false,
                 "magicLinkTtl": 300,
             }})),
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["settings"]["smsAllowedCountries"], json!(["1"]));
+    // The project's own text is what goes out.
+    let (status, _) = app.post("/v1/auth/otp", json!({"phone": "+14155550177"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let code = text_code(&app, "sms", "+14155550177", 1).await;
+    assert_eq!(
+        texts(&app, "sms", "+14155550177")[0]["text"],
+        format!("Code {code} for Test Project")
+    );
     assert_eq!(
         body["settings"]["rateLimits"]["passwordlessVerify"],
         json!({"limit": 10, "windowSeconds": 900})
