@@ -141,3 +141,29 @@ pub struct VerifyResponse {
     pub user: User,
     pub claims: Claims,
 }
+
+/// A code from the Universal Login hand-off (`?code=` on your redirect URL).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExchangeRequest {
+    #[schema(min_length = 1, max_length = 8192)]
+    pub code: String,
+    /// The PKCE verifier, when the login URL carried a `code_challenge` (required then, refused
+    /// otherwise).
+    #[serde(default)]
+    #[schema(
+        min_length = 43,
+        max_length = 128,
+        pattern = "^[A-Za-z0-9._~-]{43,128}$"
+    )]
+    pub code_verifier: Option<String>,
+    /// If given, must be the redirect URL the code was issued for.
+    #[serde(default)]
+    #[schema(format = Uri, max_length = 2048)]
+    pub redirect_url: Option<String>,
+    /// Ask for a shorter access-token lifetime (seconds, 10 to 86400); never longer than the
+    /// project's.
+    #[serde(default, deserialize_with = "crate::json::opt_whole")]
+    #[schema(minimum = 10, maximum = 86400, example = 300)]
+    pub token_expiry: Option<u64>,
+}

@@ -54,6 +54,8 @@ impl ClientInfo {
 /// A signed-in session's tokens.
 #[derive(Debug, Clone)]
 pub struct Tokens {
+    /// The session they belong to.
+    pub session_id: SessionId,
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: u64,
@@ -153,10 +155,84 @@ impl AuthService {
             .sign(project, user, &session_id, amr, aal, ttl, now)
             .await?;
         Ok(Tokens {
+            session_id,
             access_token,
             refresh_token,
             expires_in: ttl,
         })
+    }
+
+    /// New tokens for a live session, for an app it is handed to (Universal Login): an access
+    /// token with the session's `amr` and `aal`, and a refresh token of a family of its own.
+    /// The hand-off code `code_hash` is used up with them, atomically: `None` if it was used
+    /// already (a replay, which the caller answers by ending the session).
+    pub async fn tokens_for_session(
+        &self,
+        project: &Project,
+        session_id: &SessionId,
+        token_expiry: Option<u64>,
+        code_hash: &str,
+    ) -> Result<Option<(User, Tokens)>> {
+        let ttl = token_ttl(project, token_expiry)?;
+        let now = self.clock.now();
+        let view = self
+            .store
+            .sessions()
+            .view(&project.id, session_id)
+            .await?
+            .filter(|v| v.is_live(now, idle_ms(project)))
+            .ok_or(Error::InvalidToken)?;
+        if view.user.disabled {
+            return Err(Error::UserDisabled);
+        }
+        let refresh_token = new_refresh_token();
+        let redeemed = self
+            .store
+            .sessions()
+            .add_refresh(
+                &project.id,
+                session_id,
+                &secret_hash(&refresh_token),
+                view.expires_at,
+                Some(code_hash),
+                now,
+            )
+            .await?;
+        if !redeemed {
+            return Ok(None);
+        }
+        let access_token = self
+            .sign(
+                project, &view.user, session_id, &view.amr, view.aal, ttl, now,
+            )
+            .await?;
+        let tokens = Tokens {
+            session_id: session_id.clone(),
+            access_token,
+            refresh_token,
+            expires_in: ttl,
+        };
+        Ok(Some((view.user.clone(), tokens)))
+    }
+
+    /// Whether a session is live (not ended, expired or idle, its user enabled).
+    pub async fn session_is_live(&self, project: &Project, session_id: &SessionId) -> Result<bool> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .sessions()
+            .view(&project.id, session_id)
+            .await?
+            .is_some_and(|v| v.is_live(now, idle_ms(project)) && !v.user.disabled))
+    }
+
+    /// Ends a session (a browser's sign-out, a replayed hand-off).
+    pub async fn end_session(&self, project: &Project, session_id: &SessionId) -> Result<()> {
+        self.store
+            .sessions()
+            .end(&project.id, session_id, self.clock.now())
+            .await?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -378,6 +454,7 @@ impl AuthService {
             )
             .await?;
         Ok(Tokens {
+            session_id: row.session_id.clone(),
             access_token,
             refresh_token: successor,
             expires_in: ttl,

@@ -23,6 +23,7 @@ pub mod projects;
 pub mod signin;
 pub mod store;
 pub mod tokens;
+pub mod universal;
 pub mod users;
 
 pub use error::{Error, Result};

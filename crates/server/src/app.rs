@@ -20,6 +20,7 @@ use protekt_core::projects::{self, CreatedProject};
 use protekt_core::signin::SignInService;
 use protekt_core::store::Store;
 use protekt_core::tokens::TokenService;
+use protekt_core::universal::UniversalLogin;
 use tokio::net::TcpListener;
 
 /// Everything `serve` needs.
@@ -53,6 +54,7 @@ pub struct AppState {
     pub mailer: Arc<Mailer>,
     pub mfa: MfaService,
     pub signin: SignInService,
+    pub universal: UniversalLogin,
     pub operator: Operator,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
@@ -245,6 +247,14 @@ fn wire(
         &master,
         Arc::clone(&clock),
     );
+    let universal = UniversalLogin::new(
+        store.clone(),
+        auth.clone(),
+        signin.clone(),
+        mfa.clone(),
+        master.clone(),
+        Arc::clone(&clock),
+    );
     let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));
     Ok(AppState {
         store,
@@ -253,6 +263,7 @@ fn wire(
         mailer,
         mfa,
         signin,
+        universal,
         operator,
         master,
         clock,

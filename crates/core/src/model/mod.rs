@@ -6,6 +6,7 @@ mod code;
 mod factor;
 mod ids;
 mod keys;
+mod login;
 mod project;
 mod session;
 mod user;
@@ -22,6 +23,7 @@ pub use ids::{
     ApiKeyId, ChallengeId, FactorId, Id, KeyId, ManagementTokenId, ProjectId, SessionId, UserId,
 };
 pub use keys::SigningKeyRow;
+pub use login::{AuthCode, LoginFlow, Redemption};
 pub use project::{
     normalize_redirect, redirect_shaped, Project, ProjectSettings, RateLimit, RateLimits,
     SigningAlg, SmtpSettings, TemplateOverride, TlsMode,

@@ -24,6 +24,7 @@ pub mod projects;
 mod rotation;
 pub mod sessions;
 pub mod tokens;
+pub mod universal;
 pub mod users;
 
 pub use invalidation::Invalidator;
@@ -160,6 +161,10 @@ impl Store {
 
     pub fn passwordless(&self) -> passwordless::Passwordless<'_> {
         passwordless::Passwordless(self)
+    }
+
+    pub fn universal(&self) -> universal::Universal<'_> {
+        universal::Universal(self)
     }
 
     pub fn management_tokens(&self) -> tokens::ManagementTokens<'_> {

@@ -169,13 +169,16 @@ impl Ops<'_> {
                 .execute(&self.0.writer)
                 .await?
                 .rows_affected();
-        // Passwordless secrets live minutes; their rows go once expired (used ones go too).
-        let one_time_tokens = one_time_tokens
-            + sqlx::query("delete from passwordless_code where expires_at < $1")
+        // Passwordless secrets, sign-in flows and hand-off codes live minutes; their rows go
+        // once expired (used ones too).
+        let mut one_time_tokens = one_time_tokens;
+        for table in ["passwordless_code", "login_flow", "auth_code"] {
+            one_time_tokens += sqlx::query(&format!("delete from {table} where expires_at < $1"))
                 .bind(now)
                 .execute(&self.0.writer)
                 .await?
                 .rows_affected();
+        }
         let emails =
             sqlx::query("delete from email_outbox where (sent_at < $1) or (failed_at < $1)")
                 .bind(old)

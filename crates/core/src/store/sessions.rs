@@ -169,6 +169,52 @@ impl Sessions<'_> {
         self.end_one(project_id, None, session_id, now).await
     }
 
+    /// Gives a live session one more refresh-token family (an app it is handed to). With
+    /// `code_hash`, the hand-off code is used up in the same transaction: false (nothing
+    /// stored) if it was used already, so a concurrent replay always finds the tokens it must
+    /// revoke (SECURITY AS2).
+    pub async fn add_refresh(
+        &self,
+        project_id: &ProjectId,
+        session_id: &SessionId,
+        refresh_hash: &str,
+        expires_at: Millis,
+        code_hash: Option<&str>,
+        now: Millis,
+    ) -> Result<bool> {
+        let mut tx = self.0.writer.begin().await?;
+        if let Some(code_hash) = code_hash {
+            let used = sqlx::query(
+                "update auth_code set used_at = $1 where project_id = $2 and code_hash = $3 \
+                 and session_id = $4 and used_at is null and expires_at > $1",
+            )
+            .bind(now)
+            .bind(project_id)
+            .bind(code_hash)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+            if used.rows_affected() != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+        }
+        sqlx::query(
+            "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
+             values ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(crate::ids::new_id("rt"))
+        .bind(project_id)
+        .bind(session_id)
+        .bind(refresh_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     pub async fn refresh_by_hash(
         &self,
         project_id: &ProjectId,

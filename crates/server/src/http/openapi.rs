@@ -16,7 +16,7 @@ use super::api::{
     info(title = "Protekt API", description = "Self-hosted authentication server. Every /v1 call except /v1/projects needs the project's API key in X-Api-Key; /v1/projects and /v1/management-tokens need a management token (Authorization: Bearer mt_…)."),
     paths(
         auth::auth_signup, auth::auth_login, auth::auth_logout, auth::auth_verify,
-        auth::auth_refresh, auth::auth_revoke,
+        auth::auth_refresh, auth::auth_revoke, auth::auth_exchange,
         passwordless::magic_link_send, passwordless::magic_link_verify, passwordless::otp_send,
         passwordless::otp_verify,
         account::password_reset_request, account::password_reset_confirm, account::password_change,

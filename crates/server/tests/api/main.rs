@@ -19,5 +19,6 @@ mod refresh;
 mod sessions;
 mod throttling;
 mod tokens;
+mod universal;
 mod upgrade;
 mod users;

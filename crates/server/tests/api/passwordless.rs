@@ -954,7 +954,9 @@ both_dbs!(passwordless_settings_are_validated, |app| async move {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["settings"]["smsAllowedCountries"], json!(["1"]));
     // The project's own text is what goes out.
-    let (status, _) = app.post("/v1/auth/otp", json!({"phone": "+14155550177"})).await;
+    let (status, _) = app
+        .post("/v1/auth/otp", json!({"phone": "+14155550177"}))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let code = text_code(&app, "sms", "+14155550177", 1).await;
     assert_eq!(

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/verify", post(auth_verify))
         .route("/v1/auth/refresh", post(auth_refresh))
         .route("/v1/auth/revoke", post(auth_revoke))
+        .route("/v1/auth/exchange", post(auth_exchange))
 }
 
 /// Create a user with email and password and sign them in.
@@ -181,4 +182,33 @@ pub async fn auth_revoke(
 ) -> ApiResult<Json<api::OkResponse>> {
     state.auth.revoke(&project, &body.token).await?;
     Ok(Json(api::OkResponse { ok: true }))
+}
+
+/// Redeem the `code` Universal Login handed to your redirect URL for the session's tokens.
+/// A code works once, within 60 seconds; a second redemption ends the session it was issued
+/// for.
+#[utoipa::path(post, path = "/v1/auth/exchange", tag = "auth", request_body = api::ExchangeRequest,
+    security(("apiKey" = [])),
+    responses(
+        (status = 200, body = api::AuthResponse),
+        (status = 400, body = api::ErrorBody, description = "invalid_request"),
+        (status = 401, body = api::ErrorBody, description = "invalid_token (unknown, used or expired code, a PKCE verifier that does not match or should not be there, another redirect URL), invalid_api_key"),
+        (status = 403, body = api::ErrorBody, description = "user_disabled"),
+    ))]
+pub async fn auth_exchange(
+    State(state): State<AppState>,
+    ApiProject(project): ApiProject,
+    ApiJson(body): ApiJson<api::ExchangeRequest>,
+) -> ApiResult<Json<api::AuthResponse>> {
+    let (user, tokens) = state
+        .universal
+        .exchange(
+            &project,
+            &body.code,
+            body.code_verifier.as_deref(),
+            body.redirect_url.as_deref(),
+            body.token_expiry,
+        )
+        .await?;
+    Ok(Json(auth_response(&user, Some(tokens))))
 }

@@ -7,6 +7,7 @@
 //! `form-action`, or browsers refuse to follow the redirect.
 
 mod email_links;
+mod login;
 mod magic_link;
 
 use axum::extract::{FromRequestParts, Path};
@@ -22,7 +23,9 @@ use protekt_core::model::Project;
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
-    email_links::router().merge(magic_link::router())
+    email_links::router()
+        .merge(magic_link::router())
+        .merge(login::router())
 }
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -45,6 +48,8 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
             "magic_link.html",
             include_str!("../../../templates/magic_link.html"),
         ),
+        ("login.html", include_str!("../../../templates/login.html")),
+        ("mfa.html", include_str!("../../../templates/mfa.html")),
     ] {
         if let Err(e) = env.add_template(name, source) {
             // The templates ship in the binary; a broken one is caught by every page test.

@@ -1,0 +1,591 @@
+//! Universal Login over HTTP: the sign-in page, its browser session and the code hand-off
+//! (SECURITY AS2, AS3, AS5, U1-U4, S1, S2, S4, L4). The same flows run in Chromium in
+//! tests/browser.
+
+use protekt_core::model::ProjectSettings;
+use protekt_testkit::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+const APP_URL: &str = "https://app.example.com/callback";
+
+fn with_redirect() -> ProjectSettings {
+    ProjectSettings {
+        allowed_redirect_urls: vec![APP_URL.to_owned()],
+        ..ProjectSettings::default()
+    }
+}
+
+macro_rules! both_dbs_with {
+    ($name:ident, $settings:expr, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = TestApp::spawn_with(Db::Sqlite, $settings).await;
+                let app = $body.await;
+                app.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = TestApp::spawn_with(Db::Postgres, $settings).await;
+                let app = $body.await;
+                app.finish().await;
+            }
+        }
+    };
+}
+
+/// A browser: its own cookies, no redirects followed, forms sent from our origin.
+struct Browser<'a> {
+    app: &'a TestApp,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+}
+
+/// What a page answered.
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    html: String,
+}
+
+impl Page {
+    /// The value of a hidden input of the page's form.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
+        let start = self
+            .html
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} in {}", self.html))
+            + marker.len();
+        let end = self.html[start..].find('"').unwrap() + start;
+        self.html[start..end].to_owned()
+    }
+
+    /// A query parameter of the redirect.
+    fn param(&self, name: &str) -> Option<String> {
+        let location = url::Url::parse(self.location.as_ref()?).ok()?;
+        location
+            .query_pairs()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            cookies: HashMap::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/p/{}/{path}", self.app.base, self.app.project.login_id)
+    }
+
+    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let request = if cookie.is_empty() {
+            request
+        } else {
+            request.header("cookie", cookie.join("; "))
+        };
+        let resp = request.send().await.unwrap();
+        let set_cookies: Vec<String> = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        for c in &set_cookies {
+            let (pair, attributes) = c.split_once(';').unwrap_or((c, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            if attributes.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        Page {
+            status: resp.status(),
+            location: resp
+                .headers()
+                .get("location")
+                .map(|v| v.to_str().unwrap().to_owned()),
+            set_cookies,
+            html: resp.text().await.unwrap(),
+        }
+    }
+
+    async fn get(&mut self, path_and_query: &str) -> Page {
+        let request = self.http.get(self.url(path_and_query));
+        self.send(request).await
+    }
+
+    /// Posts a form from our own origin (as the page's form would).
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header("origin", &self.app.base)
+            .form(form);
+        self.send(request).await
+    }
+
+    /// Opens the login page for `query` and signs in with the form.
+    async fn sign_in(&mut self, query: &str, email: &str, password: &str) -> Page {
+        let page = self.get(&format!("login?{query}")).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        let (flow, csrf) = (page.field("flow"), page.field("csrf"));
+        self.post(
+            "login",
+            &[
+                ("flow", &flow),
+                ("csrf", &csrf),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+        .await
+    }
+}
+
+fn query(extra: &str) -> String {
+    format!("redirect_url={}&state=st4te{extra}", urlencode(APP_URL))
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// A PKCE pair (verifier, S256 challenge).
+fn pkce() -> (String, String) {
+    use base64::Engine;
+    use sha2::Digest;
+    let verifier = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(protekt_core::ids::random_bytes::<32>());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+async fn exchange(app: &TestApp, body: Value) -> (StatusCode, Value) {
+    app.post("/v1/auth/exchange", body).await
+}
+
+both_dbs_with!(
+    sign_in_hands_a_code_to_the_app_as2_as3_s1,
+    with_redirect(),
+    |app| async move {
+        app.signup("ul@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let (verifier, challenge) = pkce();
+        let done = browser
+            .sign_in(
+                &query(&format!(
+                    "&code_challenge={challenge}&code_challenge_method=S256"
+                )),
+                "ul@example.com",
+                PASSWORD,
+            )
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let location = done.location.clone().unwrap();
+        assert!(
+            location.starts_with(&format!("{APP_URL}?code=")),
+            "{location}"
+        );
+        assert_eq!(done.param("state").as_deref(), Some("st4te"));
+        let code = done.param("code").unwrap();
+        assert_eq!(
+            data_encoding::BASE64URL_NOPAD
+                .decode(code.as_bytes())
+                .unwrap()
+                .len(),
+            32
+        );
+        // S1: the browser's session cookie is new at sign-in, not the flow's.
+        let session_cookie = done
+            .set_cookies
+            .iter()
+            .find(|c| c.starts_with("protekt-session-"))
+            .unwrap();
+        assert!(
+            session_cookie.contains("HttpOnly") && session_cookie.contains("SameSite=Lax"),
+            "{session_cookie}"
+        );
+        assert!(
+            !app.dump_table("session")
+                .await
+                .contains(session_cookie.split(['=', ';']).nth(1).unwrap()),
+            "stored hashed"
+        );
+
+        let (status, body) = exchange(&app, json!({"code": code, "codeVerifier": verifier})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["user"]["email"], "ul@example.com");
+        let access = body["accessToken"].as_str().unwrap().to_owned();
+        assert_eq!(app.verify(&access).await.0, StatusCode::OK);
+        let (status, _) = app.refresh(body["refreshToken"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::OK, "the app's refresh token works");
+
+        // AS3: the four PKCE cases, each on a code of its own (the live session skips the form).
+        let (v2, c2) = pkce();
+        for (challenge, verifier, ok) in [
+            (Some(c2.as_str()), Some(v2.as_str()), true),
+            (Some(c2.as_str()), Some(verifier.as_str()), false),
+            (Some(c2.as_str()), None, false),
+            (None, Some(v2.as_str()), false),
+            (None, None, true),
+        ] {
+            let extra = challenge
+                .map(|c| format!("&code_challenge={c}&code_challenge_method=S256"))
+                .unwrap_or_default();
+            let sso = browser.get(&format!("login?{}", query(&extra))).await;
+            assert_eq!(sso.status, StatusCode::SEE_OTHER, "{}", sso.html);
+            let mut body = json!({"code": sso.param("code").unwrap()});
+            if let Some(v) = verifier {
+                body["codeVerifier"] = json!(v);
+            }
+            let (status, answer) = exchange(&app, body).await;
+            if ok {
+                assert_eq!(status, StatusCode::OK, "{answer}");
+            } else {
+                assert_eq!(
+                    (status, answer["error"]["code"].as_str()),
+                    (StatusCode::UNAUTHORIZED, Some("invalid_token"))
+                );
+            }
+        }
+        app
+    }
+);
+
+both_dbs_with!(
+    a_code_works_once_and_a_replay_ends_its_session_as2,
+    with_redirect(),
+    |app| async move {
+        app.signup("replay@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let done = browser
+            .sign_in(&query(""), "replay@example.com", PASSWORD)
+            .await;
+        let code = done.param("code").unwrap();
+        // Ten at once: one wins.
+        let attempts = (0..10).map(|_| exchange(&app, json!({"code": code})));
+        let results = futures::future::join_all(attempts).await;
+        let winners: Vec<&Value> = results
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .map(|(_, b)| b)
+            .collect();
+        assert_eq!(winners.len(), 1, "{results:?}");
+        // The losers were replays: the session the code was for has ended, tokens and all.
+        let access = winners[0]["accessToken"].as_str().unwrap();
+        assert_eq!(app.verify(access).await.0, StatusCode::UNAUTHORIZED);
+        assert_ne!(
+            app.refresh(winners[0]["refreshToken"].as_str().unwrap())
+                .await
+                .0,
+            StatusCode::OK
+        );
+        // And so has the browser's: the next visit asks for the password again.
+        let again = browser.get(&format!("login?{}", query(""))).await;
+        assert_eq!(again.status, StatusCode::OK);
+        // Codes expire after 60 seconds, and are bound to their redirect URL.
+        let done = browser
+            .sign_in(&query(""), "replay@example.com", PASSWORD)
+            .await;
+        let (status, _) = exchange(&app, json!({"code": done.param("code").unwrap(), "redirectUrl": "https://app.example.com/other"})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "another redirect URL");
+        let sso = browser.get(&format!("login?{}", query(""))).await;
+        let code = sso.param("code").unwrap();
+        app.clock.advance(std::time::Duration::from_secs(61));
+        let (status, _) = exchange(&app, json!({"code": code})).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "expired");
+        app
+    }
+);
+
+both_dbs_with!(
+    refused_redirects_show_our_page_never_a_redirect_as5_u1,
+    with_redirect(),
+    |app| async move {
+        let mut browser = Browser::new(&app);
+        for q in [
+            format!("redirect_url={}", urlencode("https://evil.test/callback")),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com.evil.test/callback")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com@evil.test/callback")
+            ),
+            format!("redirect_url={}", urlencode("//evil.test/callback")),
+            format!("redirect_url={}", urlencode("javascript:alert(1)")),
+            format!(
+                "{}&code_challenge=abc&code_challenge_method=plain",
+                query("")
+            ),
+            format!("{}&code_challenge_method=S256", query("")),
+        ] {
+            let page = browser.get(&format!("login?{q}")).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{q}");
+            assert!(page.location.is_none(), "{q}");
+            assert!(page.html.contains("Cannot sign in"), "{q}: {}", page.html);
+        }
+        // No redirect URL: the project's first allowed one.
+        let page = browser.get("login").await;
+        assert_eq!(page.status, StatusCode::OK);
+        app
+    }
+);
+
+both_dbs_with!(
+    forms_need_their_token_their_browser_and_our_origin_u2_u3,
+    with_redirect(),
+    |app| async move {
+        app.signup("csrf@example.com", PASSWORD).await;
+        let mut a = Browser::new(&app);
+        let page = a.get(&format!("login?{}", query(""))).await;
+        let (flow, csrf) = (page.field("flow"), page.field("csrf"));
+        let form = |csrf: &str| {
+            vec![
+                ("flow".to_owned(), flow.clone()),
+                ("csrf".to_owned(), csrf.to_owned()),
+                ("email".to_owned(), "csrf@example.com".to_owned()),
+                ("password".to_owned(), PASSWORD.to_owned()),
+            ]
+        };
+        // No CSRF token.
+        let request = a
+            .http
+            .post(a.url("login"))
+            .header("origin", &app.base)
+            .form(&form(""));
+        assert_eq!(a.send(request).await.status, StatusCode::FORBIDDEN);
+        // Another site's form, by Origin or by Sec-Fetch-Site.
+        let request = a
+            .http
+            .post(a.url("login"))
+            .header("origin", "https://evil.test")
+            .form(&form(&csrf));
+        assert_eq!(a.send(request).await.status, StatusCode::FORBIDDEN);
+        let request = a
+            .http
+            .post(a.url("login"))
+            .header("sec-fetch-site", "cross-site")
+            .form(&form(&csrf));
+        assert_eq!(a.send(request).await.status, StatusCode::FORBIDDEN);
+        // U3: the flow finished in another browser (its own cookies, the first one's form).
+        let mut b = Browser::new(&app);
+        b.get(&format!("login?{}", query(""))).await;
+        let request = b
+            .http
+            .post(b.url("login"))
+            .header("origin", &app.base)
+            .form(&form(&csrf));
+        let page = b.send(request).await;
+        assert_eq!(page.status, StatusCode::FORBIDDEN);
+        assert!(page.location.is_none());
+        // The browser that started it still can.
+        let request = a
+            .http
+            .post(a.url("login"))
+            .header("origin", &app.base)
+            .form(&form(&csrf));
+        let done = a.send(request).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        app
+    }
+);
+
+both_dbs_with!(
+    a_live_browser_session_skips_the_form_until_it_ends_s4,
+    with_redirect(),
+    |app| async move {
+        app.signup("sso@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let done = browser
+            .sign_in(&query(""), "sso@example.com", PASSWORD)
+            .await;
+        let (_, tokens) = exchange(&app, json!({"code": done.param("code").unwrap()})).await;
+        // A second app's visit: straight back with a code.
+        let sso = browser.get(&format!("login?{}", query(""))).await;
+        assert_eq!(sso.status, StatusCode::SEE_OTHER);
+        let (status, second) = exchange(&app, json!({"code": sso.param("code").unwrap()})).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(second["user"]["id"], tokens["user"]["id"]);
+        // Unless the app asks for the password again.
+        let page = browser
+            .get(&format!("login?{}&prompt=login", query("")))
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        // Ending the session by the API ends the browser's sign-in too.
+        let (status, _) = app
+            .post_bearer("/v1/auth/logout", tokens["accessToken"].as_str().unwrap())
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let page = browser.get(&format!("login?{}", query(""))).await;
+        assert_eq!(page.status, StatusCode::OK, "the form again");
+        assert_eq!(
+            app.verify(second["accessToken"].as_str().unwrap()).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        // Sign-out through the page: the session ends and the browser goes back to the app.
+        browser
+            .sign_in(&query(""), "sso@example.com", PASSWORD)
+            .await;
+        let out = browser
+            .get(&format!("logout?redirect_url={}", urlencode(APP_URL)))
+            .await;
+        assert_eq!(
+            (out.status, out.location.as_deref()),
+            (StatusCode::SEE_OTHER, Some(APP_URL))
+        );
+        assert!(out.set_cookies.iter().any(|c| c.contains("Max-Age=0")));
+        let out = browser
+            .get(&format!(
+                "logout?redirect_url={}",
+                urlencode("https://evil.test/")
+            ))
+            .await;
+        assert_eq!(
+            (out.status, out.location),
+            (StatusCode::OK, None),
+            "never to a URL the project does not allow"
+        );
+        app
+    }
+);
+
+both_dbs_with!(
+    wrong_passwords_and_unknown_accounts_read_alike_l4,
+    with_redirect(),
+    |app| async move {
+        app.signup("known@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let wrong = browser
+            .sign_in(&query(""), "known@example.com", "not-the-password")
+            .await;
+        let unknown = browser
+            .sign_in(&query(""), "nobody@example.com", "not-the-password")
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.status, unknown.status);
+        assert!(wrong.html.contains("Wrong email or password."));
+        // The same page but for the address typed and the per-page secrets.
+        let strip = |html: &str, email: &str| {
+            let mut text = html.replace(email, "EMAIL");
+            for marker in [
+                "name=\"flow\" value=\"",
+                "name=\"csrf\" value=\"",
+                "nonce=\"",
+            ] {
+                let start = text.find(marker).unwrap() + marker.len();
+                let end = text[start..].find('"').unwrap() + start;
+                text.replace_range(start..end, "X");
+            }
+            text
+        };
+        assert_eq!(
+            strip(&wrong.html, "known@example.com"),
+            strip(&unknown.html, "nobody@example.com")
+        );
+        app
+    }
+);
+
+both_dbs_with!(
+    the_second_factor_on_the_page,
+    with_redirect(),
+    |app| async move {
+        let (_, secret) = crate::mfa::with_totp(&app, "mfa-ul@example.com").await;
+        let mut browser = Browser::new(&app);
+        let page = browser
+            .sign_in(&query(""), "mfa-ul@example.com", PASSWORD)
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert!(page.html.contains("Verification code"));
+        let (flow, csrf) = (page.field("flow"), page.field("csrf"));
+        let wrong = browser
+            .post(
+                "mfa",
+                &[("flow", &flow), ("csrf", &csrf), ("code", "000000")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let code = crate::mfa::now_code(&app, &secret);
+        let done = browser
+            .post("mfa", &[("flow", &flow), ("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let (status, body) = exchange(&app, json!({"code": done.param("code").unwrap()})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let claims = jwt_claims(body["accessToken"].as_str().unwrap());
+        assert_eq!(
+            (claims["amr"].clone(), claims["aal"].clone()),
+            (json!(["pwd", "otp"]), json!("aal2"))
+        );
+        // The flow is over: its form cannot be sent again.
+        let again = browser
+            .post("mfa", &[("flow", &flow), ("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!(again.status, StatusCode::BAD_REQUEST);
+        app
+    }
+);
+
+/// Behind https the cookies are `__Host-` cookies (SECURITY S2) and pages carry HSTS (U4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cookies_behind_https_are_host_cookies_s2_u4() {
+    let app = TestApp::spawn_with_public_url(Db::Sqlite, "https://auth.example.com").await;
+    let mgmt = app.management_token().await;
+    app.manage(
+        Method::PATCH,
+        &format!("/v1/projects/{}", app.project.id),
+        &mgmt,
+        Some(json!({"settings": {"allowedRedirectUrls": [APP_URL]}})),
+    )
+    .await;
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&format!("login?{}", query(""))).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = &page.set_cookies[0];
+    assert!(
+        cookie.starts_with(&format!("__Host-protekt-flow-{}=", app.project.login_id)),
+        "{cookie}"
+    );
+    for attribute in ["Path=/;", "HttpOnly", "SameSite=Lax", "Secure"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Domain"));
+    let resp = reqwest::get(browser.url("login")).await.unwrap();
+    assert!(resp.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age=31536000"));
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'nonce-"),
+        "{csp}"
+    );
+    app.finish().await;
+}
