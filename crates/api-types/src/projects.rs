@@ -249,6 +249,79 @@ pub struct ProjectSettings {
         deserialize_with = "crate::json::opt_object"
     )]
     pub sms_templates: Option<SmsTemplates>,
+    /// How the hosted pages look; a field left out keeps its value, `null` removes it.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::json::opt_object"
+    )]
+    pub branding: Option<Branding>,
+    /// Whether the hosted pages offer sign-up (default true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosted_signup: Option<bool>,
+    /// Whether the hosted sign-in page offers a code by email instead of the password
+    /// (default false).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hosted_email_code: Option<bool>,
+    /// https origins allowed to frame the hosted pages (default none: `frame-ancestors 'none'`).
+    #[schema(max_items = 20, example = json!(["https://app.example.com"]))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_ancestors: Option<Vec<String>>,
+}
+
+/// The look of the hosted pages: validated values only, never CSS or HTML. Colours are
+/// `#rrggbb`, each with a contrast of at least 4.5:1 against its text (white on the primary
+/// colour; the scheme's text on the background), or the change is refused with
+/// `value_not_allowed`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Branding {
+    /// An https URL of the logo.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = Uri, example = "https://app.example.com/logo.svg")]
+    pub logo_url: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, pattern = "^#[0-9a-fA-F]{6}$", example = "#1a56db")]
+    pub primary_color: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, pattern = "^#[0-9a-fA-F]{6}$", example = "#f7f7f8")]
+    pub background_color: Option<Option<String>>,
+    /// Corner radius of fields and buttons, in pixels.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<u8>, minimum = 0, maximum = 24)]
+    pub corner_radius: Option<Option<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color_scheme: Option<ColorScheme>,
+    /// An https URL of your help page, linked from every hosted page.
+    #[serde(
+        default,
+        deserialize_with = "crate::json::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = Uri)]
+    pub support_url: Option<Option<String>>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorScheme {
+    Light,
+    Dark,
 }
 
 /// A country calling code: 1 to 3 digits, no leading zero, no `+`.

@@ -40,7 +40,87 @@ pub fn validate_settings(s: &ProjectSettings) -> Result<()> {
         )?;
     }
     validate_sms(s)?;
+    validate_look(s)?;
     validate_mail(s)
+}
+
+/// An https URL without credentials, in the form it is stored.
+fn https_url(field: &str, url: &str) -> Result<()> {
+    let ok = normalize_redirect(url).is_some_and(|n| n == url && n.starts_with("https://"));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            field,
+            format!("{field} must be an absolute https URL (as https://example.com/logo.png)"),
+        ))
+    }
+}
+
+/// Branding and framing of the hosted pages: only values that cannot carry markup or script
+/// (SECURITY U6), with text contrast of at least 4.5:1 (WCAG 2.2 AA).
+fn validate_look(s: &ProjectSettings) -> Result<()> {
+    let b = &s.branding;
+    if let Some(url) = &b.logo_url {
+        https_url("settings.branding.logoUrl", url)?;
+    }
+    if let Some(url) = &b.support_url {
+        https_url("settings.branding.supportUrl", url)?;
+    }
+    let (text, _) = b.color_scheme.colors();
+    for (field, color, against, what) in [
+        (
+            "primaryColor",
+            &b.primary_color,
+            "#ffffff",
+            "white button text",
+        ),
+        (
+            "backgroundColor",
+            &b.background_color,
+            text,
+            "the page's text",
+        ),
+    ] {
+        let Some(color) = color else { continue };
+        let field = format!("settings.branding.{field}");
+        let ratio = crate::model::contrast(color, against).ok_or_else(|| {
+            Error::invalid(&field, format!("{field} must be a colour as #1a73e8"))
+        })?;
+        if ratio < 4.5 {
+            return Err(Error::not_allowed(
+                &field,
+                format!("{color} has a contrast of {ratio:.1}:1 with {what}; at least 4.5:1 is needed to read it"),
+            ));
+        }
+    }
+    if b.corner_radius.is_some_and(|r| r > 24) {
+        return Err(Error::invalid(
+            "settings.branding.cornerRadius",
+            "cornerRadius must be 0 to 24 pixels",
+        ));
+    }
+    if s.frame_ancestors.len() > 20 {
+        return Err(Error::invalid(
+            "settings.frameAncestors",
+            "at most 20 origins",
+        ));
+    }
+    for origin in &s.frame_ancestors {
+        let parsed = url::Url::parse(origin)
+            .ok()
+            .filter(|u| u.scheme() == "https");
+        if parsed.map(|u| u.origin().ascii_serialization()).as_deref() != Some(origin.as_str()) {
+            return Err(Error::invalid(
+                "settings.frameAncestors",
+                format!(
+                    "not an https origin (as https://app.example.com): {}",
+                    origin.escape_debug()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The SMS country allow-list and text overrides.
@@ -402,9 +482,9 @@ pub fn apply_settings_patch(
                 format!("unknown setting {k}"),
             ));
         }
-        // Rate limits merge one level down: a patch of one limit keeps the others.
+        // Rate limits and branding merge one level down: a patch of one keeps the others.
         match (k.as_str(), merged[k].as_object_mut(), v.as_object()) {
-            ("rateLimits", Some(stored), Some(given)) => {
+            ("rateLimits" | "branding", Some(stored), Some(given)) => {
                 for (name, limit) in given {
                     stored.insert(name.clone(), limit.clone());
                 }

@@ -60,7 +60,7 @@ pub enum Started {
     HandedOff { location: String },
     /// Show the form. `binding` is the cookie value binding the flow to this browser.
     Form {
-        flow_id: String,
+        flow: LoginFlow,
         csrf: String,
         binding: String,
     },
@@ -76,6 +76,8 @@ pub enum Step {
     },
     /// The user has a second factor: show the MFA form (same flow and CSRF token).
     Mfa,
+    /// A code went to this address (if it may sign in there): show the code form.
+    Code { email: String },
 }
 
 #[derive(Clone)]
@@ -216,6 +218,8 @@ impl UniversalLogin {
             state,
             code_challenge: challenge,
             mfa_token: None,
+            pending_email: None,
+            pending_password_hash: None,
             expires_at: now + FLOW_TTL_MS,
         };
         self.store
@@ -224,9 +228,39 @@ impl UniversalLogin {
             .await?;
         Ok(Started::Form {
             csrf: self.csrf(&flow.id, &binding),
-            flow_id: flow.id,
+            flow,
             binding,
         })
+    }
+
+    /// A flow named by a link of its pages, with its CSRF token, if `binding` (this browser's
+    /// cookie) is the one that started it.
+    pub async fn resume(
+        &self,
+        project: &Project,
+        flow_id: &str,
+        binding: &str,
+    ) -> Result<(LoginFlow, String)> {
+        let csrf = self.csrf(flow_id, binding);
+        let flow = self.flow(project, flow_id, Some(binding), &csrf).await?;
+        Ok((flow, csrf))
+    }
+
+    /// The user of a browser's live session, if any.
+    pub async fn browser_user(
+        &self,
+        project: &Project,
+        cookie: Option<&str>,
+    ) -> Result<Option<User>> {
+        let Some(session_id) = self.browser_session(project, cookie).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .store
+            .sessions()
+            .view(&project.id, &session_id)
+            .await?
+            .map(|v| v.user.clone()))
     }
 
     /// The live session a browser's cookie names, if any.
@@ -325,19 +359,78 @@ impl UniversalLogin {
         }
     }
 
+    /// Emails a code instead of asking for the password, or (with `signup_password`) to create
+    /// an account: the same page follows whether or not the address has one (SECURITY L4);
+    /// behind it, a new address gets a code that creates the account, a known one a code that
+    /// signs it in (the password typed for a sign-up is then not used).
+    pub async fn send_code(
+        &self,
+        project: &Project,
+        flow: &LoginFlow,
+        email: &str,
+        signup_password: Option<&str>,
+    ) -> Result<Step> {
+        let to = crate::signin::Recipient::parse(Some(email), None, None)?;
+        let hash = match signup_password {
+            Some(password) if project.settings.hosted_signup => Some(
+                self.signin
+                    .new_password_hash(project, &to.address, password)
+                    .await?,
+            ),
+            Some(_) => return Err(Error::Forbidden),
+            None if project.settings.hosted_email_code => None,
+            None => return Err(Error::Forbidden),
+        };
+        let signup = hash.is_some();
+        self.store
+            .universal()
+            .set_flow_pending(&project.id, &flow.id, &to.address, hash.as_deref())
+            .await?;
+        let address = to.address.clone();
+        self.signin.send_code(project, to, signup, &BROWSER).await?;
+        Ok(Step::Code { email: address })
+    }
+
+    /// The emailed code of a flow (sign-in by code, or a sign-up).
+    pub async fn code(&self, project: &Project, flow: &LoginFlow, otp: &str) -> Result<Step> {
+        let email = flow.pending_email.as_deref().ok_or(Error::InvalidToken)?;
+        let to = crate::signin::Recipient::parse(Some(email), None, None)?;
+        let outcome = self
+            .signin
+            .verify_code(
+                project,
+                &to,
+                otp,
+                flow.pending_password_hash.as_deref(),
+                None,
+                &BROWSER,
+            )
+            .await?;
+        self.after_first_factor(project, flow, outcome).await
+    }
+
     /// The second-factor step: a TOTP code, the SMS code or a backup code.
     pub async fn mfa(&self, project: &Project, flow: &LoginFlow, code: &str) -> Result<Step> {
-        let mfa_token = flow
-            .mfa_token
-            .as_deref()
-            .and_then(|sealed| self.master.open(sealed, &format!("login_flow:{}", flow.id)))
-            .and_then(|bytes| String::from_utf8(bytes).ok())
-            .ok_or(Error::InvalidToken)?;
+        let mfa_token = self.mfa_token(flow)?;
         let (_, tokens) = self
             .mfa
             .verify_login(project, &mfa_token, code, None)
             .await?;
         self.signed_in(project, flow, &tokens).await
+    }
+
+    /// Texts the flow's SMS code again.
+    pub async fn resend_sms(&self, project: &Project, flow: &LoginFlow) -> Result<()> {
+        let mfa_token = self.mfa_token(flow)?;
+        self.mfa.resend(project, &mfa_token, &BROWSER).await
+    }
+
+    fn mfa_token(&self, flow: &LoginFlow) -> Result<String> {
+        flow.mfa_token
+            .as_deref()
+            .and_then(|sealed| self.master.open(sealed, &format!("login_flow:{}", flow.id)))
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or(Error::InvalidToken)
     }
 
     /// Whether the flow waits for its second factor.

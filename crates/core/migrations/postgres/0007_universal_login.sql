@@ -16,6 +16,10 @@ create table login_flow (
     code_challenge text,
     -- While the second factor is asked for: the MFA token, sealed (AAD: the flow id).
     mfa_token      text,
+    -- While an emailed code is awaited: the address, and for a sign-up the new password's
+    -- argon2 hash.
+    pending_email  text,
+    pending_password_hash text,
     created_at     bigint not null,
     expires_at     bigint not null
 );

@@ -18,6 +18,10 @@ pub struct LoginFlow {
     pub code_challenge: Option<String>,
     /// The MFA token (sealed) while the second factor is asked for.
     pub mfa_token: Option<String>,
+    /// The address an emailed code went to, while it is awaited.
+    pub pending_email: Option<String>,
+    /// For a sign-up: the new password's hash, set on the account the code creates.
+    pub pending_password_hash: Option<String>,
     pub expires_at: Millis,
 }
 

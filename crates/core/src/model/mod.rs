@@ -25,8 +25,8 @@ pub use ids::{
 pub use keys::SigningKeyRow;
 pub use login::{AuthCode, LoginFlow, Redemption};
 pub use project::{
-    normalize_redirect, redirect_shaped, Project, ProjectSettings, RateLimit, RateLimits,
-    SigningAlg, SmtpSettings, TemplateOverride, TlsMode,
+    contrast, normalize_redirect, redirect_shaped, Branding, ColorScheme, Project, ProjectSettings,
+    RateLimit, RateLimits, SigningAlg, SmtpSettings, TemplateOverride, TlsMode,
 };
 pub use session::{Aal, Amr, SessionInfo, SessionView};
 pub use user::User;

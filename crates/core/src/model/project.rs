@@ -66,6 +66,70 @@ pub struct ProjectSettings {
     /// Per-kind overrides of SMS texts (`sign_in_code`), minijinja with `code`, `project` and
     /// `expires_minutes`.
     pub sms_templates: std::collections::BTreeMap<String, String>,
+    /// How the hosted pages look (validated values only: never raw CSS or HTML).
+    pub branding: Branding,
+    /// Whether the hosted pages offer sign-up (default true).
+    pub hosted_signup: bool,
+    /// Whether the hosted sign-in page offers a code by email instead of the password
+    /// (default false).
+    pub hosted_email_code: bool,
+    /// Origins (`https://app.example.com`) allowed to frame the hosted pages; empty (the
+    /// default): none may (`frame-ancestors 'none'`).
+    pub frame_ancestors: Vec<String>,
+}
+
+/// The look of a project's hosted pages. Colours are `#rrggbb`; the primary colour carries
+/// white text and the background the scheme's text colour, each at a WCAG AA contrast of at
+/// least 4.5:1 (checked when saved).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct Branding {
+    /// An https URL of the logo (its origin is the only one images may come from).
+    pub logo_url: Option<String>,
+    pub primary_color: Option<String>,
+    pub background_color: Option<String>,
+    /// Corner radius of fields and buttons, 0 to 24 pixels.
+    pub corner_radius: Option<u8>,
+    pub color_scheme: ColorScheme,
+    /// An https URL of the project's help page, linked from every page.
+    pub support_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ColorScheme {
+    #[default]
+    Light,
+    Dark,
+}
+
+impl ColorScheme {
+    /// The text colour of the scheme (and its default background).
+    pub fn colors(self) -> (&'static str, &'static str) {
+        match self {
+            ColorScheme::Light => ("#1a1a1a", "#ffffff"),
+            ColorScheme::Dark => ("#f2f2f2", "#161616"),
+        }
+    }
+}
+
+/// The WCAG 2 contrast ratio of two `#rrggbb` colours; `None` if either is not one.
+pub fn contrast(a: &str, b: &str) -> Option<f64> {
+    let luminance = |hex: &str| -> Option<f64> {
+        let hex = hex.strip_prefix('#').filter(|h| h.len() == 6)?;
+        let channel = |i: usize| -> Option<f64> {
+            let c = f64::from(u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()?) / 255.0;
+            Some(if c <= 0.039_28 {
+                c / 12.92
+            } else {
+                ((c + 0.055) / 1.055).powf(2.4)
+            })
+        };
+        Some(0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?)
+    };
+    let (la, lb) = (luminance(a)?, luminance(b)?);
+    let (hi, lo) = if la > lb { (la, lb) } else { (lb, la) };
+    Some((hi + 0.05) / (lo + 0.05))
 }
 
 /// At most `limit` at once, one more every `window_seconds / limit` after that.
@@ -165,6 +229,10 @@ impl Default for ProjectSettings {
             magic_link_ttl: 900,
             sms_allowed_countries: Vec::new(),
             sms_templates: Default::default(),
+            branding: Branding::default(),
+            hosted_signup: true,
+            hosted_email_code: false,
+            frame_ancestors: Vec::new(),
         }
     }
 }

@@ -129,6 +129,22 @@ impl SignInService {
         Ok((user, tokens))
     }
 
+    /// The hash of a new password for `email`, if it meets the project's policy (for a hosted
+    /// sign-up, whose account is created once the address is proved).
+    pub async fn new_password_hash(
+        &self,
+        project: &Project,
+        email: &str,
+        password: &str,
+    ) -> Result<String> {
+        password::check_policy(
+            password,
+            project.settings.password_min_length,
+            &[email, &project.name],
+        )?;
+        self.hasher.hash(password).await
+    }
+
     /// Password sign-in. An unknown email, a wrong password and (for a wrong password) a
     /// disabled user give the same answer after the same work: a full argon2 verification
     /// (SECURITY L4/L5). A right password goes on to [`SignInService::complete`].

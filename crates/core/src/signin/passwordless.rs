@@ -173,6 +173,7 @@ impl SignInService {
         &self,
         project: &Project,
         to: &Recipient,
+        signup: bool,
         client: &ClientInfo,
     ) -> Result<Option<String>> {
         let user = self.user_of(project, to).await?;
@@ -182,7 +183,7 @@ impl SignInService {
                 Channel::Email => u.email.clone(),
                 Channel::Sms | Channel::Whatsapp => u.phone.clone(),
             },
-            None if project.settings.passwordless_signup => Some(to.address.clone()),
+            None if project.settings.passwordless_signup || signup => Some(to.address.clone()),
             None => None,
         };
         let mut event = audit::event(
@@ -222,7 +223,7 @@ impl SignInService {
         let project = project.clone();
         let client = client.clone();
         self.account.background().spawn("magic link", async move {
-            if let Some(address) = me.destination(&project, &to, &client).await? {
+            if let Some(address) = me.destination(&project, &to, false, &client).await? {
                 me.issue(&project, &to, &address, Some(&redirect)).await?;
             }
             Ok(())
@@ -241,6 +242,18 @@ impl SignInService {
         client: &ClientInfo,
     ) -> Result<()> {
         let to = Recipient::parse(email, phone, channel)?;
+        self.send_code(project, to, false, client).await
+    }
+
+    /// Sends a code to `to`. `signup`: the code may create the account even when the project's
+    /// `passwordlessSignup` is off (a hosted sign-up, which has its password).
+    pub(crate) async fn send_code(
+        &self,
+        project: &Project,
+        to: Recipient,
+        signup: bool,
+        client: &ClientInfo,
+    ) -> Result<()> {
         if to.channel != Channel::Email && !project.settings.sms_country_allowed(&to.identifier) {
             return Err(Error::not_allowed(
                 "phone",
@@ -255,7 +268,7 @@ impl SignInService {
         self.account
             .background()
             .spawn("one-time passcode", async move {
-                if let Some(address) = me.destination(&project, &to, &client).await? {
+                if let Some(address) = me.destination(&project, &to, signup, &client).await? {
                     me.issue(&project, &to, &address, None).await?;
                 }
                 Ok(())
@@ -416,7 +429,7 @@ impl SignInService {
         if !store.consume(&project.id, &found.id, now).await? {
             return Err(Error::InvalidToken);
         }
-        self.proven(project, &found, Amr::EmailLink, token_expiry, client)
+        self.proven(project, &found, Amr::EmailLink, None, token_expiry, client)
             .await
     }
 
@@ -434,6 +447,22 @@ impl SignInService {
     ) -> Result<SignInOutcome> {
         token_ttl(project, token_expiry)?;
         let to = Recipient::parse(email, phone, None)?;
+        self.verify_code(project, &to, otp, None, token_expiry, client)
+            .await
+    }
+
+    /// Checks a code sent to `to` and signs in. `new_password_hash`: a hosted sign-up's
+    /// password, set on the account if the code creates it (which it then may, whatever
+    /// `passwordlessSignup` says).
+    pub(crate) async fn verify_code(
+        &self,
+        project: &Project,
+        to: &Recipient,
+        otp: &str,
+        new_password_hash: Option<&str>,
+        token_expiry: Option<u64>,
+        client: &ClientInfo,
+    ) -> Result<SignInOutcome> {
         // Every try counts against the identifier, before anything is looked up (SECURITY L2).
         let key = self
             .limiter
@@ -470,8 +499,15 @@ impl SignInService {
             Channel::Sms => Amr::SmsOtp,
             Channel::Whatsapp => Amr::WhatsappOtp,
         };
-        self.proven(project, &found, amr, token_expiry, client)
-            .await
+        self.proven(
+            project,
+            &found,
+            amr,
+            new_password_hash,
+            token_expiry,
+            client,
+        )
+        .await
     }
 
     /// A refused code: audited as a failed sign-in, answered `invalid_code`.
@@ -491,6 +527,7 @@ impl SignInService {
         project: &Project,
         code: &PasswordlessCode,
         amr: Amr,
+        new_password_hash: Option<&str>,
         token_expiry: Option<u64>,
         client: &ClientInfo,
     ) -> Result<SignInOutcome> {
@@ -512,8 +549,9 @@ impl SignInService {
                     .await?
                     .ok_or(Error::InvalidToken)?
             }
-            None if project.settings.passwordless_signup => {
-                self.create_user(project, &to, client).await?
+            None if project.settings.passwordless_signup || new_password_hash.is_some() => {
+                self.create_user(project, &to, new_password_hash, client)
+                    .await?
             }
             // The setting changed since the send, or the user was deleted.
             None => {
@@ -539,6 +577,7 @@ impl SignInService {
         &self,
         project: &Project,
         to: &Recipient,
+        password_hash: Option<&str>,
         client: &ClientInfo,
     ) -> Result<User> {
         let now = self.clock.now();
@@ -558,7 +597,12 @@ impl SignInService {
             mfa_methods: Vec::new(),
         };
         let normalized = is_email.then_some(to.identifier.as_str());
-        match self.store.users().insert(&user, normalized, None).await {
+        match self
+            .store
+            .users()
+            .insert(&user, normalized, password_hash)
+            .await
+        {
             Ok(()) => {
                 let mut event = audit::event(&project.id, AuditKind::Signup, true, Some(&user.id));
                 event.ip = client.ip.clone();

@@ -43,8 +43,9 @@ impl Universal<'_> {
         now: Millis,
     ) -> Result<Option<LoginFlow>> {
         let row = sqlx::query(
-            "select id, binding_hash, redirect_url, state, code_challenge, mfa_token, expires_at \
-             from login_flow where project_id = $1 and id = $2 and expires_at > $3",
+            "select id, binding_hash, redirect_url, state, code_challenge, mfa_token, pending_email, \
+             pending_password_hash, expires_at from login_flow where project_id = $1 and id = $2 \
+             and expires_at > $3",
         )
         .bind(project_id)
         .bind(id)
@@ -59,6 +60,8 @@ impl Universal<'_> {
                 state: r.try_get("state")?,
                 code_challenge: r.try_get("code_challenge")?,
                 mfa_token: r.try_get("mfa_token")?,
+                pending_email: r.try_get("pending_email")?,
+                pending_password_hash: r.try_get("pending_password_hash")?,
                 expires_at: r.try_get("expires_at")?,
             })
         })
@@ -73,6 +76,28 @@ impl Universal<'_> {
             .bind(id)
             .execute(&self.0.writer)
             .await?;
+        Ok(())
+    }
+
+    /// Records the address a flow's emailed code went to (and, for a sign-up, the new
+    /// password's hash).
+    pub async fn set_flow_pending(
+        &self,
+        project_id: &ProjectId,
+        id: &str,
+        email: &str,
+        password_hash: Option<&str>,
+    ) -> Result<()> {
+        sqlx::query(
+            "update login_flow set pending_email = $1, pending_password_hash = $2 \
+             where project_id = $3 and id = $4",
+        )
+        .bind(email)
+        .bind(password_hash)
+        .bind(project_id)
+        .bind(id)
+        .execute(&self.0.writer)
+        .await?;
         Ok(())
     }
 

@@ -575,7 +575,11 @@ both_dbs!(
             .await
             .unwrap();
         assert_eq!(weak.status(), StatusCode::BAD_REQUEST);
-        assert!(weak.text().await.unwrap().contains("too common"));
+        assert!(weak
+            .text()
+            .await
+            .unwrap()
+            .contains("Choose a stronger password"));
         let ok = no_redirects
             .post(&form_url)
             .form(&[

@@ -10,20 +10,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
-use protekt_core::auth::ClientInfo;
 use protekt_core::model::Project;
+use protekt_core::universal::BROWSER;
 use protekt_core::Error;
 use serde::Deserialize;
 
-/// A browser on a hosted page: its address is not trusted as an end user's without proxy
-/// configuration, so no per-address limit is keyed on it.
-const BROWSER: ClientInfo = ClientInfo {
-    ip: None,
-    ip_is_end_user: false,
-    user_agent: None,
-};
-
-use super::{message, render, unexpected, HostedProject};
+use super::{message, render, unexpected, Hosted, Look};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -58,25 +50,24 @@ pub struct ResetForm {
     password: String,
 }
 
-fn invalid_link(title: &str) -> Response {
-    message(
-        StatusCode::BAD_REQUEST,
-        title,
-        "This link is invalid, was already used, or has expired. Ask for a new one.",
-        true,
-    )
+fn invalid_link(look: &Look, title_key: &str) -> Response {
+    let text = look.text("link_invalid");
+    message(StatusCode::BAD_REQUEST, look, title_key, &text, true)
 }
 
-fn done(title: &str, text: &str, redirect: Option<String>) -> Response {
+fn done(look: &Look, title_key: &str, text_key: &str, redirect: Option<String>) -> Response {
     match redirect {
         Some(url) => Redirect::to(&url).into_response(),
-        None => message(StatusCode::OK, title, text, false),
+        None => {
+            let text = look.text(text_key);
+            message(StatusCode::OK, look, title_key, &text, false)
+        }
     }
 }
 
 pub async fn verify_email_page(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Query(q): Query<TokenQuery>,
 ) -> Response {
     // Looking the token up uses nothing; it tells where the form may lead.
@@ -88,17 +79,18 @@ pub async fn verify_email_page(
         Ok(redirect) => render(
             StatusCode::OK,
             "verify_email.html",
-            minijinja::context! { title => "Confirm your email", project => project.name, token => q.token },
+            &look,
+            minijinja::context! { title => look.text("verify.title"), token => q.token },
             redirect.as_deref(),
         ),
-        Err(Error::InvalidToken) => invalid_link("Confirm your email"),
-        Err(e) => unexpected("verify-email", e),
+        Err(Error::InvalidToken) => invalid_link(&look, "verify.title"),
+        Err(e) => unexpected(&look, "verify-email", e),
     }
 }
 
 pub async fn verify_email_submit(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Form(form): Form<VerifyForm>,
 ) -> Response {
     match state
@@ -106,17 +98,14 @@ pub async fn verify_email_submit(
         .verify_email(&project, &form.token, &BROWSER)
         .await
     {
-        Ok((_, redirect)) => done(
-            "Email confirmed",
-            "Your email address is confirmed. You can close this page.",
-            redirect,
-        ),
-        Err(Error::InvalidToken) => invalid_link("Confirm your email"),
-        Err(e) => unexpected("verify-email", e),
+        Ok((_, redirect)) => done(&look, "verify.done_title", "verify.done_text", redirect),
+        Err(Error::InvalidToken) => invalid_link(&look, "verify.title"),
+        Err(e) => unexpected(&look, "verify-email", e),
     }
 }
 
 fn reset_form(
+    look: &Look,
     project: &Project,
     token: &str,
     error: Option<&str>,
@@ -129,9 +118,9 @@ fn reset_form(
             StatusCode::OK
         },
         "reset_password.html",
+        look,
         minijinja::context! {
-            title => "Choose a new password",
-            project => project.name,
+            title => look.text("reset.title"),
             token => token,
             error => error,
             min_length => project.settings.password_min_length,
@@ -142,22 +131,19 @@ fn reset_form(
 
 pub async fn reset_password_page(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Query(q): Query<TokenQuery>,
 ) -> Response {
     match state.account.reset_redirect(&project, &q.token).await {
-        Ok(redirect) => reset_form(&project, &q.token, None, redirect.as_deref()),
-        Err(Error::InvalidToken) => invalid_link("Choose a new password"),
-        Err(e) => unexpected("reset-password", e),
+        Ok(redirect) => reset_form(&look, &project, &q.token, None, redirect.as_deref()),
+        Err(Error::InvalidToken) => invalid_link(&look, "reset.title"),
+        Err(e) => unexpected(&look, "reset-password", e),
     }
 }
 
-const PASSWORD_CHANGED: &str =
-    "Your password is changed and your other sessions are signed out. You can sign in now.";
-
 pub async fn reset_password_submit(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Form(form): Form<ResetForm>,
 ) -> Response {
     let account = &state.account;
@@ -165,22 +151,31 @@ pub async fn reset_password_submit(
         .confirm_password_reset(&project, &form.token, &form.password, &BROWSER)
         .await
     {
-        Ok(redirect) => done("Password changed", PASSWORD_CHANGED, redirect),
-        Err(Error::InvalidToken) => invalid_link("Choose a new password"),
-        Err(Error::WeakPassword { message: m, .. } | Error::InvalidRequest { message: m, .. }) => {
-            reset_refused(&state, &project, &form.token, &m).await
+        Ok(redirect) => done(&look, "reset.done_title", "reset.done_text", redirect),
+        Err(Error::InvalidToken) => invalid_link(&look, "reset.title"),
+        Err(Error::WeakPassword { .. } | Error::InvalidRequest { .. }) => {
+            let why = look
+                .text("error.weak_password")
+                .replace("{min}", &project.settings.password_min_length.to_string());
+            reset_refused(&state, &look, &project, &form.token, &why).await
         }
-        Err(e) => unexpected("reset-password", e),
+        Err(e) => unexpected(&look, "reset-password", e),
     }
 }
 
 /// The reset form again, saying why the password was refused (the link is still good).
-async fn reset_refused(state: &AppState, project: &Project, token: &str, why: &str) -> Response {
+async fn reset_refused(
+    state: &AppState,
+    look: &Look,
+    project: &Project,
+    token: &str,
+    why: &str,
+) -> Response {
     let redirect = state
         .account
         .reset_redirect(project, token)
         .await
         .ok()
         .flatten();
-    reset_form(project, token, Some(why), redirect.as_deref())
+    reset_form(look, project, token, Some(why), redirect.as_deref())
 }

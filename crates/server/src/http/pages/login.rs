@@ -1,29 +1,38 @@
-//! Universal Login's pages: sign in, the second factor, sign out. The rules are in
-//! `protekt_core::universal`; these handlers read the forms and cookies and render.
+//! Universal Login's pages: sign in (password, or a code by email), sign up, forgot password,
+//! the emailed code, the second factor, the signed-in page and sign-out. The rules are in
+//! `protekt_core::universal`; these handlers read forms and cookies and render.
 //!
 //! Cookies are HttpOnly and SameSite=Lax, named per project. Behind https they are
 //! `__Host-` cookies (Secure, Path=/, no Domain: SECURITY S2); over plain http (development)
 //! they are scoped to the project's pages instead.
 //! Every form POST must carry the flow's CSRF token, come from a browser that holds the flow's
-//! cookie, and not come from another site (`Origin` / `Sec-Fetch-Site`, SECURITY U2, U3).
+//! cookie, and not come from another site (`Origin` / `Sec-Fetch-Site`, SECURITY U2, U3). Every
+//! failure is a page of ours, never a redirect (AS5).
 
 use axum::extract::{Form, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use protekt_core::model::{LoginFlow, Project};
 use protekt_core::universal::{LoginRequest, Started, Step, UniversalLogin};
 use protekt_core::Error;
 use serde::Deserialize;
 
-use super::{message, render, unexpected, HostedProject};
+use super::{message, render, unexpected, Hosted, Look};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/p/{login_id}/", get(home))
         .route("/p/{login_id}/login", get(login_page).post(login_submit))
-        .route("/p/{login_id}/mfa", axum::routing::post(mfa_submit))
+        .route("/p/{login_id}/signup", get(signup_page).post(signup_submit))
+        .route(
+            "/p/{login_id}/forgot-password",
+            get(forgot_page).post(forgot_submit),
+        )
+        .route("/p/{login_id}/code", post(code_submit))
+        .route("/p/{login_id}/mfa", post(mfa_submit))
         .route("/p/{login_id}/logout", get(logout))
 }
 
@@ -88,10 +97,19 @@ pub struct LoginQuery {
     code_challenge: Option<String>,
     code_challenge_method: Option<String>,
     prompt: Option<String>,
+    /// Back to the form of a flow under way (from the other pages' links).
+    flow: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct LoginForm {
+pub struct FlowQuery {
+    #[serde(default)]
+    flow: String,
+}
+
+/// Every form of a flow: its id and CSRF token, and the fields of that form.
+#[derive(Debug, Deserialize)]
+pub struct FlowForm {
     #[serde(default)]
     flow: String,
     #[serde(default)]
@@ -100,16 +118,14 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct MfaForm {
-    #[serde(default)]
-    flow: String,
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     code: String,
+    /// `code` on the sign-in form: email a code instead of checking the password.
+    #[serde(default)]
+    method: String,
+    /// `sms` on the MFA form: text the code again.
+    #[serde(default)]
+    resend: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -118,32 +134,153 @@ pub struct LogoutQuery {
 }
 
 /// A 303 to `location` (credentials in a URL never travel by 307, SECURITY AS5).
-fn see_other(location: &str) -> Response {
+fn see_other(look: &Look, location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => unexpected(
+            look,
             "login",
             Error::Internal(anyhow::anyhow!("a redirect URL is not a header value")),
         ),
     }
 }
 
-/// A failure before a flow exists: our own page, never a redirect (SECURITY AS5).
-fn refused(e: Error) -> Response {
+fn cannot_sign_in(look: &Look, status: StatusCode, key: &str) -> Response {
+    let text = look.text(key);
+    message(status, look, "error.cannot_sign_in", &text, true)
+}
+
+/// A failure before a flow exists: our own page, never a redirect (SECURITY AS5, U1).
+fn refused(look: &Look, e: Error) -> Response {
     match e {
-        Error::InvalidRequest { message: m, .. } | Error::ValueNotAllowed { message: m, .. } => {
-            message(StatusCode::BAD_REQUEST, "Cannot sign in", &m, true)
+        Error::ValueNotAllowed { .. } => {
+            cannot_sign_in(look, StatusCode::BAD_REQUEST, "error.redirect")
         }
-        e => unexpected("login", e),
+        Error::InvalidRequest { field, .. } if field == "redirectUrl" => {
+            cannot_sign_in(look, StatusCode::BAD_REQUEST, "error.redirect")
+        }
+        Error::InvalidRequest { .. } => {
+            cannot_sign_in(look, StatusCode::BAD_REQUEST, "error.bad_request")
+        }
+        e => unexpected(look, "login", e),
     }
+}
+
+fn forbidden(look: &Look) -> Response {
+    cannot_sign_in(look, StatusCode::FORBIDDEN, "error.forbidden")
+}
+
+fn expired(look: &Look) -> Response {
+    cannot_sign_in(look, StatusCode::BAD_REQUEST, "error.expired")
+}
+
+/// What a page shows for a refused step (the same for an unknown account, SECURITY L4).
+fn refusal(look: &Look, e: &Error, min_length: usize) -> Option<(StatusCode, String)> {
+    Some(match e {
+        Error::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            look.text("error.invalid_credentials"),
+        ),
+        Error::InvalidCode => (StatusCode::UNAUTHORIZED, look.text("error.invalid_code")),
+        Error::RateLimited { retry_after } => (
+            StatusCode::TOO_MANY_REQUESTS,
+            look.text("error.rate_limited")
+                .replace("{minutes}", &retry_after.div_ceil(60).to_string()),
+        ),
+        Error::UserDisabled => (StatusCode::FORBIDDEN, look.text("error.user_disabled")),
+        Error::EmailNotVerified => (StatusCode::FORBIDDEN, look.text("error.email_not_verified")),
+        Error::MfaLocked => (StatusCode::FORBIDDEN, look.text("error.mfa_locked")),
+        Error::ServerBusy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            look.text("error.server_busy"),
+        ),
+        Error::WeakPassword { .. } => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            look.text("error.weak_password")
+                .replace("{min}", &min_length.to_string()),
+        ),
+        Error::InvalidRequest { field, .. } if field == "email" => {
+            (StatusCode::BAD_REQUEST, look.text("error.invalid_email"))
+        }
+        Error::InvalidRequest { field, .. } if field == "password" => (
+            StatusCode::BAD_REQUEST,
+            look.text("error.weak_password")
+                .replace("{min}", &min_length.to_string()),
+        ),
+        Error::Conflict { .. } => (StatusCode::CONFLICT, look.text("mfa.no_sms")),
+        _ => return None,
+    })
+}
+
+/// A page of a flow: the form `template` with the flow's ids, and `extra` fields. Its form may
+/// lead back to the app (`form-action`).
+#[allow(clippy::too_many_arguments)]
+fn flow_page(
+    look: &Look,
+    project: &Project,
+    template: &str,
+    title_key: &str,
+    flow: &LoginFlow,
+    csrf: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    extra: minijinja::Value,
+) -> Response {
+    render(
+        status,
+        template,
+        look,
+        minijinja::context! {
+            title => look.text(title_key),
+            flow => flow.id,
+            csrf => csrf,
+            error => error,
+            signup => project.settings.hosted_signup,
+            email_code => project.settings.hosted_email_code,
+            min_length => project.settings.password_min_length,
+            ..extra
+        },
+        Some(&flow.redirect_url),
+    )
+}
+
+fn login_form(
+    look: &Look,
+    project: &Project,
+    flow: &LoginFlow,
+    csrf: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    flow_page(
+        look,
+        project,
+        "login.html",
+        "login.title",
+        flow,
+        csrf,
+        error,
+        status,
+        minijinja::context! { email => email },
+    )
 }
 
 pub async fn login_page(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Query(q): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
+    // Back to the form of a flow under way, if this browser holds it.
+    if let Some(flow_id) = &q.flow {
+        return match resume(&state, &project, &headers, flow_id).await {
+            Some((flow, csrf)) => {
+                login_form(&look, &project, &flow, &csrf, "", None, StatusCode::OK)
+            }
+            None => expired(&look),
+        };
+    }
     let req = LoginRequest {
         redirect_url: q.redirect_url,
         state: q.state,
@@ -157,48 +294,36 @@ pub async fn login_page(
         .start(&project, &req, browser.as_deref())
         .await
     {
-        Ok(Started::HandedOff { location }) => see_other(&location),
+        Ok(Started::HandedOff { location }) => see_other(&look, &location),
         Ok(Started::Form {
-            flow_id,
+            flow,
             csrf,
             binding,
         }) => {
-            let mut page = login_form(&project, &flow_id, &csrf, "", None, StatusCode::OK);
+            let mut page = login_form(&look, &project, &flow, &csrf, "", None, StatusCode::OK);
             page.headers_mut().append(
                 header::SET_COOKIE,
                 Cookie::Flow.set(&state, &project.login_id, Some(&binding)),
             );
             page
         }
-        Err(e) => refused(e),
+        Err(e) => refused(&look, e),
     }
 }
 
-fn login_form(
+/// A flow named in a link, with its CSRF token, if this browser started it.
+async fn resume(
+    state: &AppState,
     project: &Project,
-    flow: &str,
-    csrf: &str,
-    email: &str,
-    error: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    render(
-        status,
-        "login.html",
-        minijinja::context! {
-            title => "Sign in", project => project.name, flow => flow, csrf => csrf, email => email, error => error,
-        },
-        None,
-    )
-}
-
-fn mfa_form(flow: &str, csrf: &str, error: Option<&str>, status: StatusCode) -> Response {
-    render(
-        status,
-        "mfa.html",
-        minijinja::context! { title => "Two-step verification", flow => flow, csrf => csrf, error => error },
-        None,
-    )
+    headers: &HeaderMap,
+    flow_id: &str,
+) -> Option<(LoginFlow, String)> {
+    let binding = Cookie::Flow.read(state, &project.login_id, headers)?;
+    state
+        .universal
+        .resume(project, flow_id, &binding)
+        .await
+        .ok()
 }
 
 /// A form from another site is refused before anything else (SECURITY U2): its `Origin` must
@@ -216,51 +341,37 @@ fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
     )
 }
 
-fn forbidden() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Cannot sign in",
-        "This form was not sent from the sign-in page opened in this browser. Go back to the app and start again.",
-        true,
-    )
-}
-
-fn expired() -> Response {
-    message(
-        StatusCode::BAD_REQUEST,
-        "Cannot sign in",
-        "This sign-in page has expired. Go back to the app and start again.",
-        true,
-    )
-}
-
-/// The flow a form belongs to, or the page that refuses the form.
+/// The flow a form belongs to, with its CSRF token, or the page that refuses the form.
 async fn checked_flow(
     state: &AppState,
     project: &Project,
+    look: &Look,
     headers: &HeaderMap,
-    flow: &str,
-    csrf: &str,
+    form: &FlowForm,
 ) -> Result<(LoginFlow, String), Response> {
     if cross_site(state, headers) {
-        return Err(forbidden());
+        return Err(forbidden(look));
     }
     let binding = Cookie::Flow.read(state, &project.login_id, headers);
     match state
         .universal
-        .flow(project, flow, binding.as_deref(), csrf)
+        .flow(project, &form.flow, binding.as_deref(), &form.csrf)
         .await
     {
-        Ok(found) => Ok((found, binding.unwrap_or_default())),
-        Err(Error::Forbidden) => Err(forbidden()),
-        Err(Error::InvalidToken) => Err(expired()),
-        Err(e) => Err(unexpected("login", e)),
+        Ok(found) => {
+            let csrf = form.csrf.clone();
+            Ok((found, csrf))
+        }
+        Err(Error::Forbidden) => Err(forbidden(look)),
+        Err(Error::InvalidToken) => Err(expired(look)),
+        Err(e) => Err(unexpected(look, "login", e)),
     }
 }
 
-/// The answer of a step: back to the app with the browser's session cookie, or the MFA form.
+/// The answer of a step: back to the app with the browser's session cookie, or the next form.
 fn stepped(
     state: &AppState,
+    look: &Look,
     project: &Project,
     flow: &LoginFlow,
     csrf: &str,
@@ -271,7 +382,7 @@ fn stepped(
             location,
             browser_session,
         } => {
-            let mut response = see_other(&location);
+            let mut response = see_other(look, &location);
             let h = response.headers_mut();
             h.append(
                 header::SET_COOKIE,
@@ -283,99 +394,333 @@ fn stepped(
             );
             response
         }
-        Step::Mfa => mfa_form(&flow.id, csrf, None, StatusCode::OK),
+        Step::Mfa => mfa_form(look, project, flow, csrf, None, None, StatusCode::OK),
+        Step::Code { email } => code_form(look, project, flow, csrf, &email, None, StatusCode::OK),
     }
 }
 
-/// What a refused step says on the page (the same for an unknown account, SECURITY L4).
-fn refusal_text(e: &Error) -> Option<(StatusCode, String)> {
-    Some(match e {
-        Error::InvalidCredentials => (
-            StatusCode::UNAUTHORIZED,
-            "Wrong email or password.".to_owned(),
-        ),
-        Error::InvalidCode => (
-            StatusCode::UNAUTHORIZED,
-            "That code is not right. Try again.".to_owned(),
-        ),
-        Error::RateLimited { retry_after } => (
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "Too many attempts. Try again in {} minute(s).",
-                retry_after.div_ceil(60)
-            ),
-        ),
-        Error::UserDisabled => (
-            StatusCode::FORBIDDEN,
-            "This account is disabled.".to_owned(),
-        ),
-        Error::EmailNotVerified => (
-            StatusCode::FORBIDDEN,
-            "Confirm your email address first: open the link we emailed you.".to_owned(),
-        ),
-        Error::MfaLocked => (
-            StatusCode::FORBIDDEN,
-            "Too many wrong codes: use one of your backup codes.".to_owned(),
-        ),
-        Error::ServerBusy => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "We are busy. Try again in a moment.".to_owned(),
-        ),
-        Error::InvalidRequest { message, .. } => (StatusCode::BAD_REQUEST, message.clone()),
-        _ => return None,
-    })
+fn mfa_form(
+    look: &Look,
+    project: &Project,
+    flow: &LoginFlow,
+    csrf: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    flow_page(
+        look,
+        project,
+        "mfa.html",
+        "mfa.title",
+        flow,
+        csrf,
+        error,
+        status,
+        minijinja::context! { notice => notice },
+    )
+}
+
+fn code_form(
+    look: &Look,
+    project: &Project,
+    flow: &LoginFlow,
+    csrf: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    flow_page(
+        look,
+        project,
+        "code.html",
+        "code.title",
+        flow,
+        csrf,
+        error,
+        status,
+        minijinja::context! { email => email },
+    )
 }
 
 pub async fn login_submit(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    Form(form): Form<FlowForm>,
 ) -> Response {
-    let (flow, binding) =
-        match checked_flow(&state, &project, &headers, &form.flow, &form.csrf).await {
-            Ok(found) => found,
-            Err(page) => return page,
-        };
-    let csrf = state.universal.csrf_for(&flow, &binding);
+    let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
     if UniversalLogin::wants_mfa(&flow) {
-        return mfa_form(&flow.id, &csrf, None, StatusCode::OK);
+        return mfa_form(&look, &project, &flow, &csrf, None, None, StatusCode::OK);
     }
+    let result = if form.method == "code" {
+        state
+            .universal
+            .send_code(&project, &flow, &form.email, None)
+            .await
+    } else {
+        state
+            .universal
+            .password(&project, &flow, &form.email, &form.password)
+            .await
+    };
+    match result {
+        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
+        Err(Error::Forbidden) => forbidden(&look),
+        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
+            Some((status, text)) => login_form(
+                &look,
+                &project,
+                &flow,
+                &csrf,
+                &form.email,
+                Some(&text),
+                status,
+            ),
+            None => unexpected(&look, "login", e),
+        },
+    }
+}
+
+pub async fn signup_page(
+    State(state): State<AppState>,
+    Hosted { project, look }: Hosted,
+    Query(q): Query<FlowQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if !project.settings.hosted_signup {
+        return cannot_sign_in(&look, StatusCode::NOT_FOUND, "error.signup_closed");
+    }
+    match resume(&state, &project, &headers, &q.flow).await {
+        Some((flow, csrf)) => signup_form(&look, &project, &flow, &csrf, "", None, StatusCode::OK),
+        None => expired(&look),
+    }
+}
+
+fn signup_form(
+    look: &Look,
+    project: &Project,
+    flow: &LoginFlow,
+    csrf: &str,
+    email: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Response {
+    flow_page(
+        look,
+        project,
+        "signup.html",
+        "signup.title",
+        flow,
+        csrf,
+        error,
+        status,
+        minijinja::context! { email => email },
+    )
+}
+
+/// A sign-up: the password is checked against the policy here, then a code goes to the
+/// address, whose page looks the same whether or not it has an account (SECURITY L4).
+pub async fn signup_submit(
+    State(state): State<AppState>,
+    Hosted { project, look }: Hosted,
+    headers: HeaderMap,
+    Form(form): Form<FlowForm>,
+) -> Response {
+    let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
     match state
         .universal
-        .password(&project, &flow, &form.email, &form.password)
+        .send_code(&project, &flow, &form.email, Some(&form.password))
         .await
     {
-        Ok(step) => stepped(&state, &project, &flow, &csrf, step),
-        Err(e) => match refusal_text(&e) {
+        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
+        Err(Error::Forbidden) => {
+            cannot_sign_in(&look, StatusCode::NOT_FOUND, "error.signup_closed")
+        }
+        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
+            Some((status, text)) => signup_form(
+                &look,
+                &project,
+                &flow,
+                &csrf,
+                &form.email,
+                Some(&text),
+                status,
+            ),
+            None => unexpected(&look, "signup", e),
+        },
+    }
+}
+
+pub async fn code_submit(
+    State(state): State<AppState>,
+    Hosted { project, look }: Hosted,
+    headers: HeaderMap,
+    Form(form): Form<FlowForm>,
+) -> Response {
+    let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let email = flow.pending_email.clone().unwrap_or_default();
+    match state.universal.code(&project, &flow, &form.code).await {
+        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
+        Err(Error::InvalidToken) => expired(&look),
+        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
             Some((status, text)) => {
-                login_form(&project, &flow.id, &csrf, &form.email, Some(&text), status)
+                code_form(&look, &project, &flow, &csrf, &email, Some(&text), status)
             }
-            None => unexpected("login", e),
+            None => unexpected(&look, "code", e),
+        },
+    }
+}
+
+pub async fn forgot_page(
+    State(state): State<AppState>,
+    Hosted { project, look }: Hosted,
+    Query(q): Query<FlowQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match resume(&state, &project, &headers, &q.flow).await {
+        Some((flow, csrf)) => flow_page(
+            &look,
+            &project,
+            "forgot_password.html",
+            "forgot.title",
+            &flow,
+            &csrf,
+            None,
+            StatusCode::OK,
+            minijinja::context! {},
+        ),
+        None => expired(&look),
+    }
+}
+
+/// Asks for a reset link: the same page follows for every address (SECURITY L4, F6); the link
+/// leads to the reset page.
+pub async fn forgot_submit(
+    State(state): State<AppState>,
+    Hosted { project, look }: Hosted,
+    headers: HeaderMap,
+    Form(form): Form<FlowForm>,
+) -> Response {
+    let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let browser = protekt_core::universal::BROWSER;
+    match state
+        .account
+        .request_password_reset(&project, &form.email, None, &browser)
+        .await
+    {
+        Ok(()) => render(
+            StatusCode::OK,
+            "message.html",
+            &look,
+            minijinja::context! {
+                title => look.text("forgot.sent_title"),
+                message => look.text("forgot.sent_text"),
+                back => format!("login?flow={}&lang={}", flow.id, look.lang()),
+            },
+            None,
+        ),
+        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
+            Some((status, text)) => flow_page(
+                &look,
+                &project,
+                "forgot_password.html",
+                "forgot.title",
+                &flow,
+                &csrf,
+                Some(&text),
+                status,
+                minijinja::context! {},
+            ),
+            None => unexpected(&look, "forgot-password", e),
         },
     }
 }
 
 pub async fn mfa_submit(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<MfaForm>,
+    Form(form): Form<FlowForm>,
 ) -> Response {
-    let (flow, binding) =
-        match checked_flow(&state, &project, &headers, &form.flow, &form.csrf).await {
-            Ok(found) => found,
-            Err(page) => return page,
+    let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let min = project.settings.password_min_length;
+    if form.resend == "sms" {
+        return match state.universal.resend_sms(&project, &flow).await {
+            Ok(()) => {
+                let notice = look.text("mfa.resent");
+                mfa_form(
+                    &look,
+                    &project,
+                    &flow,
+                    &csrf,
+                    None,
+                    Some(&notice),
+                    StatusCode::OK,
+                )
+            }
+            Err(Error::InvalidToken) => expired(&look),
+            Err(e) => match refusal(&look, &e, min) {
+                Some((status, text)) => {
+                    mfa_form(&look, &project, &flow, &csrf, Some(&text), None, status)
+                }
+                None => unexpected(&look, "mfa", e),
+            },
         };
-    let csrf = state.universal.csrf_for(&flow, &binding);
+    }
     match state.universal.mfa(&project, &flow, &form.code).await {
-        Ok(step) => stepped(&state, &project, &flow, &csrf, step),
+        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
         // The MFA token died (five wrong codes, or its five minutes): sign in again.
-        Err(Error::InvalidToken) => expired(),
-        Err(e) => match refusal_text(&e) {
-            Some((status, text)) => mfa_form(&flow.id, &csrf, Some(&text), status),
-            None => unexpected("mfa", e),
+        Err(Error::InvalidToken) => expired(&look),
+        Err(e) => match refusal(&look, &e, min) {
+            Some((status, text)) => {
+                mfa_form(&look, &project, &flow, &csrf, Some(&text), None, status)
+            }
+            None => unexpected(&look, "mfa", e),
         },
+    }
+}
+
+/// The signed-in page: who the browser is signed in as, and a way out. Without a live browser
+/// session, the sign-in page.
+pub async fn home(
+    State(state): State<AppState>,
+    Hosted { project, look }: Hosted,
+    headers: HeaderMap,
+) -> Response {
+    let browser = Cookie::Session.read(&state, &project.login_id, &headers);
+    match state
+        .universal
+        .browser_user(&project, browser.as_deref())
+        .await
+    {
+        Ok(Some(user)) => {
+            let who = user.email.or(user.phone).unwrap_or_default();
+            render(
+                StatusCode::OK,
+                "home.html",
+                &look,
+                minijinja::context! { title => look.text("home.title"), who => who },
+                None,
+            )
+        }
+        Ok(None) => see_other(&look, &format!("login?lang={}", look.lang())),
+        Err(e) => unexpected(&look, "home", e),
     }
 }
 
@@ -383,22 +728,20 @@ pub async fn mfa_submit(
 /// project allows it, else says so on a page.
 pub async fn logout(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Query(q): Query<LogoutQuery>,
     headers: HeaderMap,
 ) -> Response {
     let browser = Cookie::Session.read(&state, &project.login_id, &headers);
     if let Err(e) = state.universal.logout(&project, browser.as_deref()).await {
-        return unexpected("logout", e);
+        return unexpected(&look, "logout", e);
     }
     let mut response = match UniversalLogin::logout_target(&project, q.redirect_url.as_deref()) {
-        Some(target) => see_other(&target),
-        None => message(
-            StatusCode::OK,
-            "Signed out",
-            "You are signed out. You can close this page.",
-            false,
-        ),
+        Some(target) => see_other(&look, &target),
+        None => {
+            let text = look.text("logout.text");
+            message(StatusCode::OK, &look, "logout.title", &text, false)
+        }
     };
     response.headers_mut().append(
         header::SET_COOKIE,

@@ -13,7 +13,7 @@ use axum::Router;
 use protekt_core::Error;
 use serde::Deserialize;
 
-use super::{message, render, unexpected, HostedProject};
+use super::{message, render, unexpected, Hosted, Look};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -29,44 +29,39 @@ pub struct TokenParam {
     token: String,
 }
 
-const TITLE: &str = "Sign in";
-
-fn invalid_link() -> Response {
-    message(
-        StatusCode::BAD_REQUEST,
-        TITLE,
-        "This sign-in link is invalid, was already used, or has expired. Ask for a new one.",
-        true,
-    )
+fn invalid_link(look: &Look) -> Response {
+    let text = look.text("magic.invalid");
+    message(StatusCode::BAD_REQUEST, look, "magic.title", &text, true)
 }
 
 pub async fn magic_link_page(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Query(q): Query<TokenParam>,
 ) -> Response {
     match state.signin.pending_magic_link(&project, &q.token).await {
         Ok(link) => render(
             StatusCode::OK,
             "magic_link.html",
+            &look,
             minijinja::context! {
-                title => TITLE, project => project.name, token => q.token, email => link.masked_email,
+                title => look.text("magic.title"), token => q.token, email => link.masked_email,
             },
             Some(&link.redirect_url),
         ),
-        Err(Error::InvalidToken) => invalid_link(),
-        Err(e) => unexpected("magic-link", e),
+        Err(Error::InvalidToken) => invalid_link(&look),
+        Err(e) => unexpected(&look, "magic-link", e),
     }
 }
 
 pub async fn magic_link_submit(
     State(state): State<AppState>,
-    HostedProject(project): HostedProject,
+    Hosted { project, look }: Hosted,
     Form(form): Form<TokenParam>,
 ) -> Response {
     match state.signin.confirm_magic_link(&project, &form.token).await {
         Ok(redirect) => Redirect::to(&redirect).into_response(),
-        Err(Error::InvalidToken) => invalid_link(),
-        Err(e) => unexpected("magic-link", e),
+        Err(Error::InvalidToken) => invalid_link(&look),
+        Err(e) => unexpected(&look, "magic-link", e),
     }
 }
