@@ -60,7 +60,7 @@ pub enum Started {
     HandedOff { location: String },
     /// Show the form. `binding` is the cookie value binding the flow to this browser.
     Form {
-        flow: LoginFlow,
+        flow: Box<LoginFlow>,
         csrf: String,
         binding: String,
     },
@@ -228,7 +228,7 @@ impl UniversalLogin {
             .await?;
         Ok(Started::Form {
             csrf: self.csrf(&flow.id, &binding),
-            flow,
+            flow: Box::new(flow),
             binding,
         })
     }
