@@ -588,3 +588,342 @@ async fn cookies_behind_https_are_host_cookies_s2_u4() {
     );
     app.finish().await;
 }
+
+/// The code of the newest `sign_in_code` email to `to`.
+async fn emailed_code(app: &TestApp, to: &str, n: usize) -> String {
+    app.wait_for_email(to, "sign_in_code", n).await["code"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+both_dbs_with!(
+    sign_up_proves_the_address_and_reads_alike_for_known_ones_l4,
+    with_redirect(),
+    |app| async move {
+        app.signup("taken@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let login = browser.get(&format!("login?{}", query(""))).await;
+        let flow = login.field("flow");
+        let form = browser.get(&format!("signup?flow={flow}")).await;
+        assert_eq!(form.status, StatusCode::OK, "{}", form.html);
+        let csrf = form.field("csrf");
+        // A weak password is refused on the form, before anything is sent.
+        let weak = browser
+            .post(
+                "signup",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "new@example.com"),
+                    ("password", "password"),
+                ],
+            )
+            .await;
+        assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(weak.html.contains("Choose a stronger password"));
+        // A new address and a taken one get the same page.
+        let new = browser
+            .post(
+                "signup",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "new@example.com"),
+                    ("password", "a-new-passphrase-42"),
+                ],
+            )
+            .await;
+        let taken = browser
+            .post(
+                "signup",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "taken@example.com"),
+                    ("password", "a-new-passphrase-42"),
+                ],
+            )
+            .await;
+        assert_eq!(new.status, taken.status);
+        assert_eq!(
+            new.html
+                .replace("new@example.com", "E")
+                .replace(&new.field("csrf"), "C"),
+            taken
+                .html
+                .replace("taken@example.com", "E")
+                .replace(&taken.field("csrf"), "C")
+                .split("nonce=")
+                .next()
+                .unwrap()
+                .to_owned()
+                + "nonce="
+                + new.html.split("nonce=").nth(1).unwrap(),
+        );
+        // The code finishes the sign-up: a verified account with the password chosen.
+        let mut browser = Browser::new(&app);
+        let login = browser.get(&format!("login?{}", query(""))).await;
+        let flow = login.field("flow");
+        let csrf = browser
+            .get(&format!("signup?flow={flow}"))
+            .await
+            .field("csrf");
+        let page = browser
+            .post(
+                "signup",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "fresh@example.com"),
+                    ("password", "a-new-passphrase-42"),
+                ],
+            )
+            .await;
+        assert!(page.html.contains("fresh@example.com"), "{}", page.html);
+        let code = emailed_code(&app, "fresh@example.com", 1).await;
+        let wrong = browser
+            .post(
+                "code",
+                &[("flow", &flow), ("csrf", &csrf), ("code", "000000")],
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let done = browser
+            .post("code", &[("flow", &flow), ("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let (status, body) = exchange(&app, json!({"code": done.param("code").unwrap()})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["user"]["emailVerified"], true);
+        assert_eq!(
+            app.login("fresh@example.com", "a-new-passphrase-42")
+                .await
+                .0,
+            StatusCode::OK
+        );
+        app
+    }
+);
+
+both_dbs_with!(
+    sign_in_by_emailed_code_and_forgot_password,
+    ProjectSettings {
+        hosted_email_code: true,
+        ..with_redirect()
+    },
+    |app| async move {
+        app.signup("code@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let login = browser.get(&format!("login?{}", query(""))).await;
+        assert!(login.html.contains("name=\"method\" value=\"code\""));
+        let (flow, csrf) = (login.field("flow"), login.field("csrf"));
+        let page = browser
+            .post(
+                "login",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "code@example.com"),
+                    ("method", "code"),
+                ],
+            )
+            .await;
+        assert_eq!(page.status, StatusCode::OK);
+        let code = emailed_code(&app, "code@example.com", 1).await;
+        let done = browser
+            .post("code", &[("flow", &flow), ("csrf", &csrf), ("code", &code)])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.html);
+        let (_, body) = exchange(&app, json!({"code": done.param("code").unwrap()})).await;
+        assert_eq!(
+            jwt_claims(body["accessToken"].as_str().unwrap())["amr"],
+            json!(["email_otp"])
+        );
+
+        // Forgot password: the same answer for every address, a link for the known one.
+        let mut browser = Browser::new(&app);
+        let login = browser
+            .get(&format!("login?{}&prompt=login", query("")))
+            .await;
+        let flow = login.field("flow");
+        let form = browser.get(&format!("forgot-password?flow={flow}")).await;
+        let csrf = form.field("csrf");
+        let known = browser
+            .post(
+                "forgot-password",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "code@example.com"),
+                ],
+            )
+            .await;
+        let unknown = browser
+            .post(
+                "forgot-password",
+                &[
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("email", "ghost@example.com"),
+                ],
+            )
+            .await;
+        assert_eq!(
+            (known.status, unknown.status),
+            (StatusCode::OK, StatusCode::OK)
+        );
+        assert!(known.html.contains("If an account uses this address"));
+        assert_eq!(
+            known.html.split("nonce=").next(),
+            unknown.html.split("nonce=").next()
+        );
+        app.wait_for_email("code@example.com", "password_reset", 1)
+            .await;
+        assert_eq!(
+            app.count_emails("ghost@example.com", "password_reset")
+                .await,
+            0
+        );
+        app
+    }
+);
+
+both_dbs_with!(
+    pages_speak_french_and_wear_the_projects_branding_u6,
+    ProjectSettings {
+        branding: protekt_core::model::Branding {
+            logo_url: Some("https://cdn.example.com/logo.png".into()),
+            primary_color: Some("#0b5394".into()),
+            corner_radius: Some(12),
+            support_url: Some("https://help.example.com/".into()),
+            ..Default::default()
+        },
+        frame_ancestors: vec!["https://app.example.com".into()],
+        hosted_signup: false,
+        ..with_redirect()
+    },
+    |app| async move {
+        let mut browser = Browser::new(&app);
+        let page = browser.get(&format!("login?{}&lang=fr", query(""))).await;
+        assert!(page.html.contains("<html lang=\"fr\">"));
+        assert!(page.html.contains("Mot de passe oublié ?"));
+        assert!(!page.html.contains("signup?flow"), "sign-up is off");
+        assert!(page.html.contains("--primary:#0b5394") && page.html.contains("--r:12px"));
+        // HTML-escaped as every value: `/` is `&#x2f;`.
+        let html = page.html.replace("&#x2f;", "/");
+        assert!(html.contains("src=\"https://cdn.example.com/logo.png\""));
+        assert!(html.contains("href=\"https://help.example.com/\""));
+        let resp = reqwest::Client::new()
+            .get(browser.url("login"))
+            .header("accept-language", "fr-CA,fr;q=0.9,en;q=0.5")
+            .send()
+            .await
+            .unwrap();
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("img-src https://cdn.example.com"), "{csp}");
+        assert!(
+            csp.contains("frame-ancestors https://app.example.com"),
+            "{csp}"
+        );
+        assert!(resp.headers().get("x-frame-options").is_none());
+        assert!(resp.text().await.unwrap().contains("Connectez-vous"));
+        // Sign-up is off.
+        let flow = page.field("flow");
+        assert_eq!(
+            browser.get(&format!("signup?flow={flow}")).await.status,
+            StatusCode::NOT_FOUND
+        );
+        // Settings that could carry markup, or that nobody could read, are refused.
+        let mgmt = app.management_token().await;
+        let path = format!("/v1/projects/{}", app.project.id);
+        for (branding, field) in [
+            (
+                json!({"primaryColor": "red;}</style><script>"}),
+                "settings.branding.primaryColor",
+            ),
+            (
+                json!({"primaryColor": "#ffff00"}),
+                "settings.branding.primaryColor",
+            ),
+            (
+                json!({"backgroundColor": "#222222"}),
+                "settings.branding.backgroundColor",
+            ),
+            (
+                json!({"logoUrl": "javascript:alert(1)"}),
+                "settings.branding.logoUrl",
+            ),
+            (
+                json!({"logoUrl": "http://cdn.example.com/logo.png"}),
+                "settings.branding.logoUrl",
+            ),
+            (
+                json!({"cornerRadius": 99}),
+                "settings.branding.cornerRadius",
+            ),
+            (json!({"css": "body{}"}), "settings"),
+        ] {
+            let (status, body) = app
+                .manage(
+                    Method::PATCH,
+                    &path,
+                    &mgmt,
+                    Some(json!({"settings": {"branding": branding}})),
+                )
+                .await;
+            assert!(status.is_client_error(), "{branding}: {body}");
+            assert!(
+                body["error"]["field"].as_str().unwrap().starts_with(field),
+                "{branding}: {body}"
+            );
+        }
+        let (status, body) = app
+            .manage(
+                Method::PATCH,
+                &path,
+                &mgmt,
+                Some(json!({"settings": {"frameAncestors": ["https://a.test/path"]}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        // A patch of one branding field keeps the others; null removes one.
+        let (status, body) = app
+            .manage(
+                Method::PATCH,
+                &path,
+                &mgmt,
+                Some(json!({"settings": {"branding": {"logoUrl": null, "colorScheme": "dark"}}})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["settings"]["branding"]["primaryColor"], "#0b5394");
+        assert_eq!(body["settings"]["branding"]["logoUrl"], Value::Null);
+        app
+    }
+);
+
+both_dbs_with!(
+    the_signed_in_page_shows_who_and_signs_out,
+    with_redirect(),
+    |app| async move {
+        app.signup("home@example.com", PASSWORD).await;
+        let mut browser = Browser::new(&app);
+        let away = browser.get("").await;
+        assert_eq!(
+            away.status,
+            StatusCode::SEE_OTHER,
+            "no session: the sign-in page"
+        );
+        browser
+            .sign_in(&query(""), "home@example.com", PASSWORD)
+            .await;
+        let home = browser.get("").await;
+        assert_eq!(home.status, StatusCode::OK);
+        assert!(home.html.contains("home@example.com") && home.html.contains("logout"));
+        app
+    }
+);
