@@ -927,3 +927,86 @@ both_dbs_with!(
         app
     }
 );
+
+both_dbs_with!(
+    every_hosted_page_carries_the_security_headers_u4_u5,
+    with_redirect(),
+    |app| async move {
+        let base = format!("{}/p/{}", app.base, app.project.login_id);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        for path in [
+            format!("{base}/login?{}", query("")),
+            format!("{base}/login?redirect_url=https%3A%2F%2Fevil.test%2F"),
+            format!("{base}/signup?flow=nope"),
+            format!("{base}/forgot-password?flow=nope"),
+            format!("{base}/logout"),
+            format!("{base}/magic-link?token=nope"),
+            format!("{base}/verify-email?token=nope"),
+            format!("{base}/reset-password?token=nope"),
+            format!("{}/p/lp_nope/login", app.base),
+        ] {
+            let resp = client
+                .get(&path)
+                .header("origin", "https://evil.test")
+                .send()
+                .await
+                .unwrap();
+            let h = resp.headers();
+            let csp = h["content-security-policy"].to_str().unwrap();
+            for part in [
+                "default-src 'none'",
+                "script-src 'nonce-",
+                "frame-ancestors 'none'",
+                "base-uri 'none'",
+                "object-src 'none'",
+            ] {
+                assert!(csp.contains(part), "{path}: {csp}");
+            }
+            assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+            assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+            assert_eq!(h["cache-control"], "no-store", "{path}");
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+            assert_eq!(h["cross-origin-opener-policy"], "same-origin", "{path}");
+            // U5: no origin is ever reflected.
+            assert!(h.get("access-control-allow-origin").is_none(), "{path}");
+            assert!(
+                h["content-type"].to_str().unwrap().starts_with("text/html"),
+                "{path}"
+            );
+        }
+        let resp = client
+            .post(format!("{}/v1/auth/exchange", app.base))
+            .header("origin", "https://evil.test")
+            .header("x-api-key", &app.api_key)
+            .json(&json!({"code": "nope"}))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.headers().get("access-control-allow-origin").is_none());
+        app
+    }
+);
+
+/// A project whose name carries markup: every page shows it as text (SECURITY U6).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_name_is_text_on_every_page_u6() {
+    let app = TestApp::spawn_with(Db::Sqlite, with_redirect()).await;
+    let mgmt = app.management_token().await;
+    let (status, _) = app
+        .manage(
+            Method::PATCH,
+            &format!("/v1/projects/{}", app.project.id),
+            &mgmt,
+            Some(json!({"name": "Acme <script>alert(1)</script>"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut browser = Browser::new(&app);
+    let page = browser.get(&format!("login?{}", query(""))).await;
+    assert!(!page.html.contains("<script>alert(1)"), "{}", page.html);
+    assert!(page.html.contains("Acme &lt;script&gt;"));
+    app.finish().await;
+}
