@@ -265,7 +265,7 @@ pub struct ProjectSettings {
     /// https origins allowed to frame the hosted pages (default none: `frame-ancestors 'none'`).
     #[schema(max_items = 20, example = json!(["https://app.example.com"]))]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub frame_ancestors: Option<Vec<String>>,
+    pub frame_ancestors: Option<Vec<HttpsOrigin>>,
 }
 
 /// The look of the hosted pages: validated values only, never CSS or HTML. Colours are
@@ -281,7 +281,7 @@ pub struct Branding {
         deserialize_with = "crate::json::present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>, format = Uri, example = "https://app.example.com/logo.svg")]
+    #[schema(value_type = Option<String>, format = Uri, pattern = "^https://[^\\s@/]+(/[^\\s]*)?$", example = "https://app.example.com/logo.svg")]
     pub logo_url: Option<Option<String>>,
     #[serde(
         default,
@@ -313,7 +313,7 @@ pub struct Branding {
         deserialize_with = "crate::json::present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[schema(value_type = Option<String>, format = Uri)]
+    #[schema(value_type = Option<String>, format = Uri, pattern = "^https://[^\\s@/]+(/[^\\s]*)?$")]
     pub support_url: Option<Option<String>>,
 }
 
@@ -323,6 +323,12 @@ pub enum ColorScheme {
     Light,
     Dark,
 }
+
+/// An https origin: scheme and host (and port), no path.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String, pattern = "^https://[^\\s@/]+$", example = "https://app.example.com")]
+pub struct HttpsOrigin(pub String);
 
 /// A country calling code: 1 to 3 digits, no leading zero, no `+`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -107,16 +107,27 @@ fn validate_look(s: &ProjectSettings) -> Result<()> {
         ));
     }
     for origin in &s.frame_ancestors {
-        let parsed = url::Url::parse(origin)
-            .ok()
-            .filter(|u| u.scheme() == "https");
-        if parsed.map(|u| u.origin().ascii_serialization()).as_deref() != Some(origin.as_str()) {
+        // Stored as its origin; the documented shape is `^https://[^\s@/]+$`.
+        let field = "settings.frameAncestors";
+        let shaped = origin.strip_prefix("https://").is_some_and(|host| {
+            !host.is_empty() && !host.contains(|c: char| c.is_whitespace() || c == '@' || c == '/')
+        });
+        if !shaped {
             return Err(Error::invalid(
-                "settings.frameAncestors",
+                field,
                 format!(
                     "not an https origin (as https://app.example.com): {}",
                     origin.escape_debug()
                 ),
+            ));
+        }
+        let parsed = url::Url::parse(origin)
+            .ok()
+            .map(|u| u.origin().ascii_serialization());
+        if parsed.as_deref() != Some(origin.as_str()) {
+            return Err(Error::not_allowed(
+                field,
+                format!("not a valid origin: {}", origin.escape_debug()),
             ));
         }
     }

@@ -5,6 +5,8 @@ import type {
   ChangePasswordParams,
   ConfirmPasswordResetParams,
   ErrorResponse,
+  ExchangeCodeParams,
+  GetLoginUrlParams,
   LoginParams,
   RefreshTokenResponse,
   RequestPasswordResetParams,
@@ -19,8 +21,8 @@ import type {
 const TOKEN_FIELDS = ['user', 'accessToken', 'refreshToken'] as const;
 
 /**
- * `protekt.auth`: sign-up, login (with a password, a magic link or a one-time passcode), logout,
- * tokens and passwords.
+ * `protekt.auth`: sign-up, login (with a password, a magic link, a one-time passcode or the
+ * hosted Universal Login page), logout, tokens and passwords.
  */
 export class AuthClient {
   readonly #transport: Transport;
@@ -176,6 +178,57 @@ export class AuthClient {
   }
 
   /**
+   * The URL of the project's hosted Universal Login page, to redirect the user's browser to:
+   * `${baseUrl}/p/${loginId}/login`, with `redirect_url`, `state`, `code_challenge` (and
+   * `code_challenge_method=S256`), `prompt` and `lang` as query parameters for the parameters
+   * given. Nothing is sent and nothing is checked here: the page itself refuses a redirect URL
+   * the project does not allow, with an error page.
+   *
+   * After the sign-in the page sends the browser to the redirect URL with `?code=…&state=…`;
+   * pass the code to {@link AuthClient.exchangeCode}. A browser already signed in to the project
+   * skips the form (single sign-on) unless `prompt: 'login'`.
+   */
+  getLoginUrl(params?: GetLoginUrlParams): string {
+    const p: Partial<GetLoginUrlParams> = params ?? {};
+    const query: [string, unknown][] = [
+      ['redirect_url', p.redirectUrl],
+      ['state', p.state],
+      ['code_challenge', p.codeChallenge],
+      ['code_challenge_method', given(p.codeChallenge) ? 'S256' : undefined],
+      ['prompt', p.prompt],
+      ['lang', p.lang],
+    ];
+    const search = query
+      .filter(([, value]) => given(value))
+      .map(([key, value]) => `${key}=${encodeURIComponent(String(value))}`)
+      .join('&');
+    const url = `${this.#config.baseUrl}/p/${encodeURIComponent(this.#config.loginId)}/login`;
+    return search === '' ? url : `${url}?${search}`;
+  }
+
+  /**
+   * Redeem the `code` the hosted login page sent to your redirect URL for the user and tokens of
+   * the signed-in session (a refresh token of your app's own). A code works once and for 60 seconds; pass the `codeVerifier` when the
+   * login URL had a `codeChallenge`. Any failure (unknown, used or expired code, wrong or
+   * missing verifier, another redirect URL) is `invalid_token`; a code redeemed a second time
+   * also ends the session the first redemption started.
+   */
+  async exchangeCode(code: string, params?: ExchangeCodeParams): Promise<AuthTokenResponse> {
+    const p: Partial<ExchangeCodeParams> = params ?? {};
+    const result = await this.#transport.request({
+      path: '/v1/auth/exchange',
+      body: {
+        code,
+        codeVerifier: p.codeVerifier,
+        redirectUrl: p.redirectUrl,
+        tokenExpiry: this.#config.tokenExpiry,
+      },
+    });
+    if (result.error) return failed<AuthTokenResponse>(TOKEN_FIELDS, result.error);
+    return tokensWithUser(result.data, 'exchangeCode');
+  }
+
+  /**
    * Trigger a password reset email. The answer is the same whether or not the address has an
    * account; the email (with a link to the server's hosted reset page) is sent in the
    * background. `redirectUrl`, if given, must be one of the project's allowed redirect URLs.
@@ -216,6 +269,11 @@ export class AuthClient {
     });
     return { error: result.error };
   }
+}
+
+/** A query parameter value worth sending: not left out, not `null`, not an empty string. */
+function given(value: unknown): boolean {
+  return value !== undefined && value !== null && value !== '';
 }
 
 function tokensWithUser(

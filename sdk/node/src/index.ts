@@ -7,12 +7,15 @@ export { ProtektError, ERROR_CODES } from './errors.js';
 export type { ApiError, ProtektErrorCode, SdkErrorCode } from './errors.js';
 export { DEFAULT_BASE_URL, DEFAULT_TIMEOUT_MS } from './config.js';
 export { VERSION } from './version.js';
+export { createPkcePair } from './pkce.js';
 export type {
   AuthTokenResponse,
   BackupCodesResponse,
   ChangePasswordParams,
   ConfirmPasswordResetParams,
   ErrorResponse,
+  ExchangeCodeParams,
+  GetLoginUrlParams,
   ListSessionsResponse,
   ListUsersParams,
   ListUsersResponse,
@@ -24,6 +27,7 @@ export type {
   MfaVerifyParams,
   MfaVerifyResponse,
   OtpChannel,
+  PkcePair,
   ProtektOptions,
   ProtektSession,
   ProtektUser,

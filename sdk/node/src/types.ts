@@ -13,8 +13,8 @@ export interface ProtektOptions {
   baseUrl?: string | undefined;
   /**
    * Ask for access tokens that expire after this many seconds (sent with sign-up, login,
-   * refresh, `verifyMagicLink`, `verifyOtp` and `mfa.verify`). The server never issues a
-   * lifetime longer than the project's setting.
+   * refresh, `verifyMagicLink`, `verifyOtp`, `exchangeCode` and `mfa.verify`). The server never
+   * issues a lifetime longer than the project's setting.
    */
   tokenExpiry?: number | undefined;
   /** Request timeout in milliseconds. Default: 5000. */
@@ -83,7 +83,8 @@ export interface TokenClaims {
  */
 
 /**
- * The result of `auth.signUp()`, `auth.login()`, `auth.verifyMagicLink()` and `auth.verifyOtp()`.
+ * The result of `auth.signUp()`, `auth.login()`, `auth.verifyMagicLink()`, `auth.verifyOtp()`
+ * and `auth.exchangeCode()`.
  */
 export interface AuthTokenResponse {
   /** The signed-in user (`null` when `error` is set). */
@@ -186,6 +187,60 @@ export interface VerifyOtpParams {
   phone?: string;
   /** The 6-digit code the user received. */
   otp: string;
+}
+
+/**
+ * Parameters of `auth.getLoginUrl()`. All are optional; each one given becomes a query parameter
+ * of the login URL (one left out, or given as an empty string, is not sent).
+ */
+export interface GetLoginUrlParams {
+  /**
+   * Where the hosted login page sends the browser back, with `?code=…&state=…` added
+   * (`redirect_url`). It must be one of the project's allowed redirect URLs (exact match): the
+   * page refuses any other with an error page of its own, never a redirect. Default: the
+   * project's first allowed redirect URL.
+   */
+  redirectUrl?: string;
+  /**
+   * An opaque value the page hands back unchanged next to the `code` (`state`, at most 2048
+   * characters). Make it random per sign-in, keep it in the user's session, and check it on the
+   * way back: that stops another site from landing its own code in your callback.
+   */
+  state?: string;
+  /**
+   * The PKCE challenge (`code_challenge`, with `code_challenge_method=S256`): the `codeChallenge`
+   * of `createPkcePair()`. The code then works only with the matching `codeVerifier`.
+   */
+  codeChallenge?: string;
+  /**
+   * `'login'` shows the sign-in form even when the browser is already signed in to the project
+   * (no single sign-on for this visit), e.g. before a sensitive action.
+   */
+  prompt?: 'login';
+  /** The language of the hosted pages, e.g. `'fr'` (`lang`). Default: the browser's `Accept-Language`. */
+  lang?: string;
+}
+
+/** Parameters of `auth.exchangeCode()`. */
+export interface ExchangeCodeParams {
+  /**
+   * The PKCE verifier whose challenge went into the login URL. Required when the URL had a
+   * `codeChallenge`; must be left out when it had none.
+   */
+  codeVerifier?: string;
+  /**
+   * If given, it must be the redirect URL the code was issued for: a code delivered to
+   * another URL is refused.
+   */
+  redirectUrl?: string;
+}
+
+/** A PKCE verifier and its S256 challenge, from `createPkcePair()`. */
+export interface PkcePair {
+  /** 43 base64url characters (32 random bytes). Keep it on your server; pass it to `auth.exchangeCode()`. */
+  codeVerifier: string;
+  /** base64url(SHA-256(codeVerifier)), 43 characters. Put it in the login URL (`auth.getLoginUrl()`). */
+  codeChallenge: string;
 }
 
 /** Parameters of `auth.confirmPasswordReset()`. */

@@ -447,6 +447,8 @@ describe('configuration against the server', () => {
     assert.deepEqual(methods(protekt.auth), [
       'changePassword',
       'confirmPasswordReset',
+      'exchangeCode',
+      'getLoginUrl',
       'login',
       'logout',
       'refreshToken',
@@ -462,9 +464,9 @@ describe('configuration against the server', () => {
     assert.deepEqual(methods(protekt.users), ['delete', 'get', 'list', 'update']);
     assert.deepEqual(methods(protekt.sessions), ['list', 'revoke', 'revokeAll']);
     assert.deepEqual(methods(protekt.mfa), ['enroll', 'generateBackupCodes', 'unenroll', 'verify']);
-    // The rest of the SDK reference (the login URLs) is not offered yet: those methods do not
-    // exist at all.
-    for (const name of ['getLoginUrl', 'getSocialLoginUrl', 'getSsoUrl']) {
+    // The rest of the SDK reference (the social and SSO login URLs) is not offered yet: those
+    // methods do not exist at all.
+    for (const name of ['getSocialLoginUrl', 'getSsoUrl']) {
       assert.equal(protekt.auth[name], undefined, `auth.${name} does not exist`);
     }
     // POST /v1/mfa/resend has no method in the SDK reference, so none here either.

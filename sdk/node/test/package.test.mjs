@@ -24,6 +24,7 @@ const RUNTIME_EXPORTS = [
   'Protekt',
   'ProtektError',
   'VERSION',
+  'createPkcePair',
 ];
 
 test('the ESM build exports the runtime API', () => {
@@ -40,6 +41,12 @@ test('the CommonJS build loads with require()', () => {
   assert.equal(typeof client.auth.changePassword, 'function');
   assert.equal(typeof client.auth.verifyMagicLink, 'function');
   assert.equal(typeof client.auth.verifyOtp, 'function');
+  assert.equal(typeof client.auth.exchangeCode, 'function');
+  const hosted = new cjs.Protekt({ loginId: 'lp_x', apiKey: 'pk_live_x', baseUrl: 'https://auth.example.com' });
+  assert.equal(hosted.auth.getLoginUrl({ state: 's' }), 'https://auth.example.com/p/lp_x/login?state=s');
+  const pair = cjs.createPkcePair();
+  assert.equal(pair.codeVerifier.length, 43);
+  assert.equal(pair.codeChallenge.length, 43);
   assert.equal(typeof client.users.list, 'function');
   assert.equal(typeof client.sessions.revokeAll, 'function');
   assert.equal(typeof client.mfa.verify, 'function');

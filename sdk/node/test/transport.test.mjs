@@ -503,6 +503,63 @@ describe('what goes on the wire', () => {
     }
   });
 
+  test('exchangeCode: path, body (only the fields given, tokenExpiry), answers; getLoginUrl sends nothing', async () => {
+    const user = { id: 'usr_1', email: 'a@b.c', emailVerified: true, phone: null, phoneVerified: false, mfaMethods: [] };
+    const seen = [];
+    const baseUrl = await httpServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => (body += chunk));
+      req.on('end', () => {
+        seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const parsed = JSON.parse(body || '{}');
+        if (parsed.code === 'used') {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { code: 'invalid_token', message: 'no such code' } }));
+        } else if (parsed.code === 'malformed') {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ user, accessToken: null, refreshToken: 'rt' }));
+        } else {
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ user, accessToken: 'at', refreshToken: 'rt', expiresIn: 60 }));
+        }
+      });
+    });
+    const protekt = client(`${baseUrl}/p`, { loginId: 'lp_login', tokenExpiry: 60 });
+    const plain = client(`${baseUrl}/p`, { loginId: 'lp_login' });
+
+    assert.equal(
+      protekt.auth.getLoginUrl({ redirectUrl: 'https://app.test/cb', state: 's' }),
+      `${baseUrl}/p/p/lp_login/login?redirect_url=https%3A%2F%2Fapp.test%2Fcb&state=s`,
+    );
+    assert.equal(seen.length, 0, 'getLoginUrl made no request');
+
+    const session = { user, accessToken: 'at', refreshToken: 'rt', error: null };
+    assert.deepEqual(await protekt.auth.exchangeCode('c1', { codeVerifier: 'v', redirectUrl: 'https://app.test/cb' }), session);
+    assert.deepEqual(await plain.auth.exchangeCode('c2'), session);
+    assert.deepEqual(await plain.auth.exchangeCode('c3', {}), session);
+    assert.deepEqual(await plain.auth.exchangeCode('used', { codeVerifier: 'v' }), {
+      user: null,
+      accessToken: null,
+      refreshToken: null,
+      error: { code: 'invalid_token', message: 'no such code', status: 401 },
+    });
+    await rejectsWith(plain.auth.exchangeCode('malformed'), 'invalid_response');
+
+    const wire = seen.map((r) => [r.method, r.url, JSON.parse(r.body), r.headers.authorization ?? null]);
+    assert.deepEqual(wire, [
+      ['POST', '/p/v1/auth/exchange', { code: 'c1', codeVerifier: 'v', redirectUrl: 'https://app.test/cb', tokenExpiry: 60 }, null],
+      ['POST', '/p/v1/auth/exchange', { code: 'c2' }, null],
+      ['POST', '/p/v1/auth/exchange', { code: 'c3' }, null],
+      ['POST', '/p/v1/auth/exchange', { code: 'used', codeVerifier: 'v' }, null],
+      ['POST', '/p/v1/auth/exchange', { code: 'malformed' }, null],
+    ]);
+    for (const request of seen) {
+      assert.equal(request.headers['x-login-id'], 'lp_login');
+      assert.equal(request.headers['x-api-key'], 'pk_test_key');
+      assert.equal(request.headers['content-type'], 'application/json');
+    }
+  });
+
   test('invalid_response: malformed success answers of the mfa methods', async () => {
     const bodies = {
       '/v1/mfa/enroll': { totpUri: 42, qrCode: null },

@@ -1,11 +1,16 @@
 // The guide's other samples written in TypeScript, type-checked under `strict` (not run): what
-// a TypeScript user copying them gets. Then the MFA and passwordless methods, as the README
-// shows them.
+// a TypeScript user copying them gets. Then the MFA, passwordless and Universal Login methods,
+// as the README shows them.
+import { randomBytes } from 'node:crypto';
 import type { Request, Response, NextFunction } from 'express';
 import {
   Protekt,
   ProtektError,
   ERROR_CODES,
+  createPkcePair,
+  type ExchangeCodeParams,
+  type GetLoginUrlParams,
+  type PkcePair,
   type ApiError,
   type ListUsersResponse,
   type MfaEnrollResponse,
@@ -288,4 +293,69 @@ export async function samples(existingRefreshToken: string, email: string, passw
   const codes: readonly ProtektErrorCode[] = ERROR_CODES;
   const claims: TokenClaims | null = null;
   void codes, claims;
+}
+
+// Universal Login: the login URL (synchronous, a string), the PKCE pair and the code hand-off,
+// in the shape of the README's Express example (a server-side session holds the pair and state).
+interface AppSession {
+  signIn?: { state: string; codeVerifier: string };
+  accessToken?: string;
+  refreshToken?: string;
+}
+
+export function startSignIn(session: AppSession, res: Response): void {
+  const { codeVerifier, codeChallenge }: PkcePair = createPkcePair();
+  const state = randomBytes(16).toString('base64url');
+  session.signIn = { state, codeVerifier };
+  const url: string = protekt.auth.getLoginUrl({
+    redirectUrl: 'https://app.example.com/callback',
+    state,
+    codeChallenge,
+  });
+  res.redirect(url);
+}
+
+export async function callback(session: AppSession, req: Request, res: Response): Promise<void> {
+  const signIn = session.signIn;
+  delete session.signIn;
+  const { code, state } = req.query;
+  if (!signIn || typeof code !== 'string' || state !== signIn.state) {
+    res.status(400).send('Try again');
+    return;
+  }
+  const params: ExchangeCodeParams = { codeVerifier: signIn.codeVerifier };
+  const { user, accessToken, refreshToken, error }: AuthTokenResponse = await protekt.auth.exchangeCode(
+    code,
+    params,
+  );
+  if (error?.code === 'invalid_token') {
+    res.status(400).send('This sign-in has expired');
+    return;
+  }
+  session.accessToken = accessToken;
+  session.refreshToken = refreshToken;
+  const who: string = user.email ?? user.id;
+  void who;
+  res.redirect('/');
+}
+
+export function loginUrls(): string[] {
+  const every: GetLoginUrlParams = {
+    redirectUrl: 'https://app.example.com/callback',
+    state: 'xyz',
+    codeChallenge: createPkcePair().codeChallenge,
+    prompt: 'login',
+    lang: 'fr',
+  };
+  return [
+    protekt.auth.getLoginUrl(),
+    protekt.auth.getLoginUrl({ redirectUrl: 'https://app.example.com/callback' }), // the SDK reference's form
+    protekt.auth.getLoginUrl(every),
+  ];
+}
+
+export async function exchangeWithoutPkce(code: string): Promise<string | null> {
+  const plain = await protekt.auth.exchangeCode(code);
+  const bound = await protekt.auth.exchangeCode(code, { redirectUrl: 'https://app.example.com/callback' });
+  return plain.error?.message ?? bound.accessToken;
 }

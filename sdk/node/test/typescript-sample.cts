@@ -1,5 +1,12 @@
 // The CommonJS side of the package's types: `require` resolves to dist/cjs/index.d.ts.
-import { Protekt, ProtektError, type AuthTokenResponse, type MfaVerifyResponse } from '@protekt/node';
+import {
+  Protekt,
+  ProtektError,
+  createPkcePair,
+  type AuthTokenResponse,
+  type MfaVerifyResponse,
+  type PkcePair,
+} from '@protekt/node';
 
 const protekt = new Protekt({ loginId: 'lp_x', apiKey: 'pk_live_x' });
 
@@ -24,4 +31,14 @@ export async function signInWithCode(phone: string, otp: string): Promise<AuthTo
 
 export function signInWithLink(token: string): Promise<AuthTokenResponse> {
   return protekt.auth.verifyMagicLink(token);
+}
+
+export function loginUrl(state: string): { url: string; pair: PkcePair } {
+  const pair = createPkcePair();
+  const url: string = protekt.auth.getLoginUrl({ state, codeChallenge: pair.codeChallenge });
+  return { url, pair };
+}
+
+export function finishHostedLogin(code: string, codeVerifier: string): Promise<AuthTokenResponse> {
+  return protekt.auth.exchangeCode(code, { codeVerifier });
 }

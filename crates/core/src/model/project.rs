@@ -264,12 +264,28 @@ impl ProjectSettings {
             .then_some(normalized)
     }
 
-    /// Allowed redirect URLs in their parsed, serialised form (a URL that does not parse is
-    /// left as given, for validation to name).
+    /// Allowed redirect URLs and branding URLs in their parsed, serialised form, and frame
+    /// ancestors as origins (a value that does not parse is left as given, for validation to
+    /// name).
     pub fn normalize_redirects(&mut self) {
-        for u in &mut self.allowed_redirect_urls {
+        let b = &mut self.branding;
+        let urls = self
+            .allowed_redirect_urls
+            .iter_mut()
+            .chain(b.logo_url.as_mut())
+            .chain(b.support_url.as_mut());
+        for u in urls {
             if let Some(n) = normalize_redirect(u) {
                 *u = n;
+            }
+        }
+        for origin in &mut self.frame_ancestors {
+            if let Some(o) = url::Url::parse(origin)
+                .ok()
+                .filter(|u| u.host().is_some() && u.path() == "/" && u.query().is_none())
+                .map(|u| u.origin().ascii_serialization())
+            {
+                *origin = o;
             }
         }
     }
