@@ -321,7 +321,7 @@ both_dbs_with!(
 );
 
 both_dbs_with!(
-    refused_redirects_show_our_page_never_a_redirect_as5_u1,
+    refused_redirects_show_our_page_never_a_redirect_as1_as5_u1,
     with_redirect(),
     |app| async move {
         let mut browser = Browser::new(&app);
@@ -337,6 +337,35 @@ both_dbs_with!(
             ),
             format!("redirect_url={}", urlencode("//evil.test/callback")),
             format!("redirect_url={}", urlencode("javascript:alert(1)")),
+            // AS1: exact match, after parsing, of every variant.
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com/callback/../x")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("http://app.example.com/callback")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com./callback")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com/Callback")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com%2f@evil.test/callback")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com/callback?next=x")
+            ),
+            format!(
+                "redirect_url={}",
+                urlencode("https://app.example.com:8443/callback")
+            ),
             format!(
                 "{}&code_challenge=abc&code_challenge_method=plain",
                 query("")
