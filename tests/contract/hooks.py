@@ -138,6 +138,13 @@ def outbox_token(to, kind, field="token"):
 REDIRECT_URL = "https://app.example.com/signed-in"
 
 
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Shows a redirect as the answer it is (the hosted page's 303 carries the code)."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
 def allow_redirects():
     """Lets every project send magic links (they need an allowed redirect URL)."""
     auth = {"Authorization": f"Bearer {CREDENTIALS.valid_management_token()}"}
@@ -184,6 +191,40 @@ class RealTokens:
         if status != 200:
             return None, None
         return email, outbox_token(email, kind, field)
+
+    def hand_off_code(self, api_key):
+        """A fresh Universal Login code: a new user signs in on the hosted page (the flow's
+        cookie and CSRF token read as a browser would) and the code is taken off the redirect."""
+        email, _ = self.new_user(api_key)
+        if email is None:
+            return None
+        allow_redirects()
+        login_id = None
+        auth = {"Authorization": f"Bearer {CREDENTIALS.valid_management_token()}"}
+        for p in (call("GET", "/v1/projects", headers=auth)[1] or {}).get("projects", []):
+            key_ok = call("GET", "/v1/users?limit=1",
+                          headers={"X-Api-Key": api_key, "X-Login-Id": p["loginId"]})[0] == 200
+            if key_ok:
+                login_id = p["loginId"]
+                break
+        if login_id is None:
+            return None
+        opener = urllib.request.build_opener(NoRedirect)
+        page = opener.open(f"{BASE}/p/{login_id}/login")
+        html = page.read().decode()
+        cookie = page.headers.get("Set-Cookie", "").split(";")[0]
+        field = lambda name: html.split(f'name="{name}" value="')[1].split('"')[0]  # noqa: E731
+        form = urllib.parse.urlencode({"flow": field("flow"), "csrf": field("csrf"),
+                                       "email": email, "password": PASSWORD}).encode()
+        request = urllib.request.Request(f"{BASE}/p/{login_id}/login", data=form, method="POST",
+                                         headers={"Cookie": cookie, "Origin": BASE})
+        try:
+            opener.open(request)
+        except urllib.error.HTTPError as answer:
+            location = answer.headers.get("Location", "")
+            query = urllib.parse.parse_qs(urllib.parse.urlparse(location).query)
+            return query.get("code", [None])[0]
+        return None
 
     def mfa_token(self, api_key):
         """A fresh `mfaToken` of a user with an authenticator app, and the current code."""
@@ -240,6 +281,12 @@ def before_call(context, case, **kwargs):
             body.pop("phone", None)
             body["email"] = email
             body["otp"] = code
+    elif route == ("POST", "/v1/auth/exchange"):
+        code = TOKENS.hand_off_code(api_key)
+        if code:
+            body["code"] = code
+            body.pop("codeVerifier", None)
+            body.pop("redirectUrl", None)
     elif route == ("POST", "/v1/auth/change-password"):
         # The bearer user's password, as long as no earlier case changed it.
         body["currentPassword"] = PASSWORD

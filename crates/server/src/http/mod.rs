@@ -73,11 +73,28 @@ async fn response_headers(req: axum::extract::Request, next: Next, hsts: bool) -
     response
 }
 
-async fn not_found() -> Response {
+/// No such route: a page under the hosted pages' `/p/`, JSON elsewhere.
+async fn not_found(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    if uri.path().starts_with("/p/") {
+        return pages::failure_page(
+            &uri,
+            &headers,
+            axum::http::StatusCode::NOT_FOUND,
+            "not_found",
+        );
+    }
     ApiError::new(ErrorCode::NotFound, "no such route").into_response()
 }
 
-async fn method_not_allowed() -> Response {
+async fn method_not_allowed(uri: axum::http::Uri, headers: axum::http::HeaderMap) -> Response {
+    if uri.path().starts_with("/p/") {
+        return pages::failure_page(
+            &uri,
+            &headers,
+            axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            "not_found",
+        );
+    }
     ApiError::new(
         ErrorCode::MethodNotAllowed,
         "this route does not accept that method",

@@ -1039,3 +1039,40 @@ async fn a_project_name_is_text_on_every_page_u6() {
     assert!(page.html.contains("Acme &lt;script&gt;"));
     app.finish().await;
 }
+
+/// What no handler can answer under /p/ is still a page of ours, never plain text or JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_under_p_is_a_page() {
+    let app = TestApp::spawn_with(Db::Sqlite, with_redirect()).await;
+    let base = format!("{}/p/{}", app.base, app.project.login_id);
+    let client = reqwest::Client::new();
+    for (request, status) in [
+        (client.get(format!("{base}/nope")), StatusCode::NOT_FOUND),
+        (
+            client.put(format!("{base}/login")),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            client
+                .post(format!("{base}/login"))
+                .json(&json!({"flow": "x"})),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            client.get(format!("{base}/login?redirect_url=a&redirect_url=b")),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let resp = request.send().await.unwrap();
+        assert_eq!(resp.status(), status);
+        assert!(resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        assert!(resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'"));
+    }
+    app.finish().await;
+}

@@ -5,7 +5,7 @@
 //! recorded with the token, which was checked against the project's allow-list when the email
 //! was requested.
 
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -15,7 +15,7 @@ use protekt_core::universal::BROWSER;
 use protekt_core::Error;
 use serde::Deserialize;
 
-use super::{message, render, unexpected, Hosted, Look};
+use super::{message, render, unexpected, Hosted, Look, PageForm, PageQuery};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -68,7 +68,7 @@ fn done(look: &Look, title_key: &str, text_key: &str, redirect: Option<String>) 
 pub async fn verify_email_page(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<TokenQuery>,
+    PageQuery(q): PageQuery<TokenQuery>,
 ) -> Response {
     // Looking the token up uses nothing; it tells where the form may lead.
     match state
@@ -91,7 +91,7 @@ pub async fn verify_email_page(
 pub async fn verify_email_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Form(form): Form<VerifyForm>,
+    PageForm(form): PageForm<VerifyForm>,
 ) -> Response {
     match state
         .account
@@ -132,7 +132,7 @@ fn reset_form(
 pub async fn reset_password_page(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<TokenQuery>,
+    PageQuery(q): PageQuery<TokenQuery>,
 ) -> Response {
     match state.account.reset_redirect(&project, &q.token).await {
         Ok(redirect) => reset_form(&look, &project, &q.token, None, redirect.as_deref()),
@@ -144,7 +144,7 @@ pub async fn reset_password_page(
 pub async fn reset_password_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Form(form): Form<ResetForm>,
+    PageForm(form): PageForm<ResetForm>,
 ) -> Response {
     let account = &state.account;
     match account

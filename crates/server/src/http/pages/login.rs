@@ -9,7 +9,7 @@
 //! cookie, and not come from another site (`Origin` / `Sec-Fetch-Site`, SECURITY U2, U3). Every
 //! failure is a page of ours, never a redirect (AS5).
 
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,7 +19,7 @@ use protekt_core::universal::{LoginRequest, Started, Step, UniversalLogin};
 use protekt_core::Error;
 use serde::Deserialize;
 
-use super::{message, render, unexpected, Hosted, Look};
+use super::{message, render, unexpected, Hosted, Look, PageForm, PageQuery};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -269,7 +269,7 @@ fn login_form(
 pub async fn login_page(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<LoginQuery>,
+    PageQuery(q): PageQuery<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
     // Back to the form of a flow under way, if this browser holds it.
@@ -447,7 +447,7 @@ pub async fn login_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<FlowForm>,
+    PageForm(form): PageForm<FlowForm>,
 ) -> Response {
     let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
         Ok(found) => found,
@@ -488,7 +488,7 @@ pub async fn login_submit(
 pub async fn signup_page(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<FlowQuery>,
+    PageQuery(q): PageQuery<FlowQuery>,
     headers: HeaderMap,
 ) -> Response {
     if !project.settings.hosted_signup {
@@ -528,7 +528,7 @@ pub async fn signup_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<FlowForm>,
+    PageForm(form): PageForm<FlowForm>,
 ) -> Response {
     let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
         Ok(found) => found,
@@ -562,7 +562,7 @@ pub async fn code_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<FlowForm>,
+    PageForm(form): PageForm<FlowForm>,
 ) -> Response {
     let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
         Ok(found) => found,
@@ -584,7 +584,7 @@ pub async fn code_submit(
 pub async fn forgot_page(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<FlowQuery>,
+    PageQuery(q): PageQuery<FlowQuery>,
     headers: HeaderMap,
 ) -> Response {
     match resume(&state, &project, &headers, &q.flow).await {
@@ -609,7 +609,7 @@ pub async fn forgot_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<FlowForm>,
+    PageForm(form): PageForm<FlowForm>,
 ) -> Response {
     let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
         Ok(found) => found,
@@ -653,7 +653,7 @@ pub async fn mfa_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
     headers: HeaderMap,
-    Form(form): Form<FlowForm>,
+    PageForm(form): PageForm<FlowForm>,
 ) -> Response {
     let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
         Ok(found) => found,
@@ -729,7 +729,7 @@ pub async fn home(
 pub async fn logout(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<LogoutQuery>,
+    PageQuery(q): PageQuery<LogoutQuery>,
     headers: HeaderMap,
 ) -> Response {
     let browser = Cookie::Session.read(&state, &project.login_id, &headers);

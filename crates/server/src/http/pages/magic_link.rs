@@ -5,7 +5,7 @@
 //! the browser to the app's redirect URL with a fresh single-use token (60 seconds), which the
 //! app's backend exchanges for a session (SECURITY O6).
 
-use axum::extract::{Form, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -13,7 +13,7 @@ use axum::Router;
 use protekt_core::Error;
 use serde::Deserialize;
 
-use super::{message, render, unexpected, Hosted, Look};
+use super::{message, render, unexpected, Hosted, Look, PageForm, PageQuery};
 use crate::app::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -37,7 +37,7 @@ fn invalid_link(look: &Look) -> Response {
 pub async fn magic_link_page(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Query(q): Query<TokenParam>,
+    PageQuery(q): PageQuery<TokenParam>,
 ) -> Response {
     match state.signin.pending_magic_link(&project, &q.token).await {
         Ok(link) => render(
@@ -57,7 +57,7 @@ pub async fn magic_link_page(
 pub async fn magic_link_submit(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
-    Form(form): Form<TokenParam>,
+    PageForm(form): PageForm<TokenParam>,
 ) -> Response {
     match state.signin.confirm_magic_link(&project, &form.token).await {
         Ok(redirect) => Redirect::to(&redirect).into_response(),

@@ -364,6 +364,70 @@ pub(crate) fn message(
     )
 }
 
+/// A page of ours where no handler could answer (no such page, a method it does not take, a
+/// form or query that cannot be read): `what` names its title and text in the catalog.
+pub(crate) fn failure_page(
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    status: StatusCode,
+    what: &str,
+) -> Response {
+    let look = Look {
+        lang: language(uri.query(), headers),
+        project: None,
+    };
+    let text = look.text(&format!("{what}.text"));
+    message(status, &look, &format!("{what}.title"), &text, true)
+}
+
+/// A page's form: one that cannot be read (another content type, a malformed body) is
+/// answered with a page, never plain text.
+pub(crate) struct PageForm<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for PageForm<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Response> {
+        let (uri, headers) = (req.uri().clone(), req.headers().clone());
+        match axum::extract::Form::<T>::from_request(req, state).await {
+            Ok(axum::extract::Form(value)) => Ok(PageForm(value)),
+            Err(_) => Err(failure_page(
+                &uri,
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "bad_form",
+            )),
+        }
+    }
+}
+
+/// A page's query string: one that cannot be read is answered with a page.
+pub(crate) struct PageQuery<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for PageQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(PageQuery(value)),
+            Err(_) => Err(failure_page(
+                &parts.uri,
+                &parts.headers,
+                StatusCode::BAD_REQUEST,
+                "bad_form",
+            )),
+        }
+    }
+}
+
 /// An unexpected failure: logged with its cause, answered with a generic page.
 pub(crate) fn unexpected(look: &Look, page: &str, e: protekt_core::Error) -> Response {
     tracing::error!(error = ?e, page, "hosted page failed");
