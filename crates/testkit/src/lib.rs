@@ -889,6 +889,30 @@ macro_rules! both_dbs {
     };
 }
 
+/// [`both_dbs!`] on an app whose project has `settings`:
+/// `both_dbs_with!(name, settings, |app| async move { … })`.
+#[macro_export]
+macro_rules! both_dbs_with {
+    ($name:ident, $settings:expr, |$app:ident| $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::TestApp::spawn_with($crate::Db::Sqlite, $settings).await;
+                let app = $body.await;
+                app.finish().await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let $app = $crate::TestApp::spawn_with($crate::Db::Postgres, $settings).await;
+                let app = $body.await;
+                app.finish().await;
+            }
+        }
+    };
+}
+
 /// The claims part of a JWT, decoded without verification (tests only).
 pub fn jwt_claims(token: &str) -> Value {
     use base64::Engine;

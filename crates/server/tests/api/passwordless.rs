@@ -3,6 +3,7 @@
 
 use protekt_core::model::ProjectSettings;
 use protekt_testkit::*;
+use protekt_testkit::{both_dbs, both_dbs_with};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -18,26 +19,6 @@ fn with_redirect() -> ProjectSettings {
 }
 
 /// Declares `name::sqlite` and `name::postgres`, each on a fresh app with `settings`.
-macro_rules! both_dbs_with {
-    ($name:ident, $settings:expr, |$app:ident| $body:expr) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let $app = TestApp::spawn_with(Db::Sqlite, $settings).await;
-                let app = $body.await;
-                app.finish().await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let $app = TestApp::spawn_with(Db::Postgres, $settings).await;
-                let app = $body.await;
-                app.finish().await;
-            }
-        }
-    };
-}
 
 /// A client that shows redirects instead of following them.
 fn browser() -> reqwest::Client {

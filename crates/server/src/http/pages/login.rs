@@ -399,6 +399,31 @@ fn stepped(
     }
 }
 
+/// The answer of a submitted step: the next page on success; a refusal shown on the step's own
+/// form (`again`, with the text and status); anything else on a failure page of ours.
+#[allow(clippy::too_many_arguments)]
+fn answered(
+    state: &AppState,
+    look: &Look,
+    project: &Project,
+    flow: &LoginFlow,
+    csrf: &str,
+    page: &str,
+    result: protekt_core::Result<Step>,
+    again: impl FnOnce(&str, StatusCode) -> Response,
+) -> Response {
+    match result {
+        Ok(step) => stepped(state, look, project, flow, csrf, step),
+        Err(Error::Forbidden) => forbidden(look),
+        // The flow's code or MFA token died (used, expired, too many wrong tries): start again.
+        Err(Error::InvalidToken) => expired(look),
+        Err(e) => match refusal(look, &e, project.settings.password_min_length) {
+            Some((status, text)) => again(&text, status),
+            None => unexpected(look, page, e),
+        },
+    }
+}
+
 fn mfa_form(
     look: &Look,
     project: &Project,
@@ -456,33 +481,36 @@ pub async fn login_submit(
     if UniversalLogin::wants_mfa(&flow) {
         return mfa_form(&look, &project, &flow, &csrf, None, None, StatusCode::OK);
     }
+    let universal = &state.universal;
     let result = if form.method == "code" {
-        state
-            .universal
+        universal
             .send_code(&project, &flow, &form.email, None)
             .await
     } else {
-        state
-            .universal
+        universal
             .password(&project, &flow, &form.email, &form.password)
             .await
     };
-    match result {
-        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
-        Err(Error::Forbidden) => forbidden(&look),
-        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
-            Some((status, text)) => login_form(
+    answered(
+        &state,
+        &look,
+        &project,
+        &flow,
+        &csrf,
+        "login",
+        result,
+        |text, status| {
+            login_form(
                 &look,
                 &project,
                 &flow,
                 &csrf,
                 &form.email,
-                Some(&text),
+                Some(text),
                 status,
-            ),
-            None => unexpected(&look, "login", e),
+            )
         },
-    }
+    )
 }
 
 pub async fn signup_page(
@@ -530,32 +558,37 @@ pub async fn signup_submit(
     headers: HeaderMap,
     PageForm(form): PageForm<FlowForm>,
 ) -> Response {
+    if !project.settings.hosted_signup {
+        return cannot_sign_in(&look, StatusCode::NOT_FOUND, "error.signup_closed");
+    }
     let (flow, csrf) = match checked_flow(&state, &project, &look, &headers, &form).await {
         Ok(found) => found,
         Err(page) => return page,
     };
-    match state
+    let result = state
         .universal
         .send_code(&project, &flow, &form.email, Some(&form.password))
-        .await
-    {
-        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
-        Err(Error::Forbidden) => {
-            cannot_sign_in(&look, StatusCode::NOT_FOUND, "error.signup_closed")
-        }
-        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
-            Some((status, text)) => signup_form(
+        .await;
+    answered(
+        &state,
+        &look,
+        &project,
+        &flow,
+        &csrf,
+        "signup",
+        result,
+        |text, status| {
+            signup_form(
                 &look,
                 &project,
                 &flow,
                 &csrf,
                 &form.email,
-                Some(&text),
+                Some(text),
                 status,
-            ),
-            None => unexpected(&look, "signup", e),
+            )
         },
-    }
+    )
 }
 
 pub async fn code_submit(
@@ -569,16 +602,17 @@ pub async fn code_submit(
         Err(page) => return page,
     };
     let email = flow.pending_email.clone().unwrap_or_default();
-    match state.universal.code(&project, &flow, &form.code).await {
-        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
-        Err(Error::InvalidToken) => expired(&look),
-        Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
-            Some((status, text)) => {
-                code_form(&look, &project, &flow, &csrf, &email, Some(&text), status)
-            }
-            None => unexpected(&look, "code", e),
-        },
-    }
+    let result = state.universal.code(&project, &flow, &form.code).await;
+    answered(
+        &state,
+        &look,
+        &project,
+        &flow,
+        &csrf,
+        "code",
+        result,
+        |text, status| code_form(&look, &project, &flow, &csrf, &email, Some(text), status),
+    )
 }
 
 pub async fn forgot_page(
@@ -659,7 +693,8 @@ pub async fn mfa_submit(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let min = project.settings.password_min_length;
+    let again =
+        |text: &str, status| mfa_form(&look, &project, &flow, &csrf, Some(text), None, status);
     if form.resend == "sms" {
         return match state.universal.resend_sms(&project, &flow).await {
             Ok(()) => {
@@ -675,25 +710,14 @@ pub async fn mfa_submit(
                 )
             }
             Err(Error::InvalidToken) => expired(&look),
-            Err(e) => match refusal(&look, &e, min) {
-                Some((status, text)) => {
-                    mfa_form(&look, &project, &flow, &csrf, Some(&text), None, status)
-                }
+            Err(e) => match refusal(&look, &e, project.settings.password_min_length) {
+                Some((status, text)) => again(&text, status),
                 None => unexpected(&look, "mfa", e),
             },
         };
     }
-    match state.universal.mfa(&project, &flow, &form.code).await {
-        Ok(step) => stepped(&state, &look, &project, &flow, &csrf, step),
-        // The MFA token died (five wrong codes, or its five minutes): sign in again.
-        Err(Error::InvalidToken) => expired(&look),
-        Err(e) => match refusal(&look, &e, min) {
-            Some((status, text)) => {
-                mfa_form(&look, &project, &flow, &csrf, Some(&text), None, status)
-            }
-            None => unexpected(&look, "mfa", e),
-        },
-    }
+    let result = state.universal.mfa(&project, &flow, &form.code).await;
+    answered(&state, &look, &project, &flow, &csrf, "mfa", result, again)
 }
 
 /// The signed-in page: who the browser is signed in as, and a way out. Without a live browser
