@@ -18,8 +18,6 @@ fn with_redirect() -> ProjectSettings {
     }
 }
 
-/// Declares `name::sqlite` and `name::postgres`, each on a fresh app with `settings`.
-
 /// A client that shows redirects instead of following them.
 fn browser() -> reqwest::Client {
     reqwest::Client::builder()
