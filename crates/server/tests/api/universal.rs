@@ -3,8 +3,8 @@
 //! tests/browser.
 
 use protekt_core::model::ProjectSettings;
-use protekt_testkit::*;
 use protekt_testkit::both_dbs_with;
+use protekt_testkit::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::collections::HashMap;
