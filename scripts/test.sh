@@ -45,6 +45,11 @@ fi
 python3 tests/contract/run.py --bin target/debug/protekt --seed 1 --max-time 180
 
 # Hosted pages in a real browser: Debian's Chromium (never a downloaded one), driven by
-# playwright-core, against the same binary.
+# playwright-core, against the same binary, on SQLite and then on PostgreSQL (a fresh database
+# per server, made and dropped with psql at TEST_POSTGRES_URL or 127.0.0.1:5432). The Universal
+# Login test redeems codes with the Node SDK built above (sdk/node/dist).
 command -v chromium >/dev/null || { apt-get update && apt-get install -y chromium; }
-(cd tests/browser && npm ci --no-audit --no-fund && PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test)
+command -v psql >/dev/null || { apt-get update && apt-get install -y postgresql-client; }
+(cd tests/browser && npm ci --no-audit --no-fund \
+  && PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test \
+  && PROTEKT_TEST_DATABASE=postgres PROTEKT_BIN="$PWD/../../target/debug/protekt" npm test)

@@ -2,9 +2,14 @@
 // playwright-core (never a downloaded browser). The binary is $PROTEKT_BIN, else
 // ../../target/debug/protekt; the tests never build it. Emails land in the server's dev outbox,
 // which the tests read.
+//
+// The database is SQLite in the server's data dir, or with PROTEKT_TEST_DATABASE=postgres a fresh
+// PostgreSQL database per server (created and dropped with `psql`) on the server at
+// TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres (as the Rust tests).
 
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -39,6 +44,39 @@ function serverEnv() {
   return env;
 }
 
+/** Which database the servers use: `sqlite` (default) or `postgres` (PROTEKT_TEST_DATABASE). */
+export const DATABASE = (process.env.PROTEKT_TEST_DATABASE ?? 'sqlite').toLowerCase();
+if (!['sqlite', 'postgres'].includes(DATABASE)) {
+  throw new Error(`PROTEKT_TEST_DATABASE must be sqlite or postgres, not ${DATABASE}`);
+}
+
+/** The PostgreSQL URL `admin` with its database swapped for `name`. */
+function withDatabase(admin, name) {
+  const url = new URL(admin);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/**
+ * A fresh PostgreSQL database for one server: `{ url, drop() }`. `psql` (PostgreSQL's client),
+ * not an npm driver: the suite has no database dependency of its own.
+ */
+async function postgresDatabase() {
+  const admin = process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = `protekt_browser_${process.pid}_${randomBytes(6).toString('hex')}`;
+  const psql = (sql) => run('psql', [admin, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql]);
+  try {
+    await psql(`create database "${name}"`);
+  } catch (err) {
+    throw new Error(`PROTEKT_TEST_DATABASE=postgres needs PostgreSQL at ${admin} and psql: ${err.stderr ?? err.message}`);
+  }
+  return {
+    url: withDatabase(admin, name),
+    // WITH (FORCE): the server's pool may not have let go of every connection yet.
+    drop: () => psql(`drop database if exists "${name}" with (force)`),
+  };
+}
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -51,8 +89,8 @@ export function freePort() {
 }
 
 /** `protekt serve` on `port` until /healthz answers; `{ child, output, exited }`, or a throw. */
-async function serve(bin, dataDir, port) {
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+async function serve(bin, dbArgs, port) {
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, ...dbArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: serverEnv(),
   });
@@ -79,22 +117,30 @@ async function serve(bin, dataDir, port) {
 }
 
 /**
- * `protekt serve` on a fresh data dir with one project whose settings are `settings`.
- * Returns `{ baseUrl, loginId, api(route, body), email(to, kind), link(...), logs(), stop() }`.
+ * `protekt serve` on a fresh data dir (and a fresh database, see DATABASE) with one project whose
+ * settings are `settings`.
+ * Returns `{ baseUrl, loginId, apiKey, database, api(route, body, bearer), email(to, kind), link(...), logs(), stop() }`.
  */
 export async function startServer(settings = {}) {
   const bin = await binary();
   const dataDir = mkdtempSync(path.join(tmpdir(), 'protekt-browser-'));
-  const cli = async (...args) => (await run(bin, [...args, '--data-dir', dataDir], { env: serverEnv() })).stdout;
+  let database = null;
   let server;
+  const cleanUp = async () => {
+    rmSync(dataDir, { recursive: true, force: true });
+    await database?.drop();
+  };
   try {
+    if (DATABASE === 'postgres') database = await postgresDatabase();
+    const dbArgs = ['--data-dir', dataDir, ...(database ? ['--database-url', database.url] : [])];
+    const cli = async (...args) => (await run(bin, [...args, ...dbArgs], { env: serverEnv() })).stdout;
     const project = JSON.parse((await cli('project', 'create', '--name', 'Browser Test', '--json')).trim().split('\n').pop());
     const token = (await cli('token', 'create', '--name', 'browser-tests')).match(/mt_\S+/)?.[0];
     assert.ok(token, 'protekt token create printed a management token');
     let port;
     for (let attempt = 0; attempt < 3; attempt++) {
       port = await freePort();
-      server = await serve(await binary(), dataDir, port);
+      server = await serve(await binary(), dbArgs, port);
       if (server.exited === null) break; // else the port was taken meanwhile: another one
     }
     if (server.exited !== null) throw new Error(`protekt serve exited ${JSON.stringify(server.exited)}:\n${server.output}`);
@@ -106,10 +152,12 @@ export async function startServer(settings = {}) {
     });
     if (!patched.ok) throw new Error(`settings refused: ${await patched.text()}`);
 
-    const api = async (route, body) => {
+    const api = async (route, body, bearer) => {
+      const headers = { 'x-api-key': project.apiKey, 'content-type': 'application/json' };
+      if (bearer) headers.authorization = `Bearer ${bearer}`;
       const res = await fetch(`${baseUrl}${route}`, {
         method: body === undefined ? 'GET' : 'POST',
-        headers: { 'x-api-key': project.apiKey, 'content-type': 'application/json' },
+        headers,
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       return { status: res.status, body: await res.json() };
@@ -133,7 +181,14 @@ export async function startServer(settings = {}) {
     return {
       baseUrl,
       loginId: project.loginId,
-      /** A JSON call to /v1 with the project's API key (POST when there is a body): `{ status, body }`. */
+      /** The project's API key (what the app's backend holds). */
+      apiKey: project.apiKey,
+      /** `sqlite` or `postgres`. */
+      database: DATABASE,
+      /**
+       * A JSON call to /v1 with the project's API key (POST when there is a body), and the user's
+       * access token as a Bearer when given: `{ status, body }`.
+       */
       api,
       /** Waits for the newest email of `kind` to `to` in the dev outbox. */
       email,
@@ -154,7 +209,7 @@ export async function startServer(settings = {}) {
       async stop() {
         server.child.kill('SIGTERM');
         await server.exit;
-        rmSync(dataDir, { recursive: true, force: true });
+        await cleanUp();
       },
     };
   } catch (err) {
@@ -162,19 +217,27 @@ export async function startServer(settings = {}) {
       server.child.kill('SIGTERM');
       await server.exit;
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    await cleanUp();
     throw err;
   }
 }
 
 /**
  * A stand-in for the customer's app on loopback, where hosted pages send the browser back to:
- * it records the requests it gets (`{ method, url, referer }`) and answers a small page.
+ * it records the requests it gets (`{ method, url, referer }`) and answers a small page, or a
+ * 302 to where `redirect(path, location)` said (how the app sends the browser to sign in).
  */
 export async function startApp() {
   const hits = [];
+  const redirects = new Map();
   const server = http.createServer((req, res) => {
     hits.push({ method: req.method, url: req.url, referer: req.headers.referer });
+    const location = redirects.get(req.url);
+    if (location) {
+      res.writeHead(302, { location });
+      res.end();
+      return;
+    }
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end('<!doctype html><title>App</title><h1>Welcome back to the app</h1>');
   });
@@ -184,6 +247,8 @@ export async function startApp() {
     origin,
     url: (p) => `${origin}${p}`,
     hits,
+    /** From now on GET `path` answers a 302 to `location`. */
+    redirect: (path, location) => redirects.set(path, location),
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
 }
@@ -206,11 +271,12 @@ export function launchBrowser() {
 }
 
 /**
- * A page in a new browser context that records every Content-Security-Policy violation: Chromium
- * reports them on the console, and a `securitypolicyviolation` listener logs them there too.
+ * A page in a new browser context (`contextOptions` are Playwright's) that records every
+ * Content-Security-Policy violation: Chromium reports them on the console, and a
+ * `securitypolicyviolation` listener logs them there too.
  */
-export async function watchedPage(browser) {
-  const context = await browser.newContext();
+export async function watchedPage(browser, contextOptions = {}) {
+  const context = await browser.newContext(contextOptions);
   const violations = [];
   const watch = (page) =>
     page.on('console', (msg) => {
@@ -242,6 +308,15 @@ export async function assertArrived(page, app, url, violations) {
   assert.equal(page.url(), url);
   const path = new URL(url).pathname;
   assert.ok(app.hits.some((h) => h.method === 'GET' && h.url === path), `the app got GET ${path}`);
+}
+
+/**
+ * The one-time token (or flow id) of a link has left the address bar: the page's script replaces
+ * the URL, keeping only the language (`?lang=`).
+ */
+export function assertTokenGone(page) {
+  const left = [...new URL(page.url()).searchParams.keys()].filter((k) => k !== 'lang');
+  assert.deepEqual(left, [], `the token is still in ${page.url()}`);
 }
 
 /**

@@ -326,19 +326,25 @@ async fn resume(
         .ok()
 }
 
-/// A form from another site is refused before anything else (SECURITY U2): its `Origin` must
-/// be ours, or (browsers that send no `Origin`) `Sec-Fetch-Site` must not say cross-site.
+/// A form from another site is refused before anything else (SECURITY U2). A real `Origin`
+/// must be ours. Our pages send no referrer, so browsers post their forms with `Origin: null`:
+/// then (and when there is no `Origin` at all) `Sec-Fetch-Site`, where the browser sends it,
+/// must say `same-origin`. The CSRF token and the flow's cookie are checked after this anyway.
 fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
     let ours = url::Url::parse(&state.public_url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .filter(|o| *o != "null");
+    if let Some(origin) = origin {
         return origin != ours;
     }
-    matches!(
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-        Some("cross-site" | "same-site")
-    )
+    headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|site| site != "same-origin")
 }
 
 /// The flow a form belongs to, with its CSRF token, or the page that refuses the form.
