@@ -22,6 +22,7 @@ LAYERS = [
     ("sessions", ["auth"]),
     ("rules", ["account", "mfa", "projects", "users"]),
     ("entry points", ["signin", "operator"]),
+    ("browser flows", ["universal"]),
 ]
 LAYER_OF = {m: i for i, (_, mods) in enumerate(LAYERS) for m in mods}
 
