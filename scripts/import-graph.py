@@ -23,6 +23,7 @@ LAYERS = [
     ("rules", ["account", "mfa", "projects", "users"]),
     ("entry points", ["signin", "operator"]),
     ("browser flows", ["universal"]),
+    ("OpenID provider", ["oauth"]),
 ]
 LAYER_OF = {m: i for i, (_, mods) in enumerate(LAYERS) for m in mods}
 

@@ -112,7 +112,8 @@ pub struct TokenRequest {
     pub token: String,
 }
 
-/// The claims of a verified access token.
+/// The claims of a verified access token. A client-credentials (M2M) token has no user:
+/// `sub` is the client, and it carries no `sid`, `amr`, `aal` nor user claims.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Claims {
     pub iss: String,
@@ -121,24 +122,39 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub jti: String,
-    pub sid: String,
-    pub amr: Vec<String>,
-    pub aal: String,
+    /// The session (absent for an M2M token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aal: Option<String>,
     /// Absent for a phone-only user.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
-    pub email_verified: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// The user's phone number (OIDC `phone_number`), when they have one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
+    /// The OAuth client the token was issued to (RFC 9068), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scope granted to that client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyResponse {
-    pub user: User,
+    /// The token's user; `null` for a client-credentials (M2M) token.
+    pub user: Option<User>,
+    /// The client of a client-credentials (M2M) token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<crate::VerifiedClient>,
     pub claims: Claims,
 }
 

@@ -7,6 +7,7 @@
 
 mod account;
 mod auth;
+mod clients;
 mod error;
 mod json;
 mod mfa;
@@ -18,6 +19,7 @@ mod users;
 
 pub use account::*;
 pub use auth::*;
+pub use clients::*;
 pub use error::*;
 pub use mfa::*;
 pub use passwordless::*;

@@ -16,10 +16,10 @@ use crate::error::{Error, Result};
 use crate::ids::{new_id, new_refresh_token, secret_hash};
 use crate::limits::{Class, Limiter};
 use crate::model::{
-    Aal, Amr, AuditKind, Project, SessionId, SessionInfo, SessionView, User, UserId,
+    Aal, Amr, AuditKind, ClientId, Project, SessionId, SessionInfo, SessionView, User, UserId,
 };
 use crate::store::sessions::{LoginStamp, NewSession};
-use crate::store::RefreshRow;
+use crate::store::{RefreshRow, Redeem};
 use crate::store::Store;
 use crate::tokens::{AccessClaims, TokenService};
 
@@ -152,7 +152,7 @@ impl AuthService {
             )
             .await?;
         let access_token = self
-            .sign(project, user, &session_id, amr, aal, ttl, now)
+            .sign(project, user, &session_id, amr, aal, None, ttl, now)
             .await?;
         Ok(Tokens {
             session_id,
@@ -162,17 +162,19 @@ impl AuthService {
         })
     }
 
-    /// New tokens for a live session, for an app it is handed to (Universal Login): an access
-    /// token with the session's `amr` and `aal`, and a refresh token of a family of its own.
-    /// The hand-off code `code_hash` is used up with them, atomically: `None` if it was used
-    /// already (a replay, which the caller answers by ending the session).
+    /// New tokens for a live session, for an app it is handed to (Universal Login) or an OAuth
+    /// client (`client`: its id and granted scope): an access token with the session's `amr`
+    /// and `aal`, and a refresh token of a family of its own. `redeem` (the code, or the
+    /// approved device request) is used up with them, atomically: `None` if it was used already
+    /// (a replay, which the caller answers by ending the session).
     pub async fn tokens_for_session(
         &self,
         project: &Project,
         session_id: &SessionId,
         token_expiry: Option<u64>,
-        code_hash: &str,
-    ) -> Result<Option<(User, Tokens)>> {
+        redeem: Redeem<'_>,
+        client: Option<(&ClientId, &str)>,
+    ) -> Result<Option<(Arc<SessionView>, Tokens)>> {
         let ttl = token_ttl(project, token_expiry)?;
         let now = self.clock.now();
         let view = self
@@ -194,7 +196,8 @@ impl AuthService {
                 session_id,
                 &secret_hash(&refresh_token),
                 view.expires_at,
-                Some(code_hash),
+                redeem,
+                client,
                 now,
             )
             .await?;
@@ -203,7 +206,7 @@ impl AuthService {
         }
         let access_token = self
             .sign(
-                project, &view.user, session_id, &view.amr, view.aal, ttl, now,
+                project, &view.user, session_id, &view.amr, view.aal, client, ttl, now,
             )
             .await?;
         let tokens = Tokens {
@@ -212,7 +215,22 @@ impl AuthService {
             refresh_token,
             expires_in: ttl,
         };
-        Ok(Some((view.user.clone(), tokens)))
+        Ok(Some((view, tokens)))
+    }
+
+    /// The live session with this id, if any (not ended, expired or idle, its user enabled).
+    pub async fn live_view(
+        &self,
+        project: &Project,
+        session_id: &SessionId,
+    ) -> Result<Option<Arc<SessionView>>> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .sessions()
+            .view(&project.id, session_id)
+            .await?
+            .filter(|v| v.is_live(now, idle_ms(project)) && !v.user.disabled))
     }
 
     /// Whether a session is live (not ended, expired or idle, its user enabled).
@@ -243,6 +261,7 @@ impl AuthService {
         session_id: &SessionId,
         amr: &[Amr],
         aal: Aal,
+        client: Option<(&ClientId, &str)>,
         ttl: u64,
         now: Millis,
     ) -> Result<String> {
@@ -262,6 +281,8 @@ impl AuthService {
             email_verified: user.email_verified,
             phone_number: user.phone.clone(),
             phone_number_verified: user.phone.as_ref().map(|_| user.phone_verified),
+            client_id: client.map(|c| c.0.to_string()),
+            scope: client.map(|c| c.1.to_owned()),
         };
         self.tokens.issue(project, &claims, now).await
     }
@@ -394,14 +415,16 @@ impl AuthService {
         Ok(count)
     }
 
-    /// Rotates a refresh token (see the module docs).
+    /// Rotates a refresh token (see the module docs). A token issued to an OAuth client works
+    /// only for that client (`oauth_client`), and one of the project's own API only there.
     pub async fn refresh(
         &self,
         project: &Project,
         refresh_token: &str,
         token_expiry: Option<u64>,
         client: &ClientInfo,
-    ) -> Result<Tokens> {
+        oauth_client: Option<&ClientId>,
+    ) -> Result<(Arc<SessionView>, RefreshRow, Tokens)> {
         let ttl = token_ttl(project, token_expiry)?;
         let now = self.clock.now();
         let found = match refresh_token.len() {
@@ -413,6 +436,7 @@ impl AuthService {
             }
             _ => None,
         };
+        let found = found.filter(|row| row.client_id.as_ref() == oauth_client);
         let Some(row) = found else {
             // Unknown tokens are counted per end-user address (SECURITY L2); known ones never
             // are, since every live session refreshes.
@@ -442,6 +466,7 @@ impl AuthService {
         let successor = self.tokens.refresh_successor(refresh_token);
         self.rotate(project, refresh_token, &row, &successor, &view.user.id, now)
             .await?;
+        let scope = row.scope.as_deref().unwrap_or_default();
         let access_token = self
             .sign(
                 project,
@@ -449,16 +474,18 @@ impl AuthService {
                 &row.session_id,
                 &view.amr,
                 view.aal,
+                row.client_id.as_ref().map(|c| (c, scope)),
                 ttl,
                 now,
             )
             .await?;
-        Ok(Tokens {
+        let tokens = Tokens {
             session_id: row.session_id.clone(),
             access_token,
             refresh_token: successor,
             expires_in: ttl,
-        })
+        };
+        Ok((view, row, tokens))
     }
 
     /// Marks `row` used with `successor` as its successor (of concurrent rotations exactly one

@@ -17,6 +17,7 @@ pub mod limits;
 pub mod metadata;
 pub mod mfa;
 pub mod model;
+pub mod oauth;
 pub mod operator;
 pub mod password;
 pub mod projects;

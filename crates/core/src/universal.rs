@@ -25,7 +25,8 @@ use crate::crypto::{hmac_sha256, MasterKey};
 use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
 use crate::mfa::MfaService;
-use crate::model::{LoginFlow, Project, Redemption, SessionId, User};
+use crate::model::{LoginFlow, OAuthRequest, Project, Redemption, SessionId, User};
+use crate::store::Redeem;
 use crate::signin::{SignInOutcome, SignInService};
 use crate::store::Store;
 
@@ -49,8 +50,16 @@ pub struct LoginRequest {
     pub state: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
-    /// `login`: ask for the credentials even with a live browser session.
+    /// `login`: ask for the credentials even with a live browser session. For an OAuth client
+    /// also `none` (never show a page: an error instead) and `consent` (ask again).
     pub prompt: Option<String>,
+    /// An OAuth client's request (`redirect_url` was then matched against the client's
+    /// redirect URIs, not the project's allow-list).
+    pub oauth: Option<OAuthRequest>,
+    /// OIDC `max_age`: a browser session older than this many seconds signs in again.
+    pub max_age: Option<u64>,
+    /// OIDC `login_hint`: the address to fill in on the form.
+    pub login_hint: Option<String>,
 }
 
 /// How a visit to the login page goes on.
@@ -63,7 +72,19 @@ pub enum Started {
         flow: Box<LoginFlow>,
         csrf: String,
         binding: String,
+        /// The address to fill in (`login_hint`).
+        hint: Option<String>,
     },
+    /// The browser's session is live but a third-party client needs the user's consent: show
+    /// the consent form for this flow.
+    Consent {
+        flow: Box<LoginFlow>,
+        csrf: String,
+        binding: String,
+        asking: Asking,
+    },
+    /// `prompt=none` could not be honoured: back to the client with an error.
+    Refused { location: String },
 }
 
 /// How a submitted step goes on.
@@ -78,6 +99,21 @@ pub enum Step {
     Mfa,
     /// A code went to this address (if it may sign in there): show the code form.
     Code { email: String },
+    /// Signed in (set `browser_session` as the browser's cookie), and a third-party client
+    /// asks for the user's consent: show the consent form (same flow and CSRF token).
+    Consent {
+        browser_session: String,
+        asking: Asking,
+    },
+}
+
+/// Who asks whom for consent: shown on the consent page.
+#[derive(Debug, Clone)]
+pub struct Asking {
+    /// The client's name.
+    pub client: String,
+    /// The signed-in user, as they know themselves (email or phone).
+    pub user: String,
 }
 
 #[derive(Clone)]
@@ -92,20 +128,30 @@ pub struct UniversalLogin {
 }
 
 /// PKCE S256 (RFC 7636): base64url(SHA-256(verifier)).
-fn s256(verifier: &str) -> String {
+pub(crate) fn s256(verifier: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
-/// `url` with `code` and, if any, `state` added to its query.
-fn with_code(url: &str, code: &str, state: Option<&str>) -> Result<String> {
+/// `url` with `pairs` and, if any, `state` and the issuer (RFC 9207) added to its query.
+pub fn with_query(
+    url: &str,
+    pairs: &[(&str, &str)],
+    state: Option<&str>,
+    iss: Option<&str>,
+) -> Result<String> {
     let mut url = url::Url::parse(url)
         .map_err(|e| Error::Internal(anyhow::anyhow!("stored redirect URL: {e}")))?;
     {
         let mut query = url.query_pairs_mut();
-        query.append_pair("code", code);
+        for (k, v) in pairs {
+            query.append_pair(k, v);
+        }
         if let Some(state) = state {
             query.append_pair("state", state);
+        }
+        if let Some(iss) = iss {
+            query.append_pair("iss", iss);
         }
     }
     Ok(url.to_string())
@@ -147,8 +193,15 @@ impl UniversalLogin {
         project: &Project,
         req: &LoginRequest,
     ) -> Result<(String, Option<String>, Option<String>)> {
-        let redirect =
-            crate::account::AccountService::check_redirect(project, req.redirect_url.as_deref())?
+        let redirect = match &req.oauth {
+            // Matched against the client's redirect URIs by the provider.
+            Some(_) => req.redirect_url.clone(),
+            None => crate::account::AccountService::check_redirect(
+                project,
+                req.redirect_url.as_deref(),
+            )?,
+        };
+        let redirect = redirect
                 .or_else(|| project.settings.default_redirect().map(str::to_owned))
                 .ok_or_else(|| {
                     Error::not_allowed(
@@ -187,7 +240,8 @@ impl UniversalLogin {
     }
 
     /// A visit to the login page: straight back to the app if the browser's session is live
-    /// (and the app did not ask for `prompt=login`), else a new flow for the form.
+    /// (and the app did not ask for `prompt=login`, nor `max_age` is past), else a new flow for
+    /// the form (or the consent form, for a third-party client the user has not consented to).
     pub async fn start(
         &self,
         project: &Project,
@@ -195,42 +249,233 @@ impl UniversalLogin {
         browser_session: Option<&str>,
     ) -> Result<Started> {
         let (redirect, state, challenge) = Self::check(project, req)?;
-        if req.prompt.as_deref() != Some("login") {
-            if let Some(session_id) = self.browser_session(project, browser_session).await? {
+        let prompt = req.prompt.as_deref();
+        let iss = req.oauth.as_ref().map(|_| self.auth.tokens().issuer(project));
+        let refuse = |error: &str| -> Result<Started> {
+            Ok(Started::Refused {
+                location: with_query(&redirect, &[("error", error)], state.as_deref(), iss.as_deref())?,
+            })
+        };
+        let live = match self.browser_session(project, browser_session).await? {
+            Some(session_id) if prompt != Some("login") => {
+                self.auth.live_view(project, &session_id).await?
+            }
+            _ => None,
+        };
+        let now = self.clock.now();
+        let live = live.filter(|view| {
+            req.max_age
+                .is_none_or(|max| now - view.created_at <= (max as i64).saturating_mul(1000))
+        });
+        let mut consent = None;
+        if let Some(view) = &live {
+            consent = self
+                .needs_consent(project, &view.user, req.oauth.as_ref(), prompt)
+                .await?;
+            if consent.is_none() {
                 let location = self
                     .hand_off(
                         project,
-                        &session_id,
+                        &view.session_id,
                         &redirect,
                         state.as_deref(),
                         challenge.as_deref(),
+                        req.oauth.as_ref(),
                     )
                     .await?;
                 return Ok(Started::HandedOff { location });
             }
         }
+        if prompt == Some("none") {
+            return refuse(if live.is_some() {
+                "consent_required"
+            } else {
+                "login_required"
+            });
+        }
+        let (flow, csrf, binding) = self
+            .new_flow(project, redirect, state, challenge, req.oauth.clone(), false)
+            .await?;
+        Ok(if let Some(asking) = consent {
+            Started::Consent {
+                flow,
+                csrf,
+                binding,
+                asking,
+            }
+        } else {
+            Started::Form {
+                flow,
+                csrf,
+                binding,
+                hint: req.login_hint.clone().filter(|h| h.len() <= 320),
+            }
+        })
+    }
+
+    /// A sign-in that ends on one of our own pages (`return_to`, the device page), not with a
+    /// code for an app.
+    pub async fn start_hosted(
+        &self,
+        project: &Project,
+        return_to: String,
+    ) -> Result<(Box<LoginFlow>, String, String)> {
+        self.new_flow(project, return_to, None, None, None, true).await
+    }
+
+    async fn new_flow(
+        &self,
+        project: &Project,
+        redirect_url: String,
+        state: Option<String>,
+        code_challenge: Option<String>,
+        oauth: Option<OAuthRequest>,
+        hosted_return: bool,
+    ) -> Result<(Box<LoginFlow>, String, String)> {
         let now = self.clock.now();
         let binding = new_refresh_token();
         let flow = LoginFlow {
             id: crate::ids::new_id("flow"),
             binding_hash: secret_hash(&binding),
-            redirect_url: redirect,
+            redirect_url,
             state,
-            code_challenge: challenge,
+            code_challenge,
             mfa_token: None,
             pending_email: None,
             pending_password_hash: None,
+            oauth,
+            hosted_return,
             expires_at: now + FLOW_TTL_MS,
         };
         self.store
             .universal()
             .insert_flow(&project.id, &flow, now)
             .await?;
-        Ok(Started::Form {
-            csrf: self.csrf(&flow.id, &binding),
-            flow: Box::new(flow),
-            binding,
+        let csrf = self.csrf(&flow.id, &binding);
+        Ok((Box::new(flow), csrf, binding))
+    }
+
+    /// Whether a third-party client must ask `user` before it gets a code (and then who asks
+    /// whom): the user has not consented to every scope it asks for, or it asked again
+    /// (`prompt=consent`). First-party clients never ask (SECURITY AS8).
+    async fn needs_consent(
+        &self,
+        project: &Project,
+        user: &User,
+        oauth: Option<&OAuthRequest>,
+        prompt: Option<&str>,
+    ) -> Result<Option<Asking>> {
+        let Some(oauth) = oauth else {
+            return Ok(None);
+        };
+        let Some(client) = self.store.oauth().client(&project.id, &oauth.client_id).await? else {
+            return Err(Error::InvalidToken);
+        };
+        if client.first_party {
+            return Ok(None);
+        }
+        let asking = Asking {
+            client: client.name.clone(),
+            user: user.email.clone().or(user.phone.clone()).unwrap_or_default(),
+        };
+        if prompt == Some("consent") {
+            return Ok(Some(asking));
+        }
+        let granted = self
+            .store
+            .oauth()
+            .grant(&project.id, &user.id, &oauth.client_id)
+            .await?
+            .unwrap_or_default();
+        let covered = oauth
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .all(|s| granted.iter().any(|g| g == s));
+        Ok((!covered).then_some(asking))
+    }
+
+    /// Who asks whom on the consent form of `flow`, for a browser signed in by `cookie`.
+    pub async fn asking(
+        &self,
+        project: &Project,
+        flow: &LoginFlow,
+        cookie: Option<&str>,
+    ) -> Result<Asking> {
+        let oauth = flow.oauth.as_ref().ok_or(Error::InvalidToken)?;
+        let session_id = self
+            .browser_session(project, cookie)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let view = self
+            .auth
+            .live_view(project, &session_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let client = self
+            .store
+            .oauth()
+            .client(&project.id, &oauth.client_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        Ok(Asking {
+            client: client.name,
+            user: view.user.email.clone().or(view.user.phone.clone()).unwrap_or_default(),
         })
+    }
+
+    /// The user's answer on the consent form of `flow` (a browser signed in by `cookie`):
+    /// allowed, the consent is recorded and the client gets its code; denied, it gets
+    /// `access_denied`. Either way the flow ends; returns where the browser goes.
+    pub async fn consent(
+        &self,
+        project: &Project,
+        flow: &LoginFlow,
+        cookie: Option<&str>,
+        allow: bool,
+    ) -> Result<String> {
+        let oauth = flow.oauth.as_ref().ok_or(Error::InvalidToken)?;
+        let session_id = self
+            .browser_session(project, cookie)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let view = self
+            .auth
+            .live_view(project, &session_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        self.store
+            .universal()
+            .delete_flow(&project.id, &flow.id)
+            .await?;
+        let iss = self.auth.tokens().issuer(project);
+        if !allow {
+            return with_query(
+                &flow.redirect_url,
+                &[("error", "access_denied")],
+                flow.state.as_deref(),
+                Some(&iss),
+            );
+        }
+        let scopes: Vec<String> = oauth
+            .scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        self.store
+            .oauth()
+            .put_grant(&project.id, &view.user.id, &oauth.client_id, &scopes, self.clock.now())
+            .await?;
+        self.hand_off(
+            project,
+            &session_id,
+            &flow.redirect_url,
+            flow.state.as_deref(),
+            flow.code_challenge.as_deref(),
+            Some(oauth),
+        )
+        .await
     }
 
     /// A flow named by a link of its pages, with its CSRF token, if `binding` (this browser's
@@ -264,7 +509,7 @@ impl UniversalLogin {
     }
 
     /// The live session a browser's cookie names, if any.
-    async fn browser_session(
+    pub async fn browser_session(
         &self,
         project: &Project,
         cookie: Option<&str>,
@@ -315,6 +560,18 @@ impl UniversalLogin {
             return Err(Error::Forbidden);
         }
         Ok(flow)
+    }
+
+    /// A CSRF token for a form of ours that is not a flow's (`purpose` names it), bound to this
+    /// browser's cookie `binding` (SECURITY U2).
+    pub fn page_csrf(&self, purpose: &str, binding: &str) -> String {
+        self.csrf(purpose, binding)
+    }
+
+    /// Whether `token` is the CSRF token of `purpose` for this browser.
+    pub fn page_csrf_ok(&self, purpose: &str, binding: &str, token: &str) -> bool {
+        subtle::ConstantTimeEq::ct_eq(self.csrf(purpose, binding).as_bytes(), token.as_bytes())
+            .into()
     }
 
     /// The CSRF token of a flow for this browser (to render the flow's next form).
@@ -456,23 +713,39 @@ impl UniversalLogin {
                 &secret_hash(&browser_session),
             )
             .await?;
+        if let Some(view) = self.auth.live_view(project, &tokens.session_id).await? {
+            if let Some(asking) = self
+                .needs_consent(project, &view.user, flow.oauth.as_ref(), None)
+                .await?
+            {
+                return Ok(Step::Consent {
+                    browser_session,
+                    asking,
+                });
+            }
+        }
         universal.delete_flow(&project.id, &flow.id).await?;
-        let location = self
-            .hand_off(
+        let location = if flow.hosted_return {
+            flow.redirect_url.clone()
+        } else {
+            self.hand_off(
                 project,
                 &tokens.session_id,
                 &flow.redirect_url,
                 flow.state.as_deref(),
                 flow.code_challenge.as_deref(),
+                flow.oauth.as_ref(),
             )
-            .await?;
+            .await?
+        };
         Ok(Step::Done {
             location,
             browser_session,
         })
     }
 
-    /// Issues a code for `session_id` and returns where the browser goes with it.
+    /// Issues a code for `session_id` and returns where the browser goes with it (with the
+    /// issuer too, for an OAuth client: RFC 9207).
     async fn hand_off(
         &self,
         project: &Project,
@@ -480,6 +753,7 @@ impl UniversalLogin {
         redirect: &str,
         state: Option<&str>,
         challenge: Option<&str>,
+        oauth: Option<&OAuthRequest>,
     ) -> Result<String> {
         let now = self.clock.now();
         let code = new_refresh_token();
@@ -491,11 +765,13 @@ impl UniversalLogin {
                 session_id,
                 redirect,
                 challenge,
+                oauth,
                 now + CODE_TTL_MS,
                 now,
             )
             .await?;
-        with_code(redirect, &code, state)
+        let iss = oauth.map(|_| self.auth.tokens().issuer(project));
+        with_query(redirect, &[("code", &code)], state, iss.as_deref())
     }
 
     /// Redeems a code for tokens (`POST /v1/auth/exchange`). The PKCE verifier must match the
@@ -519,7 +795,9 @@ impl UniversalLogin {
             .code(&project.id, &code_hash, now)
             .await?
         {
-            Redemption::Fresh(found) => found,
+            // An OAuth client's code is redeemed at the token endpoint only.
+            Redemption::Fresh(found) if found.oauth.is_none() => found,
+            Redemption::Fresh(_) => return Err(Error::InvalidToken),
             Redemption::Replayed(session_id) => {
                 return Err(self.replayed(project, &session_id).await)
             }
@@ -541,10 +819,16 @@ impl UniversalLogin {
         }
         match self
             .auth
-            .tokens_for_session(project, &found.session_id, token_expiry, &code_hash)
+            .tokens_for_session(
+                project,
+                &found.session_id,
+                token_expiry,
+                Redeem::Code(&code_hash),
+                None,
+            )
             .await?
         {
-            Some(handed) => Ok(handed),
+            Some((view, tokens)) => Ok((view.user.clone(), tokens)),
             // Another redemption of the code won the race: this one is a replay.
             None => Err(self.replayed(project, &found.session_id).await),
         }
@@ -552,7 +836,7 @@ impl UniversalLogin {
 
     /// A code redeemed again: the session it was issued for ends, and with it every token
     /// the first redemption bought (RFC 9700 §4.1.2, SECURITY AS2).
-    async fn replayed(&self, project: &Project, session_id: &SessionId) -> Error {
+    pub async fn replayed(&self, project: &Project, session_id: &SessionId) -> Error {
         tracing::warn!(session_id = %session_id, "an authorization code was redeemed twice; its session ends");
         if let Err(e) = self.auth.end_session(project, session_id).await {
             return e;
@@ -589,7 +873,11 @@ mod tests {
 
     #[test]
     fn the_code_and_state_are_added_to_the_redirect() {
-        let url = with_code("https://app.test/cb?x=1", "c0de", Some("s t")).unwrap();
+        let url = with_query("https://app.test/cb?x=1", &[("code", "c0de")], Some("s t"), None)
+            .unwrap();
         assert_eq!(url, "https://app.test/cb?x=1&code=c0de&state=s+t");
+        let url = with_query("https://app.test/cb", &[("code", "c")], None, Some("https://i/p/x"))
+            .unwrap();
+        assert_eq!(url, "https://app.test/cb?code=c&iss=https%3A%2F%2Fi%2Fp%2Fx");
     }
 }

@@ -20,6 +20,7 @@ use protekt_core::projects::{self, CreatedProject};
 use protekt_core::signin::SignInService;
 use protekt_core::store::Store;
 use protekt_core::tokens::TokenService;
+use protekt_core::oauth::{ClientService, Provider};
 use protekt_core::universal::UniversalLogin;
 use tokio::net::TcpListener;
 
@@ -55,6 +56,7 @@ pub struct AppState {
     pub mfa: MfaService,
     pub signin: SignInService,
     pub universal: UniversalLogin,
+    pub provider: Provider,
     pub operator: Operator,
     pub master: MasterKey,
     pub clock: Arc<Clock>,
@@ -255,6 +257,14 @@ fn wire(
         master.clone(),
         Arc::clone(&clock),
     );
+    let provider = Provider::new(
+        store.clone(),
+        auth.clone(),
+        universal.clone(),
+        ClientService::new(store.clone(), Arc::clone(&clock)),
+        &master,
+        Arc::clone(&clock),
+    );
     let operator = Operator::new(store.clone(), master.clone(), Arc::clone(&clock));
     Ok(AppState {
         store,
@@ -264,6 +274,7 @@ fn wire(
         mfa,
         signin,
         universal,
+        provider,
         operator,
         master,
         clock,

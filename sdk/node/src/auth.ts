@@ -13,7 +13,9 @@ import type {
   SendMagicLinkParams,
   SendOtpParams,
   SignUpParams,
+  ProtektUser,
   TokenClaims,
+  VerifiedClient,
   VerifyOtpParams,
   VerifyTokenResponse,
 } from './types.js';
@@ -81,10 +83,15 @@ export class AuthClient {
   async verifyToken(token: string): Promise<VerifyTokenResponse> {
     const result = await this.#transport.request({ path: '/v1/auth/verify', body: { token } });
     if (result.error) {
-      return failed<VerifyTokenResponse>(['user', 'claims'], result.error);
+      return failed<VerifyTokenResponse>(['user', 'client', 'claims'], result.error);
     }
+    // A client-credentials (M2M) token has no user: `user` is null and `client` names it.
+    const m2m = (result.data as { user?: unknown }).user === null;
     return {
-      user: readUser(result.data, 'verifyToken'),
+      user: m2m ? (null as unknown as ProtektUser) : readUser(result.data, 'verifyToken'),
+      client: m2m
+        ? (readObject(result.data, 'client', 'verifyToken') as unknown as VerifiedClient)
+        : null,
       claims: readObject(result.data, 'claims', 'verifyToken') as unknown as TokenClaims,
       error: null,
     };

@@ -41,6 +41,7 @@ export type {
   TokenClaims,
   UpdateUserParams,
   UserResponse,
+  VerifiedClient,
   VerifyOtpParams,
   VerifyTokenResponse,
 } from './types.js';

@@ -46,7 +46,7 @@ export interface ProtektUser {
 export interface TokenClaims {
   /** Issuer: the project's URL on the Protekt server. */
   iss: string;
-  /** The user's id. */
+  /** The user's id (for a client-credentials token: the client's id). */
   sub: string;
   /** Audience: the project's Login ID. */
   aud: string;
@@ -73,6 +73,16 @@ export interface TokenClaims {
   phone_number?: string;
   /** Whether the phone number is verified; present with `phone_number`. */
   phone_number_verified?: boolean;
+  /** The OAuth client the token was issued to (Protekt as an OpenID Connect provider). */
+  client_id?: string;
+  /** The scope granted to that client (space separated). */
+  scope?: string;
+}
+
+/** The client of a client-credentials (machine-to-machine) token. */
+export interface VerifiedClient {
+  clientId: string;
+  name: string;
 }
 
 /*
@@ -98,9 +108,17 @@ export interface AuthTokenResponse {
 
 /** The result of `auth.verifyToken()`. */
 export interface VerifyTokenResponse {
-  /** The token's user (`null` when `error` is set). */
+  /**
+   * The token's user (`null` when `error` is set, and for a client-credentials token, which
+   * has no user: see `client`).
+   */
   user: ProtektUser;
-  /** The token's decoded claims (`null` when `error` is set). */
+  /** The client of a client-credentials (M2M) token; `null` for a user's token. */
+  client: VerifiedClient | null;
+  /**
+   * The token's decoded claims (`null` when `error` is set). A client-credentials token has no
+   * `sid`, `amr`, `aal` nor user claims.
+   */
   claims: TokenClaims;
   error: ApiError | null;
 }

@@ -1,10 +1,12 @@
 // protekt.auth against a real Protekt server: every method's success and documented errors.
 
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 
 import { ERROR_CODES, Protekt, ProtektError } from '@protekt/node';
-import { GOOD_PASSWORD, startServer, uniqueEmail, waitForEmail } from './harness.mjs';
+import { findBinary, GOOD_PASSWORD, startServer, uniqueEmail, waitForEmail } from './harness.mjs';
 
 let server;
 let protekt;
@@ -183,6 +185,37 @@ describe('verifyToken', () => {
     assert.ok(result.claims.exp > result.claims.iat);
   });
 
+  test('a client-credentials (M2M) token: no user, the client named', async () => {
+    // An OAuth client of the project's OpenID provider, registered with the CLI.
+    const { stdout } = await promisify(execFile)(findBinary(), [
+      'client', 'create', '--project', server.projectId, '--name', 'Billing job',
+      '--grant-type', 'client_credentials', '--scope', 'invoices:read', '--json',
+      '--data-dir', server.dataDir,
+    ]);
+    const client = JSON.parse(stdout.trim().split('\n').pop());
+    const res = await fetch(`${server.baseUrl}/p/${server.loginId}/oauth2/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`${client.clientId}:${client.clientSecret}`).toString('base64')}`,
+      },
+      body: 'grant_type=client_credentials&scope=invoices%3Aread',
+    });
+    assert.equal(res.status, 200);
+    const { access_token: token } = await res.json();
+    const result = await protekt.auth.verifyToken(token);
+    assert.equal(result.error, null);
+    assert.equal(result.user, null);
+    assert.deepEqual(result.client, { clientId: client.clientId, name: 'Billing job' });
+    assert.equal(result.claims.sub, client.clientId);
+    assert.equal(result.claims.client_id, client.clientId);
+    assert.equal(result.claims.scope, 'invoices:read');
+    assert.equal(result.claims.sid, undefined);
+    // A user's token says it has no client.
+    const { accessToken } = await newUser();
+    assert.equal((await protekt.auth.verifyToken(accessToken)).client, null);
+  });
+
   test('invalid_token for garbage, a tampered token and an empty string', async () => {
     const { accessToken } = await newUser();
     const [header, payload, signature] = accessToken.split('.');
@@ -192,6 +225,7 @@ describe('verifyToken', () => {
       assertApiError(result.error, 'invalid_token', 401);
       assert.equal(result.user, null);
       assert.equal(result.claims, null);
+      assert.equal(result.client, null);
     }
   });
 });

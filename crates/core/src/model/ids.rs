@@ -113,4 +113,6 @@ id_types! {
     ApiKeyId = "key";
     /// A management token (the id, never the secret).
     ManagementTokenId = "mgt";
+    /// An OAuth client of a project (the `client_id`).
+    ClientId = "cl";
 }

@@ -1,7 +1,7 @@
 //! Universal Login: sign-ins under way in a browser, and the codes that hand a session to an
 //! app.
 
-use crate::model::{Millis, SessionId};
+use crate::model::{ClientId, Millis, SessionId};
 
 /// A sign-in under way in one browser.
 #[derive(Debug, Clone)]
@@ -22,7 +22,22 @@ pub struct LoginFlow {
     pub pending_email: Option<String>,
     /// For a sign-up: the new password's hash, set on the account the code creates.
     pub pending_password_hash: Option<String>,
+    /// An OAuth client's authorization request (Protekt as an OpenID Connect provider): the
+    /// code goes to this client, with this scope and nonce.
+    pub oauth: Option<OAuthRequest>,
+    /// The flow returns to one of our own pages (`redirect_url`, the device page) instead of
+    /// handing a code to an app.
+    pub hosted_return: bool,
     pub expires_at: Millis,
+}
+
+/// What an OAuth client asked for, carried from the authorize request to the code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthRequest {
+    pub client_id: ClientId,
+    /// Space separated, each assigned to the client.
+    pub scope: String,
+    pub nonce: Option<String>,
 }
 
 /// A code as stored, found by its hash and used up.
@@ -31,6 +46,8 @@ pub struct AuthCode {
     pub session_id: SessionId,
     pub redirect_url: String,
     pub code_challenge: Option<String>,
+    /// Set when the code was issued to an OAuth client.
+    pub oauth: Option<OAuthRequest>,
 }
 
 /// What redeeming a code found.

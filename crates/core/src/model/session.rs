@@ -10,6 +10,8 @@ pub struct SessionView {
     pub user: User,
     pub amr: Vec<Amr>,
     pub aal: Aal,
+    /// When the sign-in happened (OIDC `auth_time`).
+    pub created_at: Millis,
     pub expires_at: Millis,
     pub last_active_at: Millis,
     pub ended_at: Option<Millis>,

@@ -18,6 +18,7 @@ macro_rules! step {
 mod invalidation;
 pub mod keys;
 pub mod mfa;
+pub mod oauth;
 pub mod ops;
 pub mod passwordless;
 pub mod projects;
@@ -28,7 +29,7 @@ pub mod universal;
 pub mod users;
 
 pub use invalidation::Invalidator;
-pub use sessions::RefreshRow;
+pub use sessions::{RefreshRow, Redeem};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
@@ -161,6 +162,10 @@ impl Store {
 
     pub fn passwordless(&self) -> passwordless::Passwordless<'_> {
         passwordless::Passwordless(self)
+    }
+
+    pub fn oauth(&self) -> oauth::OAuth<'_> {
+        oauth::OAuth(self)
     }
 
     pub fn universal(&self) -> universal::Universal<'_> {

@@ -172,7 +172,14 @@ impl Ops<'_> {
         // Passwordless secrets, sign-in flows and hand-off codes live minutes; their rows go
         // once expired (used ones too).
         let mut one_time_tokens = one_time_tokens;
-        for table in ["passwordless_code", "login_flow", "auth_code"] {
+        for table in [
+            "passwordless_code",
+            "login_flow",
+            "auth_code",
+            "device_code",
+            "client_assertion",
+            "revoked_client_token",
+        ] {
             one_time_tokens += sqlx::query(&format!("delete from {table} where expires_at < $1"))
                 .bind(now)
                 .execute(&self.0.writer)

@@ -19,7 +19,7 @@ use super::Invalidator;
 use crate::cache::{Invalidation, ReadCache};
 use crate::clock::Millis;
 use crate::error::{Error, Result};
-use crate::model::{ProjectId, SessionId};
+use crate::model::{ClientId, ProjectId, SessionId};
 
 /// One rotation waiting for its batch: mark `parent_id` used, give it a successor.
 pub(super) struct Rotation {
@@ -28,12 +28,15 @@ pub(super) struct Rotation {
     pub session_id: SessionId,
     pub successor_hash: String,
     pub expires_at: Millis,
+    /// The parent's OAuth client and scope, which the successor keeps.
+    pub client_id: Option<ClientId>,
+    pub scope: Option<String>,
     pub now: Millis,
     /// `true` if this rotation won, `false` if the parent was already used.
     pub done: oneshot::Sender<Result<bool>>,
 }
 
-/// At most this many rotations share a transaction (6 binds each: far inside both databases'
+/// At most this many rotations share a transaction (8 binds each: far inside both databases'
 /// limits on bound parameters).
 const MAX_BATCH: usize = 64;
 
@@ -133,9 +136,9 @@ async fn commit(
     }
 
     let sql = format!(
-        "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
-         values {}",
-        placeholders(1, winners.len(), 6)
+        "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at, \
+         client_id, scope) values {}",
+        placeholders(1, winners.len(), 8)
     );
     let mut insert = sqlx::query(&sql);
     for r in &winners {
@@ -145,7 +148,9 @@ async fn commit(
             .bind(&r.session_id)
             .bind(&r.successor_hash)
             .bind(r.now)
-            .bind(r.expires_at);
+            .bind(r.expires_at)
+            .bind(&r.client_id)
+            .bind(&r.scope);
     }
     insert.execute(&mut *tx).await?;
     step!("refresh.rotate.after_successor");

@@ -8,7 +8,9 @@ use super::Store;
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{Aal, Amr, ProjectId, SessionId, SessionInfo, SessionView, UserId};
+use crate::model::{
+    Aal, Amr, ClientId, ProjectId, SessionId, SessionInfo, SessionView, UserId,
+};
 
 /// A session about to be created.
 #[derive(Debug, Clone)]
@@ -37,6 +39,18 @@ pub struct RefreshRow {
     pub session_id: SessionId,
     pub used_at: Option<Millis>,
     pub expires_at: Millis,
+    /// The OAuth client the token was issued to (`None`: the project's own API).
+    pub client_id: Option<ClientId>,
+    pub scope: Option<String>,
+}
+
+/// What a new refresh family is bought with, used up in the same transaction.
+#[derive(Debug, Clone, Copy)]
+pub enum Redeem<'a> {
+    /// A hand-off or authorization code (by its hash).
+    Code(&'a str),
+    /// An approved device authorization request (by its id).
+    Device(&'a str),
 }
 
 /// Sessions, their refresh tokens and revoked access tokens. Reached through [`Store::sessions`].
@@ -118,7 +132,7 @@ impl Sessions<'_> {
         }
         let generation = self.0.cache.generation();
         let row = sqlx::query(&format!(
-            "select s.amr as s_amr, s.aal as s_aal, s.expires_at as s_expires_at, s.ended_at as s_ended_at, \
+            "select s.amr as s_amr, s.aal as s_aal, s.created_at as s_created_at, s.expires_at as s_expires_at, s.ended_at as s_ended_at, \
              s.last_active_at as s_last_active_at, \
              {USER_COLUMNS} from session s join app_user u on u.id = s.user_id \
              where s.project_id = $1 and s.id = $2",
@@ -147,6 +161,7 @@ impl Sessions<'_> {
                 Aal::parse(&aal)
                     .ok_or_else(|| anyhow::anyhow!("session {session_id}: unknown aal {aal:?}"))?
             },
+            created_at: row.try_get("s_created_at")?,
             expires_at: row.try_get("s_expires_at")?,
             last_active_at: row.try_get("s_last_active_at")?,
             ended_at: row.try_get("s_ended_at")?,
@@ -169,39 +184,49 @@ impl Sessions<'_> {
         self.end_one(project_id, None, session_id, now).await
     }
 
-    /// Gives a live session one more refresh-token family (an app it is handed to). With
-    /// `code_hash`, the hand-off code is used up in the same transaction: false (nothing
+    /// Gives a live session one more refresh-token family (an app or OAuth client it is handed
+    /// to), bought with `redeem`, which is used up in the same transaction: false (nothing
     /// stored) if it was used already, so a concurrent replay always finds the tokens it must
     /// revoke (SECURITY AS2).
+    #[allow(clippy::too_many_arguments)]
     pub async fn add_refresh(
         &self,
         project_id: &ProjectId,
         session_id: &SessionId,
         refresh_hash: &str,
         expires_at: Millis,
-        code_hash: Option<&str>,
+        redeem: Redeem<'_>,
+        client: Option<(&ClientId, &str)>,
         now: Millis,
     ) -> Result<bool> {
         let mut tx = self.0.writer.begin().await?;
-        if let Some(code_hash) = code_hash {
-            let used = sqlx::query(
+        let used = match redeem {
+            Redeem::Code(code_hash) => sqlx::query(
                 "update auth_code set used_at = $1 where project_id = $2 and code_hash = $3 \
                  and session_id = $4 and used_at is null and expires_at > $1",
             )
             .bind(now)
             .bind(project_id)
             .bind(code_hash)
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-            if used.rows_affected() != 1 {
-                tx.rollback().await?;
-                return Ok(false);
-            }
+            .bind(session_id),
+            Redeem::Device(id) => sqlx::query(
+                "update device_code set status = 'used' where project_id = $2 and id = $3 \
+                 and session_id = $4 and status = 'approved' and expires_at > $1",
+            )
+            .bind(now)
+            .bind(project_id)
+            .bind(id)
+            .bind(session_id),
+        }
+        .execute(&mut *tx)
+        .await?;
+        if used.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Ok(false);
         }
         sqlx::query(
-            "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at) \
-             values ($1, $2, $3, $4, $5, $6)",
+            "insert into refresh_token (id, project_id, session_id, token_hash, created_at, expires_at, \
+             client_id, scope) values ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(crate::ids::new_id("rt"))
         .bind(project_id)
@@ -209,6 +234,8 @@ impl Sessions<'_> {
         .bind(refresh_hash)
         .bind(now)
         .bind(expires_at)
+        .bind(client.map(|c| c.0))
+        .bind(client.map(|c| c.1))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -221,7 +248,7 @@ impl Sessions<'_> {
         token_hash: &str,
     ) -> Result<Option<RefreshRow>> {
         let row = sqlx::query(
-            "select id, session_id, used_at, expires_at from refresh_token \
+            "select id, session_id, used_at, expires_at, client_id, scope from refresh_token \
              where project_id = $1 and token_hash = $2",
         )
         .bind(project_id)
@@ -234,6 +261,8 @@ impl Sessions<'_> {
                 session_id: r.try_get("session_id")?,
                 used_at: r.try_get("used_at")?,
                 expires_at: r.try_get("expires_at")?,
+                client_id: r.try_get("client_id")?,
+                scope: r.try_get("scope")?,
             })),
             None => Ok(None),
         }
@@ -257,6 +286,8 @@ impl Sessions<'_> {
             session_id: parent.session_id.clone(),
             successor_hash: successor_hash.to_owned(),
             expires_at: parent.expires_at,
+            client_id: parent.client_id.clone(),
+            scope: parent.scope.clone(),
             now,
             done,
         };

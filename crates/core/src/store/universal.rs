@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::Store;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{AuthCode, LoginFlow, ProjectId, Redemption, SessionId};
+use crate::model::{AuthCode, LoginFlow, OAuthRequest, ProjectId, Redemption, SessionId};
 
 /// Reached through [`Store::universal`].
 pub struct Universal<'a>(pub(super) &'a Store);
@@ -20,7 +20,8 @@ impl Universal<'_> {
     ) -> Result<()> {
         sqlx::query(
             "insert into login_flow (id, project_id, binding_hash, redirect_url, state, code_challenge, \
-             created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+             created_at, expires_at, client_id, scope, nonce, hosted_return) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&f.id)
         .bind(project_id)
@@ -30,6 +31,10 @@ impl Universal<'_> {
         .bind(&f.code_challenge)
         .bind(now)
         .bind(f.expires_at)
+        .bind(f.oauth.as_ref().map(|o| &o.client_id))
+        .bind(f.oauth.as_ref().map(|o| &o.scope))
+        .bind(f.oauth.as_ref().and_then(|o| o.nonce.as_ref()))
+        .bind(i64::from(f.hosted_return))
         .execute(&self.0.writer)
         .await?;
         Ok(())
@@ -44,7 +49,7 @@ impl Universal<'_> {
     ) -> Result<Option<LoginFlow>> {
         let row = sqlx::query(
             "select id, binding_hash, redirect_url, state, code_challenge, mfa_token, pending_email, \
-             pending_password_hash, expires_at from login_flow where project_id = $1 and id = $2 \
+             pending_password_hash, expires_at, client_id, scope, nonce, hosted_return from login_flow where project_id = $1 and id = $2 \
              and expires_at > $3",
         )
         .bind(project_id)
@@ -62,6 +67,8 @@ impl Universal<'_> {
                 mfa_token: r.try_get("mfa_token")?,
                 pending_email: r.try_get("pending_email")?,
                 pending_password_hash: r.try_get("pending_password_hash")?,
+                oauth: oauth_request(&r)?,
+                hosted_return: r.try_get::<i64, _>("hosted_return")? != 0,
                 expires_at: r.try_get("expires_at")?,
             })
         })
@@ -149,12 +156,14 @@ impl Universal<'_> {
         session_id: &SessionId,
         redirect_url: &str,
         code_challenge: Option<&str>,
+        oauth: Option<&OAuthRequest>,
         expires_at: Millis,
         now: Millis,
     ) -> Result<()> {
         sqlx::query(
             "insert into auth_code (id, project_id, code_hash, session_id, redirect_url, code_challenge, \
-             created_at, expires_at) values ($1, $2, $3, $4, $5, $6, $7, $8)",
+             created_at, expires_at, client_id, scope, nonce) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(crate::ids::new_id("ac"))
         .bind(project_id)
@@ -164,6 +173,9 @@ impl Universal<'_> {
         .bind(code_challenge)
         .bind(now)
         .bind(expires_at)
+        .bind(oauth.map(|o| &o.client_id))
+        .bind(oauth.map(|o| &o.scope))
+        .bind(oauth.and_then(|o| o.nonce.as_ref()))
         .execute(&self.0.writer)
         .await?;
         Ok(())
@@ -179,7 +191,8 @@ impl Universal<'_> {
         now: Millis,
     ) -> Result<Redemption> {
         let row = sqlx::query(
-            "select session_id, redirect_url, code_challenge, used_at, expires_at from auth_code \
+            "select session_id, redirect_url, code_challenge, used_at, expires_at, client_id, scope, \
+             nonce from auth_code \
              where project_id = $1 and code_hash = $2",
         )
         .bind(project_id)
@@ -198,7 +211,21 @@ impl Universal<'_> {
                 session_id: r.try_get("session_id")?,
                 redirect_url: r.try_get("redirect_url")?,
                 code_challenge: r.try_get("code_challenge")?,
+                oauth: oauth_request(&r)?,
             }),
         })
     }
+}
+
+/// The OAuth request columns of a flow or code row (`client_id`, `scope`, `nonce`).
+fn oauth_request(r: &sqlx::any::AnyRow) -> Result<Option<OAuthRequest>> {
+    let client_id: Option<String> = r.try_get("client_id")?;
+    Ok(match client_id {
+        None => None,
+        Some(client_id) => Some(OAuthRequest {
+            client_id: client_id.into(),
+            scope: r.try_get::<Option<String>, _>("scope")?.unwrap_or_default(),
+            nonce: r.try_get("nonce")?,
+        }),
+    })
 }

@@ -61,6 +61,26 @@ pub struct AccessClaims {
     pub phone_number: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_number_verified: Option<bool>,
+    /// The OAuth client the token was issued to (RFC 9068), absent for the project's own API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The scope an OAuth client was granted (space separated).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// Claims of a client-credentials (M2M) access token: no user and no session; `sub` is the
+/// client. Told apart from a user's token by the absence of `sid`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ClientClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    pub scope: String,
 }
 
 struct VerifyingKey {
@@ -272,12 +292,93 @@ impl TokenService {
         claims: &AccessClaims,
         now: Millis,
     ) -> Result<String> {
+        self.sign(project, claims, "at+jwt", now).await.map(|(t, _)| t)
+    }
+
+    /// Signs a client-credentials access token.
+    pub async fn issue_client(
+        &self,
+        project: &Project,
+        claims: &ClientClaims,
+        now: Millis,
+    ) -> Result<String> {
+        self.sign(project, claims, "at+jwt", now).await.map(|(t, _)| t)
+    }
+
+    /// Signs any JWT with the project's current key: `typ` tells the kinds apart (`at+jwt` for
+    /// access tokens, `JWT` for ID tokens, which are never accepted as access tokens, T3).
+    /// Returns the token and the algorithm it was signed with.
+    pub async fn sign<T: Serialize>(
+        &self,
+        project: &Project,
+        claims: &T,
+        typ: &str,
+        now: Millis,
+    ) -> Result<(String, SigningAlg)> {
         let keys = self.project_keys(project, now, false).await?;
         let mut header = Header::new(jwt_alg(keys.current_alg));
         header.kid = Some(keys.current_kid.to_string());
-        header.typ = Some("at+jwt".to_owned());
-        jsonwebtoken::encode(&header, claims, &keys.signing)
-            .map_err(|e| Error::Internal(anyhow::anyhow!("signing: {e}")))
+        header.typ = Some(typ.to_owned());
+        let token = jsonwebtoken::encode(&header, claims, &keys.signing)
+            .map_err(|e| Error::Internal(anyhow::anyhow!("signing: {e}")))?;
+        Ok((token, keys.current_alg))
+    }
+
+    /// The algorithm of the project's current signing key.
+    pub async fn current_alg(&self, project: &Project, now: Millis) -> Result<SigningAlg> {
+        Ok(self.project_keys(project, now, false).await?.current_alg)
+    }
+
+    /// Verifies a client-credentials token's signature, type, issuer, audience and time
+    /// (revocation and the client's existence are the caller's next step).
+    pub async fn verify_client(
+        &self,
+        project: &Project,
+        token: &str,
+        now: Millis,
+    ) -> Result<ClientClaims> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(Error::InvalidToken);
+        }
+        let claims: ClientClaims = self.verify_signature(project, token, "at+jwt", now).await?;
+        let now_secs = now.div_euclid(1000);
+        if claims.exp <= now_secs {
+            return Err(Error::TokenExpired);
+        }
+        if claims.iat > now_secs + LEEWAY_SECS || claims.sub != claims.client_id {
+            return Err(Error::InvalidToken);
+        }
+        Ok(claims)
+    }
+
+    /// Reads an ID token we issued (an `id_token_hint`), whatever its age; `None` if it is not
+    /// one of ours. Its audience is the client it names.
+    pub async fn read_id_token(
+        &self,
+        project: &Project,
+        token: &str,
+        now: Millis,
+    ) -> Option<serde_json::Value> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some("JWT") {
+            return None;
+        }
+        let keys = self.project_keys(project, now, false).await.ok()?;
+        let key = keys.verifying.get(header.kid?.as_str())?;
+        if header.alg != jwt_alg(key.alg) {
+            return None;
+        }
+        let mut validation = Validation::new(jwt_alg(key.alg));
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub", "aud"]);
+        validation.set_issuer(&[self.issuer(project)]);
+        jsonwebtoken::decode::<serde_json::Value>(token, &key.key, &validation)
+            .ok()
+            .map(|d| d.claims)
     }
 
     /// Checks signature, algorithm, type, issuer, audience and time. Revocation is the caller's
@@ -300,7 +401,7 @@ impl TokenService {
         let claims = match self.verified.get(&cache_key) {
             Some(c) => c,
             None => {
-                let claims = Arc::new(self.verify_signature(project, token, now).await?);
+                let claims = Arc::new(self.verify_signature(project, token, "at+jwt", now).await?);
                 self.verified.insert(cache_key, Arc::clone(&claims));
                 claims
             }
@@ -315,14 +416,15 @@ impl TokenService {
         Ok(claims)
     }
 
-    async fn verify_signature(
+    async fn verify_signature<T: serde::de::DeserializeOwned>(
         &self,
         project: &Project,
         token: &str,
+        typ: &str,
         now: Millis,
-    ) -> Result<AccessClaims> {
+    ) -> Result<T> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
-        if header.typ.as_deref() != Some("at+jwt") {
+        if header.typ.as_deref() != Some(typ) {
             return Err(Error::InvalidToken);
         }
         let kid = header.kid.ok_or(Error::InvalidToken)?;
@@ -346,7 +448,7 @@ impl TokenService {
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.set_audience(&[&project.login_id]);
         validation.set_issuer(&[self.issuer(project)]);
-        jsonwebtoken::decode::<AccessClaims>(token, &key.key, &validation)
+        jsonwebtoken::decode::<T>(token, &key.key, &validation)
             .map(|d| d.claims)
             .map_err(|_| Error::InvalidToken)
     }
@@ -362,7 +464,7 @@ impl TokenService {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(Error::InvalidToken);
         }
-        self.verify_signature(project, token, now).await
+        self.verify_signature(project, token, "at+jwt", now).await
     }
 
     /// The refresh token that succeeds `token`: HMAC of it under a key derived from the master

@@ -5,11 +5,13 @@
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
+mod client;
 mod keys;
 mod project;
 mod serve;
 mod token;
 
+pub use client::ClientCommand;
 pub use keys::{BenchCommand, KeysCommand};
 pub use project::ProjectCommand;
 pub use serve::MailArgs;
@@ -77,6 +79,11 @@ pub enum Command {
     Project {
         #[command(subcommand)]
         command: ProjectCommand,
+    },
+    /// A project's OAuth clients (Protekt as an OpenID Connect provider).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
     },
     /// Manage signing keys.
     Keys {
@@ -161,6 +168,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token { command } => token::token(g, command).await,
         Command::Migrate => project::migrate(g).await,
         Command::Project { command } => project::project(g, command).await,
+        Command::Client { command } => client::client(g, command).await,
         Command::Keys { command } => keys::keys(g, command).await,
         Command::Bench { command } => keys::bench(command),
     }

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod oauth;
 pub mod openapi;
 pub mod pages;
 
@@ -38,8 +39,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::mfa::router())
         .merge(api::passwordless::router())
         .merge(api::projects::router())
+        .merge(api::clients::router())
         .merge(api::management_tokens::router())
         .merge(pages::router())
+        .merge(oauth::router())
         .merge(api::system::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -8,7 +8,7 @@ use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder, Responses};
 use utoipa::{Modify, OpenApi};
 
 use super::api::{
-    account, auth, management_tokens, mfa, passwordless, projects, sessions, system, users,
+    account, auth, clients, management_tokens, mfa, passwordless, projects, sessions, system, users,
 };
 
 #[derive(OpenApi)]
@@ -28,6 +28,8 @@ use super::api::{
         projects::projects_list, projects::project_create, projects::project_get, projects::project_update,
         projects::project_delete, projects::api_key_create, projects::api_key_delete,
         projects::signing_key_rotate,
+        clients::client_create, clients::clients_list, clients::client_get, clients::client_delete,
+        clients::client_rotate_secret, clients::grants_list, clients::grant_revoke,
         management_tokens::management_tokens_list, management_tokens::management_token_create,
         management_tokens::management_token_revoke,
         system::health_get, system::ready_get, system::jwks_get, system::openapi_get,

@@ -101,7 +101,8 @@ pub async fn auth_logout(
     Ok(Json(api::OkResponse { ok: true }))
 }
 
-/// Verify an access token: signature, claims and revocation. Returns the user and the claims.
+/// Verify an access token: signature, claims and revocation. Returns the user and the claims;
+/// for a client-credentials (M2M) token, `user` is null and `client` names the client.
 #[utoipa::path(post, path = "/v1/auth/verify", tag = "auth", request_body = api::TokenRequest,
     security(("apiKey" = [])),
     responses(
@@ -114,10 +115,51 @@ pub async fn auth_verify(
     ApiProject(project): ApiProject,
     ApiJson(body): ApiJson<api::TokenRequest>,
 ) -> ApiResult<Json<api::VerifyResponse>> {
-    let (user, claims) = state.auth.verify(&project, &body.token).await?;
+    let user_error = match state.auth.verify(&project, &body.token).await {
+        Ok((user, claims)) => {
+            return Ok(Json(api::VerifyResponse {
+                user: Some(user_json(&user)),
+                client: None,
+                claims: claims_json(&claims),
+            }))
+        }
+        Err(e) => e,
+    };
+    // Not a user's token: perhaps a client's (it has no `sid`).
+    if !matches!(user_error, protekt_core::Error::InvalidToken) {
+        return Err(user_error.into());
+    }
+    let (client, c) = state
+        .provider
+        .verify_client_token(&project, &body.token)
+        .await
+        .map_err(|e| match e {
+            protekt_core::Error::TokenExpired => e,
+            _ => user_error,
+        })?;
     Ok(Json(api::VerifyResponse {
-        user: user_json(&user),
-        claims: claims_json(&claims),
+        user: None,
+        client: Some(api::VerifiedClient {
+            client_id: client.id.to_string(),
+            name: client.name,
+        }),
+        claims: api::Claims {
+            iss: c.iss,
+            sub: c.sub,
+            aud: c.aud,
+            exp: c.exp,
+            iat: c.iat,
+            jti: c.jti,
+            sid: None,
+            amr: None,
+            aal: None,
+            email: None,
+            email_verified: None,
+            phone_number: None,
+            phone_number_verified: None,
+            client_id: Some(c.client_id),
+            scope: Some(c.scope),
+        },
     }))
 }
 
@@ -130,13 +172,15 @@ fn claims_json(claims: &protekt_core::tokens::AccessClaims) -> api::Claims {
         exp: claims.exp,
         iat: claims.iat,
         jti: claims.jti.clone(),
-        sid: claims.sid.to_string(),
-        amr: claims.amr.iter().map(|a| a.as_str().to_owned()).collect(),
-        aal: claims.aal.as_str().to_owned(),
+        sid: Some(claims.sid.to_string()),
+        amr: Some(claims.amr.iter().map(|a| a.as_str().to_owned()).collect()),
+        aal: Some(claims.aal.as_str().to_owned()),
         email: claims.email.clone(),
-        email_verified: claims.email_verified,
+        email_verified: Some(claims.email_verified),
         phone_number: claims.phone_number.clone(),
         phone_number_verified: claims.phone_number_verified,
+        client_id: claims.client_id.clone(),
+        scope: claims.scope.clone(),
     }
 }
 
@@ -156,9 +200,9 @@ pub async fn auth_refresh(
     Client(client): Client,
     ApiJson(body): ApiJson<api::RefreshRequest>,
 ) -> ApiResult<Json<api::RefreshResponse>> {
-    let tokens = state
+    let (_, _, tokens) = state
         .auth
-        .refresh(&project, &body.refresh_token, body.token_expiry, &client)
+        .refresh(&project, &body.refresh_token, body.token_expiry, &client, None)
         .await?;
     Ok(Json(api::RefreshResponse {
         access_token: tokens.access_token,

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod clients;
 pub mod management_tokens;
 pub mod mfa;
 pub mod passwordless;

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use protekt_core::model::{LoginFlow, Project};
-use protekt_core::universal::{LoginRequest, Started, Step, UniversalLogin};
+use protekt_core::universal::{Asking, LoginRequest, Started, Step, UniversalLogin};
 use protekt_core::Error;
 use serde::Deserialize;
 
@@ -37,13 +37,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The two cookies of a project: the browser's session and the binding of a flow.
-enum Cookie {
+pub(super) enum Cookie {
     Session,
     Flow,
 }
 
 impl Cookie {
-    fn name(&self, state: &AppState, login_id: &str) -> String {
+    pub(super) fn name(&self, state: &AppState, login_id: &str) -> String {
         let what = match self {
             Cookie::Session => "session",
             Cookie::Flow => "flow",
@@ -53,7 +53,7 @@ impl Cookie {
     }
 
     /// The value this request carries.
-    fn read(&self, state: &AppState, login_id: &str, headers: &HeaderMap) -> Option<String> {
+    pub(super) fn read(&self, state: &AppState, login_id: &str, headers: &HeaderMap) -> Option<String> {
         let name = self.name(state, login_id);
         headers
             .get_all(header::COOKIE)
@@ -66,7 +66,7 @@ impl Cookie {
     }
 
     /// A `Set-Cookie` value; `None` clears the cookie.
-    fn set(&self, state: &AppState, login_id: &str, value: Option<&str>) -> HeaderValue {
+    pub(super) fn set(&self, state: &AppState, login_id: &str, value: Option<&str>) -> HeaderValue {
         let path = if secure(state) {
             "/".to_owned()
         } else {
@@ -99,6 +99,8 @@ pub struct LoginQuery {
     prompt: Option<String>,
     /// Back to the form of a flow under way (from the other pages' links).
     flow: Option<String>,
+    /// The address to fill in (an OpenID client's `login_hint`).
+    login_hint: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,9 +113,9 @@ pub struct FlowQuery {
 #[derive(Debug, Deserialize)]
 pub struct FlowForm {
     #[serde(default)]
-    flow: String,
+    pub(super) flow: String,
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
     email: String,
     #[serde(default)]
@@ -126,6 +128,12 @@ pub struct FlowForm {
     /// `sms` on the MFA form: text the code again.
     #[serde(default)]
     resend: String,
+    /// `allow` or `deny` on a consent form.
+    #[serde(default)]
+    pub(super) decision: String,
+    /// The device page's user code.
+    #[serde(default)]
+    pub(super) user_code: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,7 +142,7 @@ pub struct LogoutQuery {
 }
 
 /// A 303 to `location` (credentials in a URL never travel by 307, SECURITY AS5).
-fn see_other(look: &Look, location: &str) -> Response {
+pub(super) fn see_other(look: &Look, location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
         Err(_) => unexpected(
@@ -145,13 +153,13 @@ fn see_other(look: &Look, location: &str) -> Response {
     }
 }
 
-fn cannot_sign_in(look: &Look, status: StatusCode, key: &str) -> Response {
+pub(super) fn cannot_sign_in(look: &Look, status: StatusCode, key: &str) -> Response {
     let text = look.text(key);
     message(status, look, "error.cannot_sign_in", &text, true)
 }
 
 /// A failure before a flow exists: our own page, never a redirect (SECURITY AS5, U1).
-fn refused(look: &Look, e: Error) -> Response {
+pub(super) fn refused(look: &Look, e: Error) -> Response {
     match e {
         Error::ValueNotAllowed { .. } => {
             cannot_sign_in(look, StatusCode::BAD_REQUEST, "error.redirect")
@@ -166,11 +174,11 @@ fn refused(look: &Look, e: Error) -> Response {
     }
 }
 
-fn forbidden(look: &Look) -> Response {
+pub(super) fn forbidden(look: &Look) -> Response {
     cannot_sign_in(look, StatusCode::FORBIDDEN, "error.forbidden")
 }
 
-fn expired(look: &Look) -> Response {
+pub(super) fn expired(look: &Look) -> Response {
     cannot_sign_in(look, StatusCode::BAD_REQUEST, "error.expired")
 }
 
@@ -244,7 +252,7 @@ fn flow_page(
     )
 }
 
-fn login_form(
+pub(super) fn login_form(
     look: &Look,
     project: &Project,
     flow: &LoginFlow,
@@ -276,7 +284,9 @@ pub async fn login_page(
     if let Some(flow_id) = &q.flow {
         return match resume(&state, &project, &headers, flow_id).await {
             Some((flow, csrf)) => {
-                login_form(&look, &project, &flow, &csrf, "", None, StatusCode::OK)
+                let hint = q.login_hint.as_deref().filter(|h| h.len() <= 320);
+                let email = hint.unwrap_or_default();
+                login_form(&look, &project, &flow, &csrf, email, None, StatusCode::OK)
             }
             None => expired(&look),
         };
@@ -287,28 +297,102 @@ pub async fn login_page(
         code_challenge: q.code_challenge,
         code_challenge_method: q.code_challenge_method,
         prompt: q.prompt,
+        oauth: None,
+        max_age: None,
+        login_hint: None,
     };
     let browser = Cookie::Session.read(&state, &project.login_id, &headers);
-    match state
+    let result = state
         .universal
         .start(&project, &req, browser.as_deref())
-        .await
-    {
-        Ok(Started::HandedOff { location }) => see_other(&look, &location),
+        .await;
+    started(&state, &look, &project, result)
+}
+
+/// The answer to a visit that starts a flow: back to the app, or the flow's first form (the
+/// sign-in, or the consent of a signed-in browser) with the cookie binding the flow to it.
+pub(super) fn started(
+    state: &AppState,
+    look: &Look,
+    project: &Project,
+    result: protekt_core::Result<Started>,
+) -> Response {
+    let (mut page, binding) = match result {
+        Ok(Started::HandedOff { location }) | Ok(Started::Refused { location }) => {
+            return see_other(look, &location)
+        }
         Ok(Started::Form {
             flow,
             csrf,
             binding,
+            hint,
         }) => {
-            let mut page = login_form(&look, &project, &flow, &csrf, "", None, StatusCode::OK);
-            page.headers_mut().append(
-                header::SET_COOKIE,
-                Cookie::Flow.set(&state, &project.login_id, Some(&binding)),
-            );
-            page
+            let email = hint.unwrap_or_default();
+            let page = login_form(look, project, &flow, &csrf, &email, None, StatusCode::OK);
+            (page, binding)
         }
-        Err(e) => refused(&look, e),
-    }
+        Ok(Started::Consent {
+            flow,
+            csrf,
+            binding,
+            asking,
+        }) => (consent_form(look, &flow, &csrf, &asking), binding),
+        Err(e) => return refused(look, e),
+    };
+    page.headers_mut().append(
+        header::SET_COOKIE,
+        Cookie::Flow.set(state, &project.login_id, Some(&binding)),
+    );
+    page
+}
+
+/// The consent form of a flow: which client asks, for which scopes (SECURITY AS8).
+pub(super) fn consent_form(look: &Look, flow: &LoginFlow, csrf: &str, asking: &Asking) -> Response {
+    let scope = flow.oauth.as_ref().map(|o| o.scope.as_str()).unwrap_or_default();
+    consent_page(look, "consent", &flow.id, csrf, None, scope, asking, Some(&flow.redirect_url))
+}
+
+/// A consent page (of a flow, or of the device page: `action`), listing the scopes in words.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn consent_page(
+    look: &Look,
+    action: &str,
+    flow: &str,
+    csrf: &str,
+    user_code: Option<&str>,
+    scope: &str,
+    asking: &Asking,
+    form_action: Option<&str>,
+) -> Response {
+    let scopes: Vec<String> = scope
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let key = format!("consent.scope.{s}");
+            let text = look.text(&key);
+            if text == key { s.to_owned() } else { text }
+        })
+        .collect();
+    let template = if user_code.is_some() { "device.confirm" } else { "consent.intro" };
+    let intro = look
+        .text(template)
+        .replace("{client}", &asking.client)
+        .replace("{who}", &asking.user);
+    render(
+        StatusCode::OK,
+        "consent.html",
+        look,
+        minijinja::context! {
+            title => look.text("consent.title"),
+            intro => intro,
+            scopes => scopes,
+            action => action,
+            flow => flow,
+            csrf => csrf,
+            user_code => user_code,
+        },
+        form_action,
+    )
 }
 
 /// A flow named in a link, with its CSRF token, if this browser started it.
@@ -330,7 +414,7 @@ async fn resume(
 /// must be ours. Our pages send no referrer, so browsers post their forms with `Origin: null`:
 /// then (and when there is no `Origin` at all) `Sec-Fetch-Site`, where the browser sends it,
 /// must say `same-origin`. The CSRF token and the flow's cookie are checked after this anyway.
-fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
+pub(super) fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
     let ours = url::Url::parse(&state.public_url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
@@ -348,7 +432,7 @@ fn cross_site(state: &AppState, headers: &HeaderMap) -> bool {
 }
 
 /// The flow a form belongs to, with its CSRF token, or the page that refuses the form.
-async fn checked_flow(
+pub(super) async fn checked_flow(
     state: &AppState,
     project: &Project,
     look: &Look,
@@ -397,6 +481,17 @@ fn stepped(
             h.append(
                 header::SET_COOKIE,
                 Cookie::Flow.set(state, &project.login_id, None),
+            );
+            response
+        }
+        Step::Consent {
+            browser_session,
+            asking,
+        } => {
+            let mut response = consent_form(look, flow, csrf, &asking);
+            response.headers_mut().append(
+                header::SET_COOKIE,
+                Cookie::Session.set(state, &project.login_id, Some(&browser_session)),
             );
             response
         }

@@ -15,6 +15,7 @@
 mod email_links;
 mod login;
 mod magic_link;
+mod provider;
 
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
     email_links::router()
         .merge(magic_link::router())
         .merge(login::router())
+        .merge(provider::router())
 }
 
 static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
@@ -67,6 +69,14 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
         ),
         ("mfa.html", include_str!("../../../templates/mfa.html")),
         ("home.html", include_str!("../../../templates/home.html")),
+        (
+            "consent.html",
+            include_str!("../../../templates/consent.html"),
+        ),
+        (
+            "device.html",
+            include_str!("../../../templates/device.html"),
+        ),
     ] {
         if let Err(e) = env.add_template(name, source) {
             // The templates ship in the binary; a broken one is caught by every page test.
