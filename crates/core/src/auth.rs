@@ -19,8 +19,8 @@ use crate::model::{
     Aal, Amr, AuditKind, ClientId, Project, SessionId, SessionInfo, SessionView, User, UserId,
 };
 use crate::store::sessions::{LoginStamp, NewSession};
-use crate::store::{RefreshRow, Redeem};
 use crate::store::Store;
+use crate::store::{Redeem, RefreshRow};
 use crate::tokens::{AccessClaims, TokenService};
 
 /// Shortest access-token lifetime a client may ask for, in seconds.

@@ -26,8 +26,8 @@ use crate::error::{Error, Result};
 use crate::ids::{new_refresh_token, secret_hash};
 use crate::mfa::MfaService;
 use crate::model::{LoginFlow, OAuthRequest, Project, Redemption, SessionId, User};
-use crate::store::Redeem;
 use crate::signin::{SignInOutcome, SignInService};
+use crate::store::Redeem;
 use crate::store::Store;
 
 /// How long a sign-in page may stay open before its form is refused.
@@ -202,13 +202,13 @@ impl UniversalLogin {
             )?,
         };
         let redirect = redirect
-                .or_else(|| project.settings.default_redirect().map(str::to_owned))
-                .ok_or_else(|| {
-                    Error::not_allowed(
-                        "redirect_url",
-                        "the project has no allowed redirect URL to send the browser back to",
-                    )
-                })?;
+            .or_else(|| project.settings.default_redirect().map(str::to_owned))
+            .ok_or_else(|| {
+                Error::not_allowed(
+                    "redirect_url",
+                    "the project has no allowed redirect URL to send the browser back to",
+                )
+            })?;
         if req.state.as_ref().is_some_and(|s| s.len() > 2048) {
             return Err(Error::invalid(
                 "state",
@@ -250,10 +250,18 @@ impl UniversalLogin {
     ) -> Result<Started> {
         let (redirect, state, challenge) = Self::check(project, req)?;
         let prompt = req.prompt.as_deref();
-        let iss = req.oauth.as_ref().map(|_| self.auth.tokens().issuer(project));
+        let iss = req
+            .oauth
+            .as_ref()
+            .map(|_| self.auth.tokens().issuer(project));
         let refuse = |error: &str| -> Result<Started> {
             Ok(Started::Refused {
-                location: with_query(&redirect, &[("error", error)], state.as_deref(), iss.as_deref())?,
+                location: with_query(
+                    &redirect,
+                    &[("error", error)],
+                    state.as_deref(),
+                    iss.as_deref(),
+                )?,
             })
         };
         let live = match self.browser_session(project, browser_session).await? {
@@ -294,7 +302,14 @@ impl UniversalLogin {
             });
         }
         let (flow, csrf, binding) = self
-            .new_flow(project, redirect, state, challenge, req.oauth.clone(), false)
+            .new_flow(
+                project,
+                redirect,
+                state,
+                challenge,
+                req.oauth.clone(),
+                false,
+            )
             .await?;
         Ok(if let Some(asking) = consent {
             Started::Consent {
@@ -320,7 +335,8 @@ impl UniversalLogin {
         project: &Project,
         return_to: String,
     ) -> Result<(Box<LoginFlow>, String, String)> {
-        self.new_flow(project, return_to, None, None, None, true).await
+        self.new_flow(project, return_to, None, None, None, true)
+            .await
     }
 
     async fn new_flow(
@@ -368,7 +384,12 @@ impl UniversalLogin {
         let Some(oauth) = oauth else {
             return Ok(None);
         };
-        let Some(client) = self.store.oauth().client(&project.id, &oauth.client_id).await? else {
+        let Some(client) = self
+            .store
+            .oauth()
+            .client(&project.id, &oauth.client_id)
+            .await?
+        else {
             return Err(Error::InvalidToken);
         };
         if client.first_party {
@@ -376,7 +397,11 @@ impl UniversalLogin {
         }
         let asking = Asking {
             client: client.name.clone(),
-            user: user.email.clone().or(user.phone.clone()).unwrap_or_default(),
+            user: user
+                .email
+                .clone()
+                .or(user.phone.clone())
+                .unwrap_or_default(),
         };
         if prompt == Some("consent") {
             return Ok(Some(asking));
@@ -420,7 +445,12 @@ impl UniversalLogin {
             .ok_or(Error::InvalidToken)?;
         Ok(Asking {
             client: client.name,
-            user: view.user.email.clone().or(view.user.phone.clone()).unwrap_or_default(),
+            user: view
+                .user
+                .email
+                .clone()
+                .or(view.user.phone.clone())
+                .unwrap_or_default(),
         })
     }
 
@@ -465,7 +495,13 @@ impl UniversalLogin {
             .collect();
         self.store
             .oauth()
-            .put_grant(&project.id, &view.user.id, &oauth.client_id, &scopes, self.clock.now())
+            .put_grant(
+                &project.id,
+                &view.user.id,
+                &oauth.client_id,
+                &scopes,
+                self.clock.now(),
+            )
             .await?;
         self.hand_off(
             project,
@@ -873,11 +909,24 @@ mod tests {
 
     #[test]
     fn the_code_and_state_are_added_to_the_redirect() {
-        let url = with_query("https://app.test/cb?x=1", &[("code", "c0de")], Some("s t"), None)
-            .unwrap();
+        let url = with_query(
+            "https://app.test/cb?x=1",
+            &[("code", "c0de")],
+            Some("s t"),
+            None,
+        )
+        .unwrap();
         assert_eq!(url, "https://app.test/cb?x=1&code=c0de&state=s+t");
-        let url = with_query("https://app.test/cb", &[("code", "c")], None, Some("https://i/p/x"))
-            .unwrap();
-        assert_eq!(url, "https://app.test/cb?code=c&iss=https%3A%2F%2Fi%2Fp%2Fx");
+        let url = with_query(
+            "https://app.test/cb",
+            &[("code", "c")],
+            None,
+            Some("https://i/p/x"),
+        )
+        .unwrap();
+        assert_eq!(
+            url,
+            "https://app.test/cb?code=c&iss=https%3A%2F%2Fi%2Fp%2Fx"
+        );
     }
 }

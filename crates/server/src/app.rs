@@ -14,13 +14,13 @@ use protekt_core::delivery::sms::{SmsConfig, SmsSender};
 use protekt_core::limits::{self, Limiter};
 use protekt_core::mfa::MfaService;
 use protekt_core::model::{ProjectSettings, SmtpSettings};
+use protekt_core::oauth::{ClientService, Provider};
 use protekt_core::operator::Operator;
 use protekt_core::password::{HashParams, Hasher};
 use protekt_core::projects::{self, CreatedProject};
 use protekt_core::signin::SignInService;
 use protekt_core::store::Store;
 use protekt_core::tokens::TokenService;
-use protekt_core::oauth::{ClientService, Provider};
 use protekt_core::universal::UniversalLogin;
 use tokio::net::TcpListener;
 

@@ -25,7 +25,8 @@ pub use factor::{
     Challenge, ChallengePurpose, Factor, FactorKind, MfaGuard, NewChallenge, NewFactor, OnConfirm,
 };
 pub use ids::{
-    ApiKeyId, ChallengeId, ClientId, FactorId, Id, KeyId, ManagementTokenId, ProjectId, SessionId, UserId,
+    ApiKeyId, ChallengeId, ClientId, FactorId, Id, KeyId, ManagementTokenId, ProjectId, SessionId,
+    UserId,
 };
 pub use keys::SigningKeyRow;
 pub use login::{AuthCode, LoginFlow, OAuthRequest, Redemption};

@@ -59,7 +59,9 @@ fn check_redirect_uri(field: &str, uri: &str) -> Result<()> {
         "http" => bad("must use https (http only on a loopback host)"),
         "javascript" | "data" | "file" | "vbscript" => bad("has a forbidden scheme"),
         scheme if scheme.contains('.') => Ok(()),
-        _ => bad("must use https, http on loopback, or a private-use scheme such as com.example.app"),
+        _ => {
+            bad("must use https, http on loopback, or a private-use scheme such as com.example.app")
+        }
     }
 }
 
@@ -94,7 +96,7 @@ pub fn redirect_matches(registered: &[String], given: &str) -> bool {
     // Compared as text after re-serialising only the port away: every other byte must match.
     let portless = portless.to_string();
     let given_without_port = given.replacen(&format!(":{}", url.port().unwrap_or(0)), "", 1);
-    portless == given_without_port && registered.iter().any(|r| *r == given_without_port)
+    portless == given_without_port && registered.contains(&given_without_port)
 }
 
 /// The algorithms a registered public key signs with, or why it cannot be one.
@@ -129,7 +131,10 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<JwkSet> {
         .and_then(|k| k.as_array())
         .filter(|k| !k.is_empty() && k.len() <= 10)
         .ok_or_else(|| bad("jwks must be a JWK Set with 1 to 10 keys".into()))?;
-    if keys.iter().any(|k| k.get("d").is_some() || k.get("k").is_some()) {
+    if keys
+        .iter()
+        .any(|k| k.get("d").is_some() || k.get("k").is_some())
+    {
         return Err(bad("jwks must hold public keys only".into()));
     }
     let set: JwkSet =
@@ -202,10 +207,16 @@ impl ClientService {
                 Some(jwks.clone())
             }
             (AuthMethod::PrivateKeyJwt, None) => {
-                return Err(Error::not_allowed("jwks", "private_key_jwt needs the client's jwks"))
+                return Err(Error::not_allowed(
+                    "jwks",
+                    "private_key_jwt needs the client's jwks",
+                ))
             }
             (_, Some(_)) => {
-                return Err(Error::not_allowed("jwks", "jwks is only for private_key_jwt"))
+                return Err(Error::not_allowed(
+                    "jwks",
+                    "jwks is only for private_key_jwt",
+                ))
             }
             (_, None) => None,
         };
@@ -217,7 +228,9 @@ impl ClientService {
                     let grant = GrantType::parse(g).ok_or_else(|| {
                         Error::not_allowed(
                             "grantTypes",
-                            format!("{g:?} is not a grant Protekt offers (no implicit, no password)"),
+                            format!(
+                                "{g:?} is not a grant Protekt offers (no implicit, no password)"
+                            ),
                         )
                     })?;
                     if !grants.contains(&grant) {
@@ -277,7 +290,10 @@ impl ClientService {
             created_at: now,
             updated_at: now,
         };
-        self.store.oauth().insert_client(&project.id, &client).await?;
+        self.store
+            .oauth()
+            .insert_client(&project.id, &client)
+            .await?;
         Ok((client, secret))
     }
 
@@ -381,7 +397,9 @@ impl ClientService {
                 if auth.assertion_type.as_deref()
                     != Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
                 {
-                    return Err(OAuthError::invalid_request("unsupported client_assertion_type"));
+                    return Err(OAuthError::invalid_request(
+                        "unsupported client_assertion_type",
+                    ));
                 }
                 self.assertion_valid(&client, assertion, audiences, now)
                     .await?
@@ -518,8 +536,14 @@ mod tests {
         assert!(redirect_matches(&registered, "http://127.0.0.1:51234/cb"));
         assert!(redirect_matches(&registered, "http://[::1]:8080/cb"));
         assert!(!redirect_matches(&registered, "http://localhost:8080/cb"));
-        assert!(!redirect_matches(&registered, "http://127.0.0.1:51234/cb/x"));
-        assert!(!redirect_matches(&registered, "http://127.0.0.1:51234/cb?x"));
+        assert!(!redirect_matches(
+            &registered,
+            "http://127.0.0.1:51234/cb/x"
+        ));
+        assert!(!redirect_matches(
+            &registered,
+            "http://127.0.0.1:51234/cb?x"
+        ));
         assert!(!redirect_matches(&registered, "http://127.0.0.2:51234/cb"));
         assert!(!redirect_matches(&registered, "https://127.0.0.1:51234/cb"));
     }

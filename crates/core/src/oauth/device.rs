@@ -137,13 +137,22 @@ impl Provider {
     ) -> crate::Result<bool> {
         if let Some(session_id) = approved_by {
             if let Some(view) = self.auth.live_view(project, session_id).await? {
-                let client = self.store.oauth().client(&project.id, &request.client_id).await?;
+                let client = self
+                    .store
+                    .oauth()
+                    .client(&project.id, &request.client_id)
+                    .await?;
                 if client.is_some_and(|c| !c.first_party) {
-                    let scopes: Vec<String> =
-                        request.scope.split(' ').map(str::to_owned).collect();
+                    let scopes: Vec<String> = request.scope.split(' ').map(str::to_owned).collect();
                     self.store
                         .oauth()
-                        .put_grant(&project.id, &view.user.id, &request.client_id, &scopes, self.clock.now())
+                        .put_grant(
+                            &project.id,
+                            &view.user.id,
+                            &request.client_id,
+                            &scopes,
+                            self.clock.now(),
+                        )
                         .await?;
                 }
             }
@@ -174,14 +183,20 @@ impl Provider {
             .ok_or_else(|| OAuthError::invalid_grant("unknown device_code"))?;
         let now = self.clock.now();
         if request.expires_at <= now {
-            return Err(OAuthError::device("expired_token", "the device code expired"));
+            return Err(OAuthError::device(
+                "expired_token",
+                "the device code expired",
+            ));
         }
         match request.status {
             DeviceStatus::Pending => {
                 let too_soon = request
                     .last_polled_at
                     .is_some_and(|t| now - t < (DEVICE_INTERVAL_SECS as i64) * 1000);
-                self.store.oauth().polled(&project.id, &request.id, now).await?;
+                self.store
+                    .oauth()
+                    .polled(&project.id, &request.id, now)
+                    .await?;
                 Err(if too_soon {
                     OAuthError::device("slow_down", "poll less often")
                 } else {
@@ -226,7 +241,10 @@ mod tests {
             assert_eq!(&code[4..5], "-");
             assert_eq!(normalize_user_code(&code).unwrap().len(), 8);
         }
-        assert_eq!(normalize_user_code("bcdf ghjk").as_deref(), Some("BCDFGHJK"));
+        assert_eq!(
+            normalize_user_code("bcdf ghjk").as_deref(),
+            Some("BCDFGHJK")
+        );
         assert_eq!(normalize_user_code("BCDF-GHJA"), None);
         assert_eq!(normalize_user_code("BCDF"), None);
     }

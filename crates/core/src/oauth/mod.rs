@@ -295,7 +295,9 @@ impl Provider {
             None => return Err(OAuthError::invalid_request("response_type is required")),
         }
         if p.response_mode.as_deref().is_some_and(|m| m != "query") {
-            return Err(OAuthError::invalid_request("only response_mode=query is supported"));
+            return Err(OAuthError::invalid_request(
+                "only response_mode=query is supported",
+            ));
         }
         if !client.allows(GrantType::AuthorizationCode) {
             return Err(OAuthError::unauthorized_client(
@@ -356,7 +358,11 @@ impl Provider {
         scope: Option<&str>,
     ) -> Result<String, OAuthError> {
         let mut wanted: Vec<&str> = Vec::new();
-        for s in scope.unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+        for s in scope
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+        {
             if !wanted.contains(&s) {
                 wanted.push(s);
             }
@@ -393,7 +399,12 @@ impl Provider {
                 .tokens()
                 .read_id_token(project, hint, self.clock.now())
                 .await
-                .and_then(|claims| claims.get("aud").and_then(|a| a.as_str()).map(str::to_owned)),
+                .and_then(|claims| {
+                    claims
+                        .get("aud")
+                        .and_then(|a| a.as_str())
+                        .map(str::to_owned)
+                }),
             None => None,
         };
         let client_id = match (hinted, client_id) {

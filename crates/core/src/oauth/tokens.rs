@@ -7,9 +7,7 @@ use super::{ClientAuth, OAuthError, Provider};
 use crate::auth::Tokens;
 use crate::error::Error;
 use crate::ids::{new_id, secret_hash};
-use crate::model::{
-    GrantType, OAuthClient, Project, Redemption, SessionView, SigningAlg, User,
-};
+use crate::model::{GrantType, OAuthClient, Project, Redemption, SessionView, SigningAlg, User};
 use crate::store::Redeem;
 use crate::tokens::ClientClaims;
 
@@ -142,7 +140,12 @@ impl Provider {
             .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
         let code_hash = secret_hash(&code);
         let now = self.clock.now();
-        let found = match self.store.universal().code(&project.id, &code_hash, now).await? {
+        let found = match self
+            .store
+            .universal()
+            .code(&project.id, &code_hash, now)
+            .await?
+        {
             Redemption::Fresh(found) => found,
             Redemption::Replayed(session_id) => {
                 self.universal.replayed(project, &session_id).await;
@@ -184,8 +187,15 @@ impl Provider {
             self.universal.replayed(project, &found.session_id).await;
             return Err(invalid());
         };
-        self.respond(project, client, &view, tokens, &oauth.scope, oauth.nonce.as_deref())
-            .await
+        self.respond(
+            project,
+            client,
+            &view,
+            tokens,
+            &oauth.scope,
+            oauth.nonce.as_deref(),
+        )
+        .await
     }
 
     /// The token response of a user's grant: the access and refresh tokens, and an ID token
@@ -238,7 +248,10 @@ impl Provider {
         put("aud", client.id.to_string().into());
         put("azp", client.id.to_string().into());
         put("iat", iat.into());
-        put("exp", (iat + project.settings.access_token_ttl as i64).into());
+        put(
+            "exp",
+            (iat + project.settings.access_token_ttl as i64).into(),
+        );
         put("auth_time", view.created_at.div_euclid(1000).into());
         put("acr", view.aal.as_str().into());
         put(
@@ -477,7 +490,10 @@ impl Provider {
             return Ok(inactive);
         };
         let now = self.clock.now();
-        if row.client_id.as_ref() != Some(&caller.id) || row.used_at.is_some() || now >= row.expires_at {
+        if row.client_id.as_ref() != Some(&caller.id)
+            || row.used_at.is_some()
+            || now >= row.expires_at
+        {
             return Ok(inactive);
         }
         let Some(view) = self.auth.live_view(project, &row.session_id).await? else {
@@ -518,7 +534,12 @@ impl Provider {
                 if client.id == caller.id {
                     self.store
                         .oauth()
-                        .revoke_client_token(&project.id, &client.id, &claims.jti, claims.exp * 1000)
+                        .revoke_client_token(
+                            &project.id,
+                            &client.id,
+                            &claims.jti,
+                            claims.exp * 1000,
+                        )
                         .await?;
                 }
             }
@@ -549,7 +570,10 @@ mod tests {
     fn at_hash_is_the_left_half_of_sha256() {
         // OIDC Core §3.1.3.6's construction, checked against a value computed independently:
         // base64url(left 16 bytes of SHA-256("jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"))
-        let h = at_hash(SigningAlg::Es256, "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
+        let h = at_hash(
+            SigningAlg::Es256,
+            "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y",
+        );
         assert_eq!(h.len(), 22);
         let full = Sha256::digest(b"jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y");
         assert_eq!(

@@ -29,7 +29,7 @@ pub mod universal;
 pub mod users;
 
 pub use invalidation::Invalidator;
-pub use sessions::{RefreshRow, Redeem};
+pub use sessions::{Redeem, RefreshRow};
 
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};

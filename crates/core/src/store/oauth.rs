@@ -14,7 +14,8 @@ use crate::model::{
 /// Reached through [`Store::oauth`].
 pub struct OAuth<'a>(pub(super) &'a Store);
 
-const CLIENT_COLUMNS: &str = "id, name, kind, redirect_uris, post_logout_redirect_uris, grant_types, \
+const CLIENT_COLUMNS: &str =
+    "id, name, kind, redirect_uris, post_logout_redirect_uris, grant_types, \
      scopes, first_party, auth_method, jwks, secret_hash, previous_secret_hash, \
      previous_secret_expires_at, created_at, updated_at";
 
@@ -86,11 +87,7 @@ impl OAuth<'_> {
         Ok(())
     }
 
-    pub async fn client(
-        &self,
-        project_id: &ProjectId,
-        id: &str,
-    ) -> Result<Option<OAuthClient>> {
+    pub async fn client(&self, project_id: &ProjectId, id: &str) -> Result<Option<OAuthClient>> {
         let row = sqlx::query(&format!(
             "select {CLIENT_COLUMNS} from oauth_client where project_id = $1 and id = $2"
         ))
@@ -170,7 +167,12 @@ impl OAuth<'_> {
         Ok(row
             .map(|r| r.try_get::<String, _>("scopes"))
             .transpose()?
-            .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()))
+            .map(|s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }))
     }
 
     /// Records a consent (the union with what was consented before).

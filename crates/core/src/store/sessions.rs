@@ -8,9 +8,7 @@ use super::Store;
 use crate::cache::Invalidation;
 use crate::clock::Millis;
 use crate::error::Result;
-use crate::model::{
-    Aal, Amr, ClientId, ProjectId, SessionId, SessionInfo, SessionView, UserId,
-};
+use crate::model::{Aal, Amr, ClientId, ProjectId, SessionId, SessionInfo, SessionView, UserId};
 
 /// A session about to be created.
 #[derive(Debug, Clone)]

@@ -292,7 +292,9 @@ impl TokenService {
         claims: &AccessClaims,
         now: Millis,
     ) -> Result<String> {
-        self.sign(project, claims, "at+jwt", now).await.map(|(t, _)| t)
+        self.sign(project, claims, "at+jwt", now)
+            .await
+            .map(|(t, _)| t)
     }
 
     /// Signs a client-credentials access token.
@@ -302,7 +304,9 @@ impl TokenService {
         claims: &ClientClaims,
         now: Millis,
     ) -> Result<String> {
-        self.sign(project, claims, "at+jwt", now).await.map(|(t, _)| t)
+        self.sign(project, claims, "at+jwt", now)
+            .await
+            .map(|(t, _)| t)
     }
 
     /// Signs any JWT with the project's current key: `typ` tells the kinds apart (`at+jwt` for

@@ -35,7 +35,10 @@ pub fn router() -> Router<AppState> {
             get(discovery),
         )
         .route("/p/{login_id}/oauth2/token", post(token))
-        .route("/p/{login_id}/oauth2/userinfo", get(userinfo).post(userinfo))
+        .route(
+            "/p/{login_id}/oauth2/userinfo",
+            get(userinfo).post(userinfo),
+        )
         .route("/p/{login_id}/oauth2/revoke", post(revoke))
         .route("/p/{login_id}/oauth2/introspect", post(introspect))
         .route(
@@ -107,9 +110,10 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, Fa
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| {
-            t.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            t.split(';').next().is_some_and(|m| {
+                m.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            })
         });
     if !form_type {
         return Err(OAuthError::invalid_request(
@@ -128,8 +132,14 @@ fn form(headers: &HeaderMap, body: &Bytes) -> Result<HashMap<String, String>, Fa
 
 /// The client authentication a request carries: HTTP Basic (id and secret form-encoded,
 /// RFC 6749 §2.3.1) and the form's fields.
-fn client_auth(headers: &HeaderMap, fields: &mut HashMap<String, String>) -> Result<ClientAuth, Failure> {
-    let basic = match headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+fn client_auth(
+    headers: &HeaderMap,
+    fields: &mut HashMap<String, String>,
+) -> Result<ClientAuth, Failure> {
+    let basic = match headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         Some(value) => {
             let bad = || Failure {
                 error: OAuthError::invalid_client("malformed Basic credentials"),

@@ -202,7 +202,13 @@ pub async fn auth_refresh(
 ) -> ApiResult<Json<api::RefreshResponse>> {
     let (_, _, tokens) = state
         .auth
-        .refresh(&project, &body.refresh_token, body.token_expiry, &client, None)
+        .refresh(
+            &project,
+            &body.refresh_token,
+            body.token_expiry,
+            &client,
+            None,
+        )
         .await?;
     Ok(Json(api::RefreshResponse {
         access_token: tokens.access_token,

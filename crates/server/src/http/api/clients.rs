@@ -41,7 +41,11 @@ fn client_json(c: &OAuthClient) -> api::Client {
         },
         redirect_uris: c.redirect_uris.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-        grant_types: c.grant_types.iter().map(|g| g.as_str().to_owned()).collect(),
+        grant_types: c
+            .grant_types
+            .iter()
+            .map(|g| g.as_str().to_owned())
+            .collect(),
         scopes: c.scopes.clone(),
         first_party: c.first_party,
         token_endpoint_auth_method: c.auth_method.as_str().to_owned(),
@@ -129,7 +133,11 @@ pub async fn client_delete(
     Path((id, client_id)): Path<(ProjectId, String)>,
 ) -> ApiResult<Json<api::OkResponse>> {
     let project = state.operator.project(&manager.0, &id).await?;
-    state.provider.clients().delete(&project, &client_id).await?;
+    state
+        .provider
+        .clients()
+        .delete(&project, &client_id)
+        .await?;
     Ok(Json(api::OkResponse { ok: true }))
 }
 
@@ -147,11 +155,13 @@ pub async fn client_rotate_secret(
     Path((id, client_id)): Path<(ProjectId, String)>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<api::ClientSecretRotated>> {
-    let body: api::ClientSecretRotateRequest = if body.is_empty() {
-        api::ClientSecretRotateRequest::default()
-    } else {
-        parse_json(&body)?
-    };
+    // The body is optional: `{}`, `null` or nothing keeps the old secret for a day.
+    let body: api::ClientSecretRotateRequest =
+        if body.trim_ascii().is_empty() || body.trim_ascii() == b"null" {
+            api::ClientSecretRotateRequest::default()
+        } else {
+            parse_json(&body)?
+        };
     let project = state.operator.project(&manager.0, &id).await?;
     let (secret, until) = state
         .provider

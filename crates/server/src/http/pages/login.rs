@@ -53,7 +53,12 @@ impl Cookie {
     }
 
     /// The value this request carries.
-    pub(super) fn read(&self, state: &AppState, login_id: &str, headers: &HeaderMap) -> Option<String> {
+    pub(super) fn read(
+        &self,
+        state: &AppState,
+        login_id: &str,
+        headers: &HeaderMap,
+    ) -> Option<String> {
         let name = self.name(state, login_id);
         headers
             .get_all(header::COOKIE)
@@ -348,8 +353,21 @@ pub(super) fn started(
 
 /// The consent form of a flow: which client asks, for which scopes (SECURITY AS8).
 pub(super) fn consent_form(look: &Look, flow: &LoginFlow, csrf: &str, asking: &Asking) -> Response {
-    let scope = flow.oauth.as_ref().map(|o| o.scope.as_str()).unwrap_or_default();
-    consent_page(look, "consent", &flow.id, csrf, None, scope, asking, Some(&flow.redirect_url))
+    let scope = flow
+        .oauth
+        .as_ref()
+        .map(|o| o.scope.as_str())
+        .unwrap_or_default();
+    consent_page(
+        look,
+        "consent",
+        &flow.id,
+        csrf,
+        None,
+        scope,
+        asking,
+        Some(&flow.redirect_url),
+    )
 }
 
 /// A consent page (of a flow, or of the device page: `action`), listing the scopes in words.
@@ -370,10 +388,18 @@ pub(super) fn consent_page(
         .map(|s| {
             let key = format!("consent.scope.{s}");
             let text = look.text(&key);
-            if text == key { s.to_owned() } else { text }
+            if text == key {
+                s.to_owned()
+            } else {
+                text
+            }
         })
         .collect();
-    let template = if user_code.is_some() { "device.confirm" } else { "consent.intro" };
+    let template = if user_code.is_some() {
+        "device.confirm"
+    } else {
+        "consent.intro"
+    };
     let intro = look
         .text(template)
         .replace("{client}", &asking.client)

@@ -22,7 +22,10 @@ use crate::app::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/p/{login_id}/oauth2/authorize", get(authorize))
-        .route("/p/{login_id}/consent", get(consent_page_get).post(consent_submit))
+        .route(
+            "/p/{login_id}/consent",
+            get(consent_page_get).post(consent_submit),
+        )
         .route("/p/{login_id}/device", get(device_page).post(device_submit))
         .route("/p/{login_id}/oauth2/logout", get(end_session))
 }
@@ -98,15 +101,20 @@ pub async fn authorize(
                 }) => {
                     let hint = hint
                         .map(|h| {
-                            let h: String = url::form_urlencoded::byte_serialize(h.as_bytes()).collect();
+                            let h: String =
+                                url::form_urlencoded::byte_serialize(h.as_bytes()).collect();
                             format!("&login_hint={h}")
                         })
                         .unwrap_or_default();
-                    (format!("{base}/login?flow={}&lang={lang}{hint}", flow.id), binding)
+                    (
+                        format!("{base}/login?flow={}&lang={lang}{hint}", flow.id),
+                        binding,
+                    )
                 }
-                Ok(Started::Consent { flow, binding, .. }) => {
-                    (format!("{base}/consent?flow={}&lang={lang}", flow.id), binding)
-                }
+                Ok(Started::Consent { flow, binding, .. }) => (
+                    format!("{base}/consent?flow={}&lang={lang}", flow.id),
+                    binding,
+                ),
                 other => return started(&state, &look, &project, other),
             };
             let mut response = see_other(&look, &page);
@@ -140,7 +148,11 @@ pub async fn consent_page_get(
         return expired(&look);
     };
     let browser = Cookie::Session.read(&state, &project.login_id, &headers);
-    match state.universal.asking(&project, &flow, browser.as_deref()).await {
+    match state
+        .universal
+        .asking(&project, &flow, browser.as_deref())
+        .await
+    {
         Ok(asking) => consent_form(&look, &flow, &csrf, &asking),
         Err(Error::InvalidToken) => expired(&look),
         Err(e) => unexpected(&look, "consent", e),
@@ -290,7 +302,11 @@ pub async fn device_submit(
         Ok(None) => return expired(&look),
         Err(e) => return unexpected(&look, "device", e),
     };
-    let request = match state.provider.device_request(&project, &form.user_code).await {
+    let request = match state
+        .provider
+        .device_request(&project, &form.user_code)
+        .await
+    {
         Ok(Some((request, _))) if request.id == form.flow => request,
         Ok(_) => return device_form(&look, true),
         Err(e) => return unexpected(&look, "device", e),
