@@ -300,6 +300,18 @@ impl AuthService {
         if view.user.disabled {
             return Err(Error::UserDisabled);
         }
+        // A token handed to an OAuth client dies with the client.
+        if let Some(client_id) = &claims.client_id {
+            if self
+                .store
+                .oauth()
+                .client(&project.id, client_id)
+                .await?
+                .is_none()
+            {
+                return Err(Error::InvalidToken);
+            }
+        }
         Ok((view.user.clone(), claims))
     }
 
@@ -416,14 +428,15 @@ impl AuthService {
     }
 
     /// Rotates a refresh token (see the module docs). A token issued to an OAuth client works
-    /// only for that client (`oauth_client`), and one of the project's own API only there.
+    /// only for that client (`oauth_client`: its id and the scope of the new access token, the
+    /// granted one or narrower), and one of the project's own API only there.
     pub async fn refresh(
         &self,
         project: &Project,
         refresh_token: &str,
         token_expiry: Option<u64>,
         client: &ClientInfo,
-        oauth_client: Option<&ClientId>,
+        oauth_client: Option<(&ClientId, &str)>,
     ) -> Result<(Arc<SessionView>, RefreshRow, Tokens)> {
         let ttl = token_ttl(project, token_expiry)?;
         let now = self.clock.now();
@@ -436,7 +449,7 @@ impl AuthService {
             }
             _ => None,
         };
-        let found = found.filter(|row| row.client_id.as_ref() == oauth_client);
+        let found = found.filter(|row| row.client_id.as_ref() == oauth_client.map(|c| c.0));
         let Some(row) = found else {
             // Unknown tokens are counted per end-user address (SECURITY L2); known ones never
             // are, since every live session refreshes.
@@ -466,7 +479,6 @@ impl AuthService {
         let successor = self.tokens.refresh_successor(refresh_token);
         self.rotate(project, refresh_token, &row, &successor, &view.user.id, now)
             .await?;
-        let scope = row.scope.as_deref().unwrap_or_default();
         let access_token = self
             .sign(
                 project,
@@ -474,7 +486,7 @@ impl AuthService {
                 &row.session_id,
                 &view.amr,
                 view.aal,
-                row.client_id.as_ref().map(|c| (c, scope)),
+                oauth_client,
                 ttl,
                 now,
             )

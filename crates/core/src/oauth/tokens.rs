@@ -281,29 +281,39 @@ impl Provider {
     ) -> Result<TokenResponse, OAuthError> {
         let token = p
             .refresh_token
+            .filter(|t| (1..=512).contains(&t.len()))
             .ok_or_else(|| OAuthError::invalid_request("refresh_token is required"))?;
-        let (view, row, tokens) = self
+        // The scope is checked before the token rotates: a refused request leaves it usable.
+        let granted = self
+            .store
+            .sessions()
+            .refresh_by_hash(&project.id, &secret_hash(&token))
+            .await?
+            .filter(|row| row.client_id.as_ref() == Some(&client.id))
+            .and_then(|row| row.scope)
+            .ok_or_else(|| OAuthError::invalid_grant("the refresh token is invalid or revoked"))?;
+        let scope = match p.scope.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => granted.clone(),
+            Some(asked) => {
+                let asked: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+                if !asked.iter().all(|s| has_scope(&granted, s)) {
+                    return Err(OAuthError::invalid_scope(
+                        "a refresh may narrow the granted scope, not widen it",
+                    ));
+                }
+                asked.join(" ")
+            }
+        };
+        let (view, _, tokens) = self
             .auth
             .refresh(
                 project,
                 &token,
                 None,
                 &crate::universal::BROWSER,
-                Some(&client.id),
+                Some((&client.id, &scope)),
             )
             .await?;
-        let scope = row.scope.unwrap_or_default();
-        if let Some(asked) = p.scope.as_deref() {
-            let mut a: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-            let mut g: Vec<&str> = scope.split(' ').filter(|s| !s.is_empty()).collect();
-            a.sort_unstable();
-            g.sort_unstable();
-            if a != g {
-                return Err(OAuthError::invalid_scope(
-                    "a refresh keeps the scope that was granted",
-                ));
-            }
-        }
         self.respond(project, client, &view, tokens, &scope, None)
             .await
     }

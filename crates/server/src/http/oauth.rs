@@ -72,15 +72,17 @@ impl IntoResponse for Failure {
         });
         let mut response = no_store(Json(body).into_response());
         *response.status_mut() = status;
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic {
-                "Basic realm=\"protekt\"".to_owned()
-            } else {
-                format!("Bearer error=\"{}\"", self.error.error)
-            };
-            if let Ok(v) = HeaderValue::from_str(&challenge) {
-                response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        // A client that tried Basic is told how to authenticate (RFC 6749 §5.2); a bad
+        // access token at userinfo the Bearer way (RFC 6750 §3).
+        let challenge = match self.error.error {
+            "invalid_client" if self.basic => Some("Basic realm=\"protekt\"".to_owned()),
+            "invalid_token" | "insufficient_scope" => {
+                Some(format!("Bearer error=\"{}\"", self.error.error))
             }
+            _ => None,
+        };
+        if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         response
     }

@@ -12,6 +12,7 @@ mod faults;
 mod input;
 mod isolation;
 mod mfa;
+mod oauth;
 mod ops;
 mod passwordless;
 mod projects;

@@ -123,7 +123,8 @@ pub async fn client_get(
     Ok(Json(client_json(&client)))
 }
 
-/// Delete an OAuth client: its refresh tokens end and its tokens stop verifying.
+/// Delete an OAuth client: its refresh tokens end and its client-credentials tokens stop
+/// verifying (user access tokens it holds live out their short `accessTokenTtl`).
 #[utoipa::path(delete, path = "/v1/projects/{id}/clients/{client_id}", tag = "clients",
     params(("id" = String, Path), ("client_id" = String, Path)), security(("managementToken" = [])),
     responses((status = 200, body = api::OkResponse), (status = 404, body = api::ErrorBody, description = "not_found")))]
