@@ -119,7 +119,8 @@ async function serve(bin, dbArgs, port) {
 /**
  * `protekt serve` on a fresh data dir (and a fresh database, see DATABASE) with one project whose
  * settings are `settings`.
- * Returns `{ baseUrl, loginId, apiKey, database, api(route, body, bearer), email(to, kind), link(...), logs(), stop() }`.
+ * Returns `{ baseUrl, loginId, projectId, apiKey, managementToken, database, api(route, body, bearer),
+ * manage(method, route, body), email(to, kind), link(...), logs(), stop() }`.
  */
 export async function startServer(settings = {}) {
   const bin = await binary();
@@ -162,6 +163,23 @@ export async function startServer(settings = {}) {
       });
       return { status: res.status, body: await res.json() };
     };
+    const manage = async (method, route, body) => {
+      const headers = { authorization: `Bearer ${token}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(`${baseUrl}${route}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const text = await res.text();
+      let parsed;
+      try {
+        parsed = text ? JSON.parse(text) : null;
+      } catch {
+        parsed = text;
+      }
+      return { status: res.status, body: parsed };
+    };
     const email = async (to, kind) => {
       const dir = path.join(dataDir, 'outbox');
       for (let i = 0; i < 200; i++) {
@@ -181,8 +199,12 @@ export async function startServer(settings = {}) {
     return {
       baseUrl,
       loginId: project.loginId,
+      /** The project's id (what the management API's routes name). */
+      projectId: project.id,
       /** The project's API key (what the app's backend holds). */
       apiKey: project.apiKey,
+      /** The operator's management token (`mt_…`), the Bearer of the management API. */
+      managementToken: token,
       /** `sqlite` or `postgres`. */
       database: DATABASE,
       /**
@@ -190,6 +212,11 @@ export async function startServer(settings = {}) {
        * access token as a Bearer when given: `{ status, body }`.
        */
       api,
+      /**
+       * A call to the management API with the management token: `method` and `route` (from
+       * `/v1/…`), a JSON `body` if given: `{ status, body }` (the body parsed as JSON when it is).
+       */
+      manage,
       /** Waits for the newest email of `kind` to `to` in the dev outbox. */
       email,
       /** Signs `address` up and asks for an emailed link of `kind`, with `redirectUrl` if given. */

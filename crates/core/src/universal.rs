@@ -254,11 +254,11 @@ impl UniversalLogin {
             .oauth
             .as_ref()
             .map(|_| self.auth.tokens().issuer(project));
-        let refuse = |error: &str| -> Result<Started> {
+        let refuse = |error: &str, description: &str| -> Result<Started> {
             Ok(Started::Refused {
                 location: with_query(
                     &redirect,
-                    &[("error", error)],
+                    &[("error", error), ("error_description", description)],
                     state.as_deref(),
                     iss.as_deref(),
                 )?,
@@ -295,11 +295,13 @@ impl UniversalLogin {
             }
         }
         if prompt == Some("none") {
-            return refuse(if live.is_some() {
-                "consent_required"
-            } else {
-                "login_required"
-            });
+            return match live {
+                Some(_) => refuse(
+                    "consent_required",
+                    "the user has not consented to this client",
+                ),
+                None => refuse("login_required", "the user is not signed in"),
+            };
         }
         let (flow, csrf, binding) = self
             .new_flow(
@@ -397,11 +399,7 @@ impl UniversalLogin {
         }
         let asking = Asking {
             client: client.name.clone(),
-            user: user
-                .email
-                .clone()
-                .or(user.phone.clone())
-                .unwrap_or_default(),
+            user: user.known_as(),
         };
         if prompt == Some("consent") {
             return Ok(Some(asking));
@@ -428,15 +426,7 @@ impl UniversalLogin {
         cookie: Option<&str>,
     ) -> Result<Asking> {
         let oauth = flow.oauth.as_ref().ok_or(Error::InvalidToken)?;
-        let session_id = self
-            .browser_session(project, cookie)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        let view = self
-            .auth
-            .live_view(project, &session_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let view = self.signed_in_view(project, cookie).await?;
         let client = self
             .store
             .oauth()
@@ -445,13 +435,24 @@ impl UniversalLogin {
             .ok_or(Error::InvalidToken)?;
         Ok(Asking {
             client: client.name,
-            user: view
-                .user
-                .email
-                .clone()
-                .or(view.user.phone.clone())
-                .unwrap_or_default(),
+            user: view.user.known_as(),
         })
+    }
+
+    /// The live session of a browser signed in by `cookie`; `InvalidToken` if none.
+    async fn signed_in_view(
+        &self,
+        project: &Project,
+        cookie: Option<&str>,
+    ) -> Result<Arc<crate::model::SessionView>> {
+        let session_id = self
+            .browser_session(project, cookie)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        self.auth
+            .live_view(project, &session_id)
+            .await?
+            .ok_or(Error::InvalidToken)
     }
 
     /// The user's answer on the consent form of `flow` (a browser signed in by `cookie`):
@@ -465,15 +466,8 @@ impl UniversalLogin {
         allow: bool,
     ) -> Result<String> {
         let oauth = flow.oauth.as_ref().ok_or(Error::InvalidToken)?;
-        let session_id = self
-            .browser_session(project, cookie)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        let view = self
-            .auth
-            .live_view(project, &session_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
+        let view = self.signed_in_view(project, cookie).await?;
+        let session_id = view.session_id.clone();
         self.store
             .universal()
             .delete_flow(&project.id, &flow.id)
@@ -482,7 +476,10 @@ impl UniversalLogin {
         if !allow {
             return with_query(
                 &flow.redirect_url,
-                &[("error", "access_denied")],
+                &[
+                    ("error", "access_denied"),
+                    ("error_description", "the user denied the request"),
+                ],
                 flow.state.as_deref(),
                 Some(&iss),
             );

@@ -22,3 +22,13 @@ pub struct User {
     /// The kinds of the user's confirmed second factors.
     pub mfa_methods: Vec<FactorKind>,
 }
+
+impl User {
+    /// How the user knows themselves: their email, else their phone number.
+    pub fn known_as(&self) -> String {
+        self.email
+            .clone()
+            .or(self.phone.clone())
+            .unwrap_or_default()
+    }
+}

@@ -861,7 +861,7 @@ pub async fn home(
         .await
     {
         Ok(Some(user)) => {
-            let who = user.email.or(user.phone).unwrap_or_default();
+            let who = user.known_as();
             render(
                 StatusCode::OK,
                 "home.html",

@@ -268,7 +268,7 @@ pub async fn device_page(
         .page_csrf(&device_purpose(&request.id), &browser);
     let asking = Asking {
         client: client.name,
-        user: user.email.or(user.phone).unwrap_or_default(),
+        user: user.known_as(),
     };
     consent_page(
         &look,
@@ -348,7 +348,7 @@ pub struct EndSessionQuery {
 }
 
 /// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the browser's session ends,
-/// then back to the client's registered post-logout URI, if it named one.
+/// then back to the client's post-logout URI if it is registered, else our signed-out page.
 pub async fn end_session(
     State(state): State<AppState>,
     Hosted { project, look }: Hosted,
@@ -367,7 +367,12 @@ pub async fn end_session(
         .await
     {
         Ok(target) => target,
-        Err(_) => return cannot_sign_in(&look, StatusCode::BAD_REQUEST, "oauth.invalid_redirect"),
+        // Not a URI this client registered: signed out all the same, but no redirect there
+        // (RP-Initiated Logout §3).
+        Err(e) => {
+            tracing::info!(error = e.error, reason = %e.description, "post-logout redirect refused");
+            None
+        }
     };
     let browser = Cookie::Session.read(&state, &project.login_id, &headers);
     if let Err(e) = state.universal.logout(&project, browser.as_deref()).await {
