@@ -1,4 +1,4 @@
-// Protekt as an OpenID Connect provider (the contract: /work/oidc-spec.md), driven by independent
+// Protekt as an OpenID Connect provider (the contract: docs/oidc-provider.md), driven by independent
 // client libraries against the real binary, with the hosted login, consent and device pages in
 // Chromium. One server for the file; the harness' loopback app is every client's redirect URI.
 //
