@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -205,16 +205,50 @@ async fn discovery(
     Ok(response)
 }
 
-async fn token(
-    State(state): State<AppState>,
-    Path(login_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    let project = project(&state, &login_id).await?;
-    let mut fields = form(&headers, &body)?;
-    let auth = client_auth(&headers, &mut fields)?;
-    let mut take = |k: &str| fields.remove(k);
+/// A client's form request to one of the issuer's endpoints: the project, the client's
+/// authentication, and the rest of the form.
+struct ClientRequest {
+    project: Project,
+    auth: ClientAuth,
+    fields: HashMap<String, String>,
+}
+
+impl FromRequest<AppState> for ClientRequest {
+    type Rejection = Failure;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Failure> {
+        let (mut parts, body) = req.into_parts();
+        let Path(login_id) = Path::<String>::from_request_parts(&mut parts, state)
+            .await
+            .map_err(|_| OAuthError::invalid_request("no such issuer"))?;
+        let project = project(state, &login_id).await?;
+        let body = Bytes::from_request(
+            axum::extract::Request::from_parts(parts.clone(), body),
+            state,
+        )
+        .await
+        .map_err(|_| OAuthError::invalid_request("the body cannot be read"))?;
+        let mut fields = form(&parts.headers, &body)?;
+        let auth = client_auth(&parts.headers, &mut fields)?;
+        Ok(Self {
+            project,
+            auth,
+            fields,
+        })
+    }
+}
+
+impl ClientRequest {
+    /// The `token` field (revocation, introspection).
+    fn token(&mut self) -> Result<String, Failure> {
+        self.fields
+            .remove("token")
+            .ok_or_else(|| OAuthError::invalid_request("token is required").into())
+    }
+}
+
+async fn token(State(state): State<AppState>, mut r: ClientRequest) -> Result<Response, Failure> {
+    let mut take = |k: &str| r.fields.remove(k);
     let params = TokenParams {
         grant_type: take("grant_type"),
         code: take("code"),
@@ -226,9 +260,9 @@ async fn token(
     };
     let answer = state
         .provider
-        .token(&project, &auth, params)
+        .token(&r.project, &r.auth, params)
         .await
-        .map_err(with_basic(&auth))?;
+        .map_err(with_basic(&r.auth))?;
     Ok(no_store(Json(answer).into_response()))
 }
 
@@ -249,59 +283,38 @@ async fn userinfo(
     Ok(no_store(Json(claims).into_response()))
 }
 
-async fn revoke(
-    State(state): State<AppState>,
-    Path(login_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, Failure> {
-    let project = project(&state, &login_id).await?;
-    let mut fields = form(&headers, &body)?;
-    let auth = client_auth(&headers, &mut fields)?;
-    let token = fields
-        .remove("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+async fn revoke(State(state): State<AppState>, mut r: ClientRequest) -> Result<Response, Failure> {
+    let token = r.token()?;
     state
         .provider
-        .revoke(&project, &auth, &token)
+        .revoke(&r.project, &r.auth, &token)
         .await
-        .map_err(with_basic(&auth))?;
+        .map_err(with_basic(&r.auth))?;
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
 async fn introspect(
     State(state): State<AppState>,
-    Path(login_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    mut r: ClientRequest,
 ) -> Result<Response, Failure> {
-    let project = project(&state, &login_id).await?;
-    let mut fields = form(&headers, &body)?;
-    let auth = client_auth(&headers, &mut fields)?;
-    let token = fields
-        .remove("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?;
+    let token = r.token()?;
     let answer = state
         .provider
-        .introspect(&project, &auth, &token)
+        .introspect(&r.project, &r.auth, &token)
         .await
-        .map_err(with_basic(&auth))?;
+        .map_err(with_basic(&r.auth))?;
     Ok(no_store(Json(answer).into_response()))
 }
 
 async fn device_authorization(
     State(state): State<AppState>,
-    Path(login_id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    r: ClientRequest,
 ) -> Result<Response, Failure> {
-    let project = project(&state, &login_id).await?;
-    let mut fields = form(&headers, &body)?;
-    let auth = client_auth(&headers, &mut fields)?;
+    let scope = r.fields.get("scope").map(String::as_str);
     let answer = state
         .provider
-        .device_authorization(&project, &auth, fields.get("scope").map(String::as_str))
+        .device_authorization(&r.project, &r.auth, scope)
         .await
-        .map_err(with_basic(&auth))?;
+        .map_err(with_basic(&r.auth))?;
     Ok(no_store(Json(answer).into_response()))
 }
