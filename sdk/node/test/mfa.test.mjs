@@ -534,7 +534,7 @@ describe('the first factor: fresh backup codes, other sessions end, step-up for 
     // verifies and its refresh token no longer refreshes.
     const dead = await protekt.auth.verifyToken(other.accessToken);
     assertApiError(dead.error, 'invalid_token', 401);
-    assert.deepEqual(dead, { user: null, claims: null, error: dead.error });
+    assert.deepEqual(dead, { user: null, client: null, claims: null, error: dead.error });
     assertApiError((await protekt.auth.refreshToken(other.refreshToken)).error, 'invalid_token', 401);
     // The confirming session goes on, aal1, and is the user's only one.
     const claims = await claimsOf(user.accessToken);
