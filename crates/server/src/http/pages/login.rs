@@ -883,20 +883,33 @@ pub async fn logout(
     PageQuery(q): PageQuery<LogoutQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let browser = Cookie::Session.read(&state, &project.login_id, &headers);
-    if let Err(e) = state.universal.logout(&project, browser.as_deref()).await {
-        return unexpected(&look, "logout", e);
+    let target = UniversalLogin::logout_target(&project, q.redirect_url.as_deref());
+    signed_out(&state, &look, &project, &headers, target).await
+}
+
+/// Ends the browser's session and clears its cookie, then goes to `target` (already checked)
+/// or shows the signed-out page.
+pub(super) async fn signed_out(
+    state: &AppState,
+    look: &Look,
+    project: &Project,
+    headers: &HeaderMap,
+    target: Option<String>,
+) -> Response {
+    let browser = Cookie::Session.read(state, &project.login_id, headers);
+    if let Err(e) = state.universal.logout(project, browser.as_deref()).await {
+        return unexpected(look, "logout", e);
     }
-    let mut response = match UniversalLogin::logout_target(&project, q.redirect_url.as_deref()) {
-        Some(target) => see_other(&look, &target),
+    let mut response = match target {
+        Some(target) => see_other(look, &target),
         None => {
             let text = look.text("logout.text");
-            message(StatusCode::OK, &look, "logout.title", &text, false)
+            message(StatusCode::OK, look, "logout.title", &text, false)
         }
     };
     response.headers_mut().append(
         header::SET_COOKIE,
-        Cookie::Session.set(&state, &project.login_id, None),
+        Cookie::Session.set(state, &project.login_id, None),
     );
     response
 }

@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::login::{
     cannot_sign_in, checked_flow, consent_form, consent_page, cross_site, expired, forbidden,
-    login_form, see_other, started, Cookie, FlowForm,
+    login_form, see_other, signed_out, started, Cookie, FlowForm,
 };
 use super::{message, render, unexpected, Hosted, Look, PageForm, PageQuery};
 use crate::app::AppState;
@@ -374,20 +374,5 @@ pub async fn end_session(
             None
         }
     };
-    let browser = Cookie::Session.read(&state, &project.login_id, &headers);
-    if let Err(e) = state.universal.logout(&project, browser.as_deref()).await {
-        return unexpected(&look, "logout", e);
-    }
-    let mut response = match target {
-        Some(target) => see_other(&look, &target),
-        None => {
-            let text = look.text("logout.text");
-            message(StatusCode::OK, &look, "logout.title", &text, false)
-        }
-    };
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        Cookie::Session.set(&state, &project.login_id, None),
-    );
-    response
+    signed_out(&state, &look, &project, &headers, target).await
 }
